@@ -1,0 +1,216 @@
+using System.Numerics.Tensors;
+using Elongate.Kernels;
+
+namespace Elongate.Model;
+
+/// <summary>
+/// The fp32 reference forward pass of Llama 2 with a key/value cache: tokens are appended to the cache and the
+/// logits of the newest one (or of every one) come back. A prompt is processed as a batch; generation feeds one
+/// token at a time. Buffers are allocated once, for <see cref="BatchSize"/> tokens, not per call.
+/// </summary>
+public sealed class InferenceSession
+{
+    private readonly LlamaModel _model;
+    private readonly LlamaConfig _c;
+    private readonly float[][] _keyCache;   // per layer, [context, kv_dim], keys stored after RoPE
+    private readonly float[][] _valueCache; // per layer, [context, kv_dim]
+    private readonly double[] _invFreq;     // RoPE inverse frequencies θ_i = base^(−2i/d_rot), [d_rot/2]
+
+    // Activation buffers for up to BatchSize tokens.
+    private readonly float[] _x, _xb, _q, _k, _v, _att, _xo, _hGate, _hUp, _scores, _logits;
+
+    /// <summary>Maximum number of positions the cache holds.</summary>
+    public int ContextLength { get; }
+
+    /// <summary>Tokens processed per batch when a prompt is longer.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Number of tokens already in the cache; the next token goes at this position.</summary>
+    public int Position { get; private set; }
+
+    public LlamaConfig Config => _c;
+
+    /// <param name="model">The model to run.</param>
+    /// <param name="contextLength">Cache size in positions; defaults to the model's trained context.</param>
+    /// <param name="batchSize">Prompt tokens processed together.</param>
+    public InferenceSession(LlamaModel model, int contextLength = 0, int batchSize = 64)
+    {
+        _model = model;
+        _c = model.Config;
+        ContextLength = contextLength > 0 ? contextLength : _c.MaxPositionEmbeddings;
+        BatchSize = Math.Max(1, batchSize);
+        int dim = _c.HiddenSize, qDim = _c.NumHeads * _c.HeadDim, kv = _c.KvDim, hid = _c.IntermediateSize, B = BatchSize;
+        _keyCache = new float[_c.NumLayers][];
+        _valueCache = new float[_c.NumLayers][];
+        for (int l = 0; l < _c.NumLayers; l++)
+        {
+            _keyCache[l] = new float[(long)ContextLength * kv];
+            _valueCache[l] = new float[(long)ContextLength * kv];
+        }
+        _invFreq = new double[_c.RotaryDim / 2];
+        for (int i = 0; i < _invFreq.Length; i++) _invFreq[i] = Math.Pow(_c.RopeTheta, -2.0 * i / _c.RotaryDim);
+        _x = new float[B * dim];
+        _xb = new float[B * Math.Max(dim, qDim)];
+        _q = new float[B * qDim];
+        _k = new float[B * kv];
+        _v = new float[B * kv];
+        _att = new float[B * qDim];
+        _xo = new float[B * dim];
+        _hGate = new float[B * hid];
+        _hUp = new float[B * hid];
+        _scores = new float[_c.NumHeads * ContextLength];
+        _logits = new float[B * _c.VocabSize];
+    }
+
+    /// <summary>Forgets everything in the cache.</summary>
+    public void Reset() => Position = 0;
+
+    /// <summary>Appends one token and returns the logits for the next, [vocab]. The array is reused by the next call.</summary>
+    public float[] Forward(int token) => Forward([token]);
+
+    /// <summary>Appends <paramref name="tokens"/> and returns the logits after the last one, [vocab] (a fresh array).</summary>
+    public float[] Forward(ReadOnlySpan<int> tokens)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("no tokens to process", nameof(tokens));
+        float[] last = [];
+        for (int start = 0; start < tokens.Length; start += BatchSize)
+        {
+            int n = Math.Min(BatchSize, tokens.Length - start);
+            bool final = start + n == tokens.Length;
+            ForwardBatch(tokens.Slice(start, n), logitsFrom: final ? n - 1 : n);
+            if (final) last = _logits.AsSpan((n - 1) * _c.VocabSize, _c.VocabSize).ToArray();
+        }
+        return last;
+    }
+
+    /// <summary>Appends <paramref name="tokens"/> and returns the logits at every one of them, [n][vocab].</summary>
+    public float[][] ForwardAll(ReadOnlySpan<int> tokens)
+    {
+        var all = new float[tokens.Length][];
+        for (int start = 0; start < tokens.Length; start += BatchSize)
+        {
+            int n = Math.Min(BatchSize, tokens.Length - start);
+            ForwardBatch(tokens.Slice(start, n), logitsFrom: 0);
+            for (int t = 0; t < n; t++) all[start + t] = _logits.AsSpan(t * _c.VocabSize, _c.VocabSize).ToArray();
+        }
+        return all;
+    }
+
+    /// <summary>
+    /// Runs n ≤ BatchSize tokens at positions Position..Position+n−1 through the model; logits are computed for
+    /// rows logitsFrom..n−1 only (the rest of a long prompt needs none).
+    /// </summary>
+    private void ForwardBatch(ReadOnlySpan<int> tokens, int logitsFrom)
+    {
+        int n = tokens.Length, pos0 = Position;
+        if (pos0 + n > ContextLength)
+            throw new InvalidOperationException($"context full: {pos0} + {n} tokens exceed the cache of {ContextLength} positions");
+        var w = _model.Weights;
+        int dim = _c.HiddenSize, nh = _c.NumHeads, nkv = _c.NumKvHeads, hd = _c.HeadDim, kvDim = _c.KvDim;
+        int qDim = nh * hd, hid = _c.IntermediateSize, vocab = _c.VocabSize;
+        var x = _x.AsSpan(0, n * dim);
+
+        // x = E[token]                                    token_embd [vocab, dim]
+        for (int t = 0; t < n; t++)
+        {
+            int tok = tokens[t];
+            if ((uint)tok >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tok} is outside the vocabulary of {vocab}");
+            w.TokenEmbedding.AsSpan(tok * dim, dim).CopyTo(x.Slice(t * dim, dim));
+        }
+
+        for (int l = 0; l < _c.NumLayers; l++)
+        {
+            var L = w.Layers[l];
+            var xb = _xb.AsSpan(0, n * dim);
+            // xb = RMSNorm(x)·g_attn                       attn_norm [dim]
+            RmsNorm.Forward(xb, x, L.AttnNorm, n, _c.RmsNormEps);
+            // q = xb·Wqᵀ, k = xb·Wkᵀ, v = xb·Wvᵀ            Wq [nh·hd, dim], Wk/Wv [nkv·hd, dim]
+            MatMul.Forward(_q, xb, L.Wq, n, dim, qDim);
+            MatMul.Forward(_k, xb, L.Wk, n, dim, kvDim);
+            MatMul.Forward(_v, xb, L.Wv, n, dim, kvDim);
+            // q, k ← RoPE(q, pos), RoPE(k, pos)            adjacent pairs (2i, 2i+1) of each head
+            for (int t = 0; t < n; t++)
+            {
+                ApplyRope(_q.AsSpan(t * qDim, qDim), nh, pos0 + t);
+                ApplyRope(_k.AsSpan(t * kvDim, kvDim), nkv, pos0 + t);
+            }
+            // cache[pos] = k, v
+            _k.AsSpan(0, n * kvDim).CopyTo(_keyCache[l].AsSpan(pos0 * kvDim));
+            _v.AsSpan(0, n * kvDim).CopyTo(_valueCache[l].AsSpan(pos0 * kvDim));
+            // att_h = softmax(q_h·K_gᵀ/√hd, causal)·V_g    query head h reads kv head g = h / (nh/nkv)
+            Attention(n, pos0, l);
+            // x += att·Woᵀ                                 Wo [dim, nh·hd]
+            MatMul.Forward(_xo, _att, L.Wo, n, qDim, dim);
+            TensorPrimitives.Add(x, _xo.AsSpan(0, n * dim), x);
+            // xb = RMSNorm(x)·g_ffn                        ffn_norm [dim]
+            RmsNorm.Forward(xb, x, L.FfnNorm, n, _c.RmsNormEps);
+            // h = silu(xb·W1ᵀ) ⊙ (xb·W3ᵀ)                  W1 (gate), W3 (up) [hidden, dim]
+            MatMul.Forward(_hGate, xb, L.WGate, n, dim, hid);
+            MatMul.Forward(_hUp, xb, L.WUp, n, dim, hid);
+            SwiGlu.Forward(_hGate.AsSpan(0, n * hid), _hUp.AsSpan(0, n * hid));
+            // x += h·W2ᵀ                                   W2 (down) [dim, hidden]
+            MatMul.Forward(_xo, _hGate, L.WDown, n, hid, dim);
+            TensorPrimitives.Add(x, _xo.AsSpan(0, n * dim), x);
+        }
+
+        Position = pos0 + n;
+        int rows = n - logitsFrom;
+        if (rows <= 0) return;
+        // xb = RMSNorm(x)·g_out                            output_norm [dim]
+        var xf = _xb.AsSpan(0, rows * dim);
+        RmsNorm.Forward(xf, x.Slice(logitsFrom * dim), w.FinalNorm, rows, _c.RmsNormEps);
+        // logits = xb·Wclsᵀ                                output [vocab, dim] (or token_embd when tied)
+        MatMul.Forward(_logits.AsSpan(logitsFrom * vocab), xf, w.Classifier, rows, dim, vocab);
+    }
+
+    /// <summary>Rotates pairs (2i, 2i+1) of the first d_rot dims of each head by pos·θ_i.</summary>
+    private void ApplyRope(Span<float> heads, int headCount, int pos)
+    {
+        int hd = _c.HeadDim;
+        for (int i = 0; i < _invFreq.Length; i++)
+        {
+            double angle = pos * _invFreq[i];
+            float cos = (float)Math.Cos(angle), sin = (float)Math.Sin(angle);
+            for (int h = 0; h < headCount; h++)
+            {
+                int j = h * hd + 2 * i;
+                float a = heads[j], b = heads[j + 1];
+                heads[j] = a * cos - b * sin;
+                heads[j + 1] = a * sin + b * cos;
+            }
+        }
+    }
+
+    /// <summary>Causal grouped-query attention for the n new queries against the cache.</summary>
+    private void Attention(int n, int pos0, int layer)
+    {
+        int nh = _c.NumHeads, hd = _c.HeadDim, kvDim = _c.KvDim, qDim = nh * hd, group = nh / _c.NumKvHeads;
+        float scale = 1f / MathF.Sqrt(hd);
+        var keys = _keyCache[layer];
+        var values = _valueCache[layer];
+        void Head(int t, int h)
+        {
+            int pos = pos0 + t, g = h / group;
+            var q = _q.AsSpan(t * qDim + h * hd, hd);
+            var scores = _scores.AsSpan(h * ContextLength, pos + 1);
+            for (int s = 0; s <= pos; s++)
+                scores[s] = TensorPrimitives.Dot(q, keys.AsSpan(s * kvDim + g * hd, hd)) * scale;
+            Softmax.Forward(scores);
+            var o = _att.AsSpan(t * qDim + h * hd, hd);
+            o.Clear();
+            for (int s = 0; s <= pos; s++)
+                TensorPrimitives.MultiplyAdd(values.AsSpan(s * kvDim + g * hd, hd), scores[s], o, o);
+        }
+        long work = (long)n * nh * (pos0 + n) * hd;
+        if (work < 1 << 16)
+        {
+            for (int t = 0; t < n; t++)
+                for (int h = 0; h < nh; h++) Head(t, h);
+        }
+        else
+        {
+            // One task per head: each head owns its score row, so tasks never share a buffer.
+            Parallel.For(0, nh, h => { for (int t = 0; t < n; t++) Head(t, h); });
+        }
+    }
+}
