@@ -132,7 +132,7 @@ public static class Llama2cCheckpoint
         var w = model.Weights;
         AtomicFile.Write(path, stream =>
         {
-            using var bw = new BinaryWriter(stream);
+            using var bw = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
             int vocab = w.Output is null ? c.VocabSize : -c.VocabSize;
             foreach (var v in new[] { c.HiddenSize, c.IntermediateSize, c.NumLayers, c.NumHeads, c.NumKvHeads, vocab, c.MaxPositionEmbeddings })
                 bw.Write(v);
