@@ -14,19 +14,11 @@ public class GoldenGenerationTests
 
     internal static int[] Ids(string s) => s.Split(' ').Select(int.Parse).ToArray();
 
-    /// <summary>run.c's loop: start at BOS, feed each argmax back, stop at `steps` positions or at BOS.</summary>
+    /// <summary>run.c with an empty prompt: start at BOS and generate greedily (run.c's `steps` counts positions from BOS).</summary>
     internal static List<int> GreedyLikeRunC(LlamaModel model, int steps)
     {
-        var session = new InferenceSession(model);
         var generated = new List<int>();
-        int token = model.Config.BosTokenId;
-        for (int pos = 0; pos < Math.Min(steps, model.Config.MaxPositionEmbeddings); pos++)
-        {
-            int next = Sampler.ArgMax(session.Forward(token));
-            if (next == 1) break;
-            generated.Add(next);
-            token = next;
-        }
+        TextGenerator.Generate(new InferenceSession(model), [model.Config.BosTokenId], steps, new Sampler(SamplingOptions.Greedy), generated.Add);
         return generated;
     }
 
