@@ -1,0 +1,169 @@
+using Elongate.Data;
+using Elongate.Formats;
+
+namespace Elongate.Tests.Data;
+
+public sealed class DataPipelineTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"elongate-data-{Guid.NewGuid():N}");
+
+    public void Dispose() { if (Directory.Exists(_dir)) Directory.Delete(_dir, true); }
+
+    private (string Path, int[][] Docs) MakeShard(int docs, int vocab, int seed, int maxLen = 50)
+    {
+        var rng = new Random(seed);
+        var all = Enumerable.Range(0, docs).Select(_ => Enumerable.Range(0, 1 + rng.Next(maxLen)).Select(_ => rng.Next(vocab)).ToArray()).ToArray();
+        var path = Path.Combine(_dir, $"s{seed}.tokens");
+        using var w = new TokenShardWriter(path, vocab);
+        foreach (var d in all) w.Add(d);
+        w.Complete();
+        return (path, all);
+    }
+
+    [Theory]
+    [InlineData(500)]       // 2-byte tokens
+    [InlineData(100_000)]   // 4-byte tokens
+    public void Shard_round_trips_every_document(int vocab)
+    {
+        var (path, docs) = MakeShard(40, vocab, 1);
+        using var shard = TokenShard.Open(path);
+        Assert.Equal(docs.Length, shard.DocumentCount);
+        Assert.Equal(docs.Sum(d => (long)d.Length), shard.TokenCount);
+        for (int i = 0; i < docs.Length; i++) Assert.Equal(docs[i], shard.ReadDocument(i));
+    }
+
+    [Fact]
+    public void Abandoned_writer_leaves_no_file()
+    {
+        var path = Path.Combine(_dir, "x.tokens");
+        using (var w = new TokenShardWriter(path, 10)) w.Add([1, 2, 3]);
+        Assert.False(File.Exists(path));
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public void Corrupt_shard_is_rejected_naming_the_file()
+    {
+        var (path, _) = MakeShard(5, 300, 2);
+        var bytes = File.ReadAllBytes(path);
+        var bad = Path.Combine(_dir, "bad.tokens");
+        File.WriteAllBytes(bad, bytes[..^3]);
+        var e = Assert.Throws<ModelFormatException>(() => TokenShard.Open(bad));
+        Assert.Contains("bad.tokens", e.Message);
+        int rejected = HeaderMutator.Run(bytes, TokenShard.HeaderBytes, 2_000, 11, b =>
+        {
+            File.WriteAllBytes(bad, b);
+            using var s = TokenShard.Open(bad);
+        });
+        Assert.True(rejected > 1_000);
+    }
+
+    [Fact]
+    public void Packing_concatenates_documents_with_one_token_overlap_and_loses_nothing()
+    {
+        var (path, docs) = MakeShard(30, 300, 3);
+        using var shard = TokenShard.Open(path);
+        const int T = 16;
+        var packer = new SequencePacker(shard, T, seed: 9);
+        var stream = new List<int>();
+        var tokens = new int[T + 1];
+        var segments = new int[T + 1];
+        long total = shard.TokenCount;
+        for (int i = 0; stream.Count < total; i++)
+        {
+            packer.Next(tokens, segments);
+            if (i > 0) Assert.Equal(stream[^1], tokens[0]);
+            stream.AddRange(i == 0 ? tokens : tokens[1..]);
+            for (int t = 1; t <= T; t++) Assert.True(segments[t] >= segments[t - 1]);
+        }
+        // The first epoch's stream is a permutation of the documents, concatenated.
+        var firstEpoch = stream.Take((int)total).ToArray();
+        var remaining = docs.Select(d => string.Join(",", d)).ToList();
+        int at = 0;
+        while (at < firstEpoch.Length)
+        {
+            var match = remaining.FirstOrDefault(r =>
+            {
+                var d = r.Split(',').Select(int.Parse).ToArray();
+                return at + d.Length <= firstEpoch.Length && firstEpoch.AsSpan(at, d.Length).SequenceEqual(d);
+            });
+            Assert.NotNull(match);
+            remaining.Remove(match!);
+            at += match!.Split(',').Length;
+        }
+        Assert.Empty(remaining);
+    }
+
+    [Fact]
+    public void Packing_resumes_exactly_from_saved_state_and_is_seed_deterministic()
+    {
+        var (path, _) = MakeShard(25, 300, 4);
+        using var shard = TokenShard.Open(path);
+        var a = new SequencePacker(shard, 8, seed: 5);
+        var b = new SequencePacker(shard, 8, seed: 5);
+        var ta = new int[9]; var sa = new int[9]; var tb = new int[9]; var sb = new int[9];
+        for (int i = 0; i < 37; i++) { a.Next(ta, sa); b.Next(tb, sb); Assert.Equal(ta, tb); }
+        var saved = a.State;
+        var expected = new List<int[]>();
+        for (int i = 0; i < 200; i++) { a.Next(ta, sa); expected.Add((int[])ta.Clone()); } // crosses epochs
+        var resumed = new SequencePacker(shard, 8, seed: 5);
+        resumed.Restore(saved);
+        foreach (var e in expected) { resumed.Next(tb, sb); Assert.Equal(e, tb); }
+        var other = new SequencePacker(shard, 8, seed: 6);
+        other.Next(tb, sb);
+        var first = new SequencePacker(shard, 8, seed: 5);
+        first.Next(ta, sa);
+        Assert.NotEqual(ta, tb);
+    }
+
+    [Fact]
+    public void Upsampling_repeats_long_documents()
+    {
+        var path = Path.Combine(_dir, "u.tokens");
+        using (var w = new TokenShardWriter(path, 100))
+        {
+            w.Add(Enumerable.Repeat(7, 40).ToArray());  // long
+            w.Add(Enumerable.Repeat(3, 5).ToArray());   // short
+            w.Complete();
+        }
+        using var shard = TokenShard.Open(path);
+        var packer = new SequencePacker(shard, 9, seed: 1, upsampleThreshold: 20, upsampleFactor: 3);
+        var t = new int[10]; var s = new int[10];
+        var stream = new List<int>();
+        for (int i = 0; i < 30; i++) { packer.Next(t, s); stream.AddRange(t[1..]); }
+        double sevens = stream.Count(x => x == 7) / (double)stream.Count;
+        Assert.InRange(sevens, 0.93, 0.98); // 120 of 125 tokens per epoch are the long document
+    }
+
+    [Fact]
+    public void Mixture_follows_weights_and_parses_specs()
+    {
+        var spec = MixtureSampler.Parse("long=3, short=1");
+        var m = new MixtureSampler(spec, 42);
+        var counts = new int[2];
+        for (int i = 0; i < 40_000; i++) counts[m.Next()]++;
+        Assert.InRange(counts[0] / 40_000.0, 0.74, 0.76); // 3σ ≈ 0.0065
+        Assert.Throws<ArgumentException>(() => MixtureSampler.Parse("a=1,a=2"));
+        Assert.Throws<ArgumentException>(() => MixtureSampler.Parse("a"));
+        Assert.Throws<ArgumentException>(() => new MixtureSampler([("a", 0)], 1));
+    }
+
+    [Fact]
+    public void Validation_split_is_by_document_and_stable()
+    {
+        var names = Enumerable.Range(0, 2000).Select(i => $"doc{i}").ToArray();
+        var val = names.Where(n => DocumentSplit.IsValidation(n, 0.1, 7)).ToArray();
+        Assert.InRange(val.Length, 150, 250);
+        Assert.Equal(val, names.Where(n => DocumentSplit.IsValidation(n, 0.1, 7)).ToArray());
+        Assert.NotEqual(val, names.Where(n => DocumentSplit.IsValidation(n, 0.1, 8)).ToArray());
+        Assert.DoesNotContain(names, n => DocumentSplit.IsValidation(n, 0, 7));
+    }
+
+    [Fact]
+    public void Length_report_quantiles()
+    {
+        var r = LengthReport.From([1, 2, 3, 4, 100]);
+        Assert.Equal((5L, 110L, 1, 3, 100), (r.Documents, r.Tokens, r.Min, r.Median, r.Max));
+        Assert.Equal(new long[] { 1, 2, 4, 128 }, r.Histogram.Select(b => b.UpTo).ToArray());
+    }
+}
