@@ -167,3 +167,27 @@ public sealed class DataPipelineTests : IDisposable
         Assert.Equal(new long[] { 1, 2, 4, 128 }, r.Histogram.Select(b => b.UpTo).ToArray());
     }
 }
+
+public class SyntheticCorpusTests
+{
+    [Fact]
+    public void Documents_are_deterministic_sized_and_recall_their_facts()
+    {
+        var corpus = new SyntheticCorpus(3);
+        var a = corpus.Document(5, 2000);
+        Assert.Equal(a, new SyntheticCorpus(3).Document(5, 2000));
+        Assert.NotEqual(a, corpus.Document(6, 2000));
+        Assert.NotEqual(a, new SyntheticCorpus(4).Document(5, 2000));
+        int words = a.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).Length;
+        Assert.InRange(words, 1500, 4000);
+        // Every fact stated in the introduction is asked about at the end, with the same answer.
+        var intro = a.Split('\n').Skip(1).Take(6).ToArray();
+        foreach (var line in intro)
+        {
+            Assert.Contains(" keeps a ", line);
+            var name = line[..line.IndexOf(" lives in ", StringComparison.Ordinal)];
+            var city = line[(name.Length + " lives in ".Length)..line.IndexOf('.')];
+            Assert.Contains($"Question: Where does {name} live? Answer: {city}.", a);
+        }
+    }
+}
