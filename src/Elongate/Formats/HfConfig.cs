@@ -60,6 +60,12 @@ public sealed record HfConfig
     /// <summary>Parses config.json text; <paramref name="source"/> names it in errors.</summary>
     public static HfConfig Parse(ReadOnlySpan<byte> utf8Json, string source)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Json))
+        {
+            var scratch = new char[utf8Json.Length];
+            System.Text.Unicode.Utf8.ToUtf16(utf8Json, scratch, out int valid, out _, replaceInvalidSequences: false);
+            throw new ModelFormatException(source, "config is not valid UTF-8", valid);
+        }
         JsonObject root;
         try
         {
@@ -71,6 +77,11 @@ public sealed record HfConfig
         catch (JsonException e)
         {
             throw new ModelFormatException(source, $"config is not valid JSON: {e.Message}", OffsetOf(utf8Json, e), inner: e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Text that is valid UTF-8 but escapes an invalid UTF-16 sequence ("\ud800") fails only when a string is read.
+            throw new ModelFormatException(source, $"config holds an invalid string: {e.Message}", inner: e);
         }
 
         int RequiredInt(string key) => root.TryGetPropertyValue(key, out var v) ? AsInt(v, key) : throw Missing(key);
@@ -270,6 +281,11 @@ public sealed record HfConfig
                 return arr;
             case JsonValueKind.Null:
                 return null;
+            case JsonValueKind.String:
+                return JsonValue.Create(e.GetString()); // decoded now, so an escaped lone surrogate fails inside Parse's try
+            case JsonValueKind.True:
+            case JsonValueKind.False:
+                return JsonValue.Create(e.GetBoolean());
             default:
                 return JsonNode.Parse(e.GetRawText());
         }
