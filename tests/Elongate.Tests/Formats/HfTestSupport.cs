@@ -8,9 +8,9 @@ namespace Elongate.Tests.Formats;
 internal static class HfTestSupport
 {
     /// <summary>A GQA config small enough that a whole round trip takes milliseconds: 4 query heads share 2 KV heads.</summary>
-    public static LlamaConfig SmallConfig(bool tied, int? rotaryDim = null) => new()
+    public static LlamaConfig SmallConfig(bool tied, int? rotaryDim = null, int hiddenSize = 16) => new()
     {
-        HiddenSize = 16,
+        HiddenSize = hiddenSize,
         IntermediateSize = 40,
         NumLayers = 2,
         NumHeads = 4,
