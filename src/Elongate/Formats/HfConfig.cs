@@ -148,6 +148,8 @@ public sealed record HfConfig
             if (heads <= 0 || hidden % heads != 0) throw Unsupported("num_attention_heads", $"{heads} heads do not divide hidden size {hidden}");
             // transformers truncates head_dim·factor to an int; the small epsilon absorbs factors like 1/3 written in decimal.
             rotaryDim = (int)Math.Floor((double)(hidden / heads) * factor + 1e-6);
+            if (rotaryDim < 2 || rotaryDim % 2 != 0)
+                throw Unsupported("partial_rotary_factor", $"gives {rotaryDim} rotary dimensions of head size {hidden / heads}; RoPE needs an even, positive count");
         }
 
         int? bos = OptionalTokenId(root, "bos_token_id", source, out _);

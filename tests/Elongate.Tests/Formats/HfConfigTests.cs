@@ -181,6 +181,7 @@ public class HfConfigTests
     [InlineData("attention_bias", "true", "not supported")]
     [InlineData("head_dim", "128", "not supported")]
     [InlineData("partial_rotary_factor", "1.5", "(0, 1]")]
+    [InlineData("partial_rotary_factor", "0.015625", "even, positive")] // 64 · 1/64 = 1 rotary dimension
     [InlineData("num_key_value_heads", "5", "do not divide")]
     [InlineData("hidden_size", "0", "positive")]
     public void WrongTypeOrValue_IsNamed(string key, string valueJson, string problem)

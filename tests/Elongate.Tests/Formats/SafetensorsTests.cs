@@ -363,4 +363,17 @@ public class SafetensorsTests
         // Most header mutations break the structure, but some (a digit in a name, a space) are harmless: both paths run.
         Assert.InRange(rejected, count / 2, count - 1);
     }
+
+    [Fact]
+    public void Mutations_OfIndexJson_OnlyEverThrowModelFormatException()
+    {
+        var index = new SafetensorsIndex(
+            new Dictionary<string, string> { ["a.weight"] = "model-00001-of-00002.safetensors", ["b.weight"] = "model-00002-of-00002.safetensors" },
+            new Dictionary<string, string> { ["total_size"] = "1234" });
+        var valid = index.ToJsonBytes();
+        Assert.Equal(2, SafetensorsIndex.Parse(valid, "index.json").WeightMap.Count);
+        const int count = 10_000;
+        int rejected = HeaderMutator.Run(valid, valid.Length, count, seed: 77, bytes => SafetensorsIndex.Parse(bytes, "mutant-index.json"));
+        Assert.InRange(rejected, count / 2, count - 1);
+    }
 }
