@@ -1,0 +1,113 @@
+using Elongate.Model;
+
+namespace Elongate.Formats;
+
+/// <summary>
+/// Loads a Hugging Face Llama checkpoint (config.json plus model.safetensors or a sharded
+/// model.safetensors.index.json) into fp32 <see cref="LlamaWeights"/>. Every tensor's shape is checked against
+/// the config before it is read, q_proj/k_proj rows are converted from HF's rotate-half layout back to the
+/// adjacent-pair layout the kernels use, and tensors the model would not use are an error rather than ignored.
+/// </summary>
+public static class HfModelLoader
+{
+    /// <summary>Loads from a folder, or from a path to its config.json, model.safetensors or index.</summary>
+    public static LlamaModel Load(string path) => Load(path, out _);
+
+    /// <summary>As <see cref="Load(string)"/>, also returning the parsed config.json (rope_scaling and other extras).</summary>
+    public static LlamaModel Load(string path, out HfConfig hfConfig)
+    {
+        var (configPath, weightsPath) = Resolve(path);
+        hfConfig = HfConfig.Load(configPath);
+        var config = hfConfig.Model;
+        using var ckpt = SafetensorsCheckpoint.Open(weightsPath);
+        string source = weightsPath;
+
+        int dim = config.HiddenSize, hid = config.IntermediateSize, qDim = config.NumHeads * config.HeadDim, kvDim = config.KvDim;
+        var used = new HashSet<string>(StringComparer.Ordinal);
+        float[] Read(string name, params long[] shape)
+        {
+            var info = ckpt.GetInfo(name);
+            if (!info.Shape.AsSpan().SequenceEqual(shape))
+                throw new ModelFormatException(ckpt.ShardOf(name).Source,
+                    $"shape {info.ShapeText} disagrees with config.json, which implies {SafetensorsTensorInfo.FormatShape(shape)}", info.HeaderOffset, name);
+            used.Add(name);
+            return ckpt.ReadFloat32(name);
+        }
+
+        var embedding = Read(HfTensorNames.TokenEmbedding, config.VocabSize, dim);
+        var layers = new LayerWeights[config.NumLayers];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var wq = Read(HfTensorNames.Wq(l), qDim, dim);
+            var wk = Read(HfTensorNames.Wk(l), kvDim, dim);
+            layers[l] = new LayerWeights
+            {
+                AttnNorm = Read(HfTensorNames.AttnNorm(l), dim),
+                Wq = HfRopePermutation.Unpermute(wq, config.NumHeads, config.HeadDim, dim, config.RotaryDim),
+                Wk = HfRopePermutation.Unpermute(wk, config.NumKvHeads, config.HeadDim, dim, config.RotaryDim),
+                Wv = Read(HfTensorNames.Wv(l), kvDim, dim),
+                Wo = Read(HfTensorNames.Wo(l), dim, qDim),
+                FfnNorm = Read(HfTensorNames.FfnNorm(l), dim),
+                WGate = Read(HfTensorNames.WGate(l), hid, dim),
+                WUp = Read(HfTensorNames.WUp(l), hid, dim),
+                WDown = Read(HfTensorNames.WDown(l), dim, hid),
+            };
+        }
+        var finalNorm = Read(HfTensorNames.FinalNorm, dim);
+        float[]? output = null;
+        if (config.TieWordEmbeddings)
+        {
+            // transformers ties the head to the embedding and ignores a stored lm_head; so do we.
+            if (ckpt.Contains(HfTensorNames.Output)) used.Add(HfTensorNames.Output);
+        }
+        else if (ckpt.Contains(HfTensorNames.Output))
+        {
+            output = Read(HfTensorNames.Output, config.VocabSize, dim);
+        }
+        else
+        {
+            throw new ModelFormatException(source, "tensor is missing and config.json's tie_word_embeddings is false", key: HfTensorNames.Output);
+        }
+
+        foreach (var name in ckpt.Names)
+        {
+            if (used.Contains(name) || HfTensorNames.IsIgnorable(name)) continue;
+            var shard = ckpt.ShardOf(name);
+            throw new ModelFormatException(shard.Source, "unexpected tensor: a Llama model with this config has no such weight", ckpt.GetInfo(name).HeaderOffset, name);
+        }
+
+        var weights = new LlamaWeights { TokenEmbedding = embedding, Layers = layers, FinalNorm = finalNorm, Output = output };
+        weights.Validate(config, source);
+        return new LlamaModel { Config = config, Weights = weights, Source = Path.GetDirectoryName(configPath) ?? path };
+    }
+
+    /// <summary>Finds config.json and the weights (single file preferred, as transformers does) from any of the accepted paths.</summary>
+    public static (string ConfigPath, string WeightsPath) Resolve(string path)
+    {
+        string folder;
+        string? weights = null;
+        if (Directory.Exists(path))
+        {
+            folder = path;
+        }
+        else if (File.Exists(path))
+        {
+            folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+            if (!Path.GetFileName(path).Equals("config.json", StringComparison.Ordinal)) weights = path;
+        }
+        else
+        {
+            throw new ModelFormatException(path, "no such file or folder");
+        }
+        string config = Path.Combine(folder, "config.json");
+        if (!File.Exists(config)) throw new ModelFormatException(config, "config.json is missing beside the weights");
+        if (weights is null)
+        {
+            string single = Path.Combine(folder, "model.safetensors"), index = Path.Combine(folder, SafetensorsIndex.DefaultFileName);
+            weights = File.Exists(single) ? single
+                : File.Exists(index) ? index
+                : throw new ModelFormatException(folder, $"neither model.safetensors nor {SafetensorsIndex.DefaultFileName} is present");
+        }
+        return (config, weights);
+    }
+}
