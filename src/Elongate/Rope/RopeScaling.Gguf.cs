@@ -108,7 +108,7 @@ public sealed partial record RopeScaling
             LowFreqFactor = Num(k("rope.scaling.elongate.low_freq_factor")) ?? 1.0,
             HighFreqFactor = Num(k("rope.scaling.elongate.high_freq_factor")) ?? 4.0,
             MScale = Num(k("rope.scaling.elongate.mscale")),
-            MScaleAllDim = logMul is { } lm && lm != 0 ? lm / 0.1 : null,
+            MScaleAllDim = logMul is { } lm && lm != 0 ? (float)(lm / 0.1) : null, // f32 in the file: round the quotient back to f32
             Truncate = Bool(k("rope.scaling.elongate.truncate")) ?? true,
             XposScaleBase = Num(k("rope.scaling.elongate.xpos_scale_base")) ?? 512.0,
             ShortFactor = Arr(k("rope.scaling.elongate.short_factor")) ?? (ropeFactorsShort is null ? null : Array.ConvertAll(ropeFactorsShort, x => (double)x)),

@@ -20,6 +20,24 @@ namespace Elongate.Rope;
 /// <item><c>xpos</c>: default θ_i; the per-position query/key scale is <see cref="XposZeta"/> (Sun et al. 2022).</item>
 /// </list>
 /// </summary>
+/// <remarks>
+/// <para><b>Peers matched.</b> Frequencies equal transformers' modeling_rope_utils formulas (default, linear, dynamic,
+/// yarn incl. mscale/mscale_all_dim and truncate, llama3, longrope, defaults β_fast 32, β_slow 1, low/high 1/4).
+/// YaRN's ramp uses HF's and ggml's correction range (floor/ceil, clamped to [0, d−1], +0.001 when it collapses).
+/// GGUF keys are llama.cpp's (llama-arch.cpp), with its conventions: missing type = linear, attn_factor multiplies
+/// YaRN's 0.1·ln s + 1, yarn_log_multiplier = 0.1·mscale_all_dim, rope_freqs divides θ_i.</para>
+/// <para><b>Where Elongate differs.</b> (1) Everything is computed in double and rounded once to float; HF builds
+/// inv_freq and p·θ in float32 and ggml accumulates θ by repeated float multiplication, so at p ≈ 32k their angles can be
+/// off by ~1e-3 rad. (2) Dynamic NTK and longrope follow a causal per-query length rule with unrotated cached keys
+/// (see <see cref="RotaryEmbedding"/>); HF uses the whole prompt's length for every row and leaves cached keys rotated
+/// with stale frequencies (transformers #25104); llama.cpp has no dynamic type and picks longrope's factor set once from
+/// the configured context size. (3) ggml's yarn also has ext_factor (a partial ramp) and applies rope.scaling.factor
+/// to every type; Elongate supports only ext_factor = 1 (an error otherwise) and writes the factor key only for
+/// linear/yarn/longrope, using rope_freqs for ntk/llama3 so llama.cpp computes the same frequencies. (4) An explicit
+/// attention_factor is honoured for every type (as llama.cpp's attn_factor), where HF ignores it outside yarn/longrope.
+/// (5) transformers' newer yarn recomputes s = max_position_embeddings / original when both exist; Elongate uses the
+/// factor as written and keeps L separate.</para>
+/// </remarks>
 public static class RopeTypes
 {
     public const string Default = "default";
