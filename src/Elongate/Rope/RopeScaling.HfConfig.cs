@@ -140,5 +140,7 @@ public sealed partial record RopeScaling
                 break;
         }
         config["rope_scaling"] = o;
+        // transformers before v4.45 read longrope's L only from the top level (Phi-3 layout).
+        if (Type == RopeTypes.LongRope && OriginalContext is { } lo) config["original_max_position_embeddings"] = lo;
     }
 }
