@@ -19,7 +19,8 @@ public sealed partial record RopeScaling
     /// legacy .rope.scale_linear) plus Elongate's own <c>{arch}.rope.scaling.elongate.*</c> keys for what llama.cpp
     /// cannot express. <paramref name="lookup"/> returns the plain .NET value of a key (uint/int/float/double/string/
     /// bool/float[]) or null when absent. Tensors are passed separately: <paramref name="ropeFreqs"/> (rope_freqs),
-    /// <paramref name="ropeFactorsLong"/>/<paramref name="ropeFactorsShort"/> (Phi-3 longrope).
+    /// <paramref name="ropeFactorsLong"/>/<paramref name="ropeFactorsShort"/> (Phi-3 longrope). The model's current context
+    /// (for llama3's L &lt; max check) is <paramref name="contextLength"/> or else {arch}.context_length.
     /// </summary>
     /// <remarks>
     /// llama.cpp semantics kept: a missing scaling type means linear (none when the factor is 1); for yarn,
@@ -137,7 +138,7 @@ public sealed partial record RopeScaling
             else s = s with { FrequencyFactors = ff };
             settings = settings with { Scaling = s };
         }
-        s.Validate(source, contextLength, dim);
+        s.Validate(source, contextLength ?? Int(k("context_length")), dim);
         return settings;
     }
 

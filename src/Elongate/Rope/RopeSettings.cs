@@ -24,6 +24,10 @@ public sealed record RopeSettings
     public int RotaryDim(int headDim) =>
         DimensionCount ?? (PartialRotaryFactor is { } f ? (int)(headDim * f) : headDim);
 
+    /// <summary>The embedding for heads of <paramref name="headDim"/> dimensions with these settings.</summary>
+    public RotaryEmbedding CreateEmbedding(int headDim, int xposCentre = 0) =>
+        new(Base, RotaryDim(headDim), headDim, Scaling, xposCentre);
+
     /// <summary>GGUF metadata for these settings (see <see cref="RopeScaling.ToGgufMetadata"/> for the scaling keys).</summary>
     public IEnumerable<KeyValuePair<string, object>> ToGgufMetadata(string arch)
     {

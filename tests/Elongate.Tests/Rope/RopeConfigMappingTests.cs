@@ -128,6 +128,8 @@ public class RopeConfigMappingTests
         var contra = new Dictionary<string, object> { ["llama.rope.scaling.type"] = "yarn", ["llama.rope.scaling.elongate.type"] = "llama3" };
         Assert.Contains("contradictory", Assert.Throws<ModelFormatException>(() => RopeScaling.FromGgufMetadata("llama", k => contra.GetValueOrDefault(k))).Message);
         // llama3 whose original context is not below the model's context.
+        var ctx = new Dictionary<string, object> { ["llama.context_length"] = 8192u, ["llama.rope.scaling.elongate.type"] = "llama3", ["llama.rope.scaling.elongate.factor"] = 8f, ["llama.rope.scaling.original_context_length"] = 8192u };
+        Assert.Contains("below the current maximum", Assert.Throws<ModelFormatException>(() => RopeScaling.FromGgufMetadata("llama", k => ctx.GetValueOrDefault(k))).Message);
         var l3 = new RopeSettings { Base = 500000, DimensionCount = 128, Scaling = Sample("llama3") };
         Assert.Contains("below the current maximum", Assert.Throws<ModelFormatException>(() => GgufRoundTrip(l3 with { DimensionCount = D }, contextLength: 8192)).Message);
     }
@@ -162,5 +164,17 @@ public class RopeConfigMappingTests
             """{"max_position_embeddings":8192,"rope_scaling":{"rope_type":"llama3","factor":8,"original_max_position_embeddings":8192}}"""))).Message);
         Assert.Contains("contradicts", Assert.Throws<ModelFormatException>(() => RopeScaling.FromHfConfig(P("""{"rope_scaling":{"rope_type":"yarn","type":"linear","factor":2}}"""))).Message);
         Assert.Contains("config.json", Assert.Throws<ModelFormatException>(() => RopeScaling.FromHfConfig(P("""{"rope_theta":"big"}"""))).Message);
+    }
+
+    [Fact]
+    public void Settings_CreateEmbedding_UsesPartialRotary()
+    {
+        var e = new RopeSettings { Base = 10000, PartialRotaryFactor = 0.5, Scaling = Sample("linear") }.CreateEmbedding(64);
+        Assert.Equal(32, e.RotaryDim);
+        Assert.Equal(64, e.HeadDim);
+        Assert.Equal(Sample("linear"), e.Scaling);
+        var head = Enumerable.Range(0, 64).Select(i => (float)i).ToArray();
+        e.ApplyHalves(head, 5);
+        Assert.Equal(Enumerable.Range(32, 32).Select(i => (float)i), head[32..]); // unrotated tail
     }
 }
