@@ -4,4 +4,5 @@ using Elongate.Cli.Commands;
 var root = new RootCommand("Elongate: stretch a Llama-family model's context window and measure whether it uses it.");
 // Each command lives in Commands/ and is added here, one line each.
 root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 return root.Parse(args).Invoke();

@@ -92,6 +92,9 @@ public sealed class SentencePieceBpe : ITokenizer
 
     public string Implementation => "Elongate SentencePieceBpe";
 
+    /// <summary>Tests turn this off to check that chunking and caching never change the result.</summary>
+    internal bool Chunking { get; set; } = true;
+
     /// <inheritdoc/>
     public int[] Encode(string text, bool addBos, bool addEos)
     {
@@ -103,6 +106,12 @@ public sealed class SentencePieceBpe : ITokenizer
         {
             var work = new Workspace();
             ReadOnlySpan<char> s = normalized;
+            if (!Chunking)
+            {
+                RunBpe(s, output, work);
+                if (addEos && _vocab.EosId >= 0) output.Add(_vocab.EosId);
+                return output.ToArray();
+            }
             int chunkStart = 0;
             for (int i = 1; i < s.Length; i++)
             {
@@ -276,7 +285,8 @@ public sealed class SentencePieceBpe : ITokenizer
             output.Add(_vocab.UnkId);
             return;
         }
-        Span<byte> utf8 = stackalloc byte[8];
+        // Normally one code point (at most 4 bytes; a lone surrogate becomes U+FFFD's 3).
+        Span<byte> utf8 = symbol.Length <= 8 ? stackalloc byte[32] : new byte[Encoding.UTF8.GetMaxByteCount(symbol.Length)];
         int n = Encoding.UTF8.GetBytes(symbol, utf8);
         for (int i = 0; i < n; i++) output.Add(_byteIds[utf8[i]]);
     }
