@@ -5,4 +5,5 @@ var root = new RootCommand("Elongate: stretch a Llama-family model's context win
 // Each command lives in Commands/ and is added here, one line each.
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(RopeCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 return root.Parse(args).Invoke();

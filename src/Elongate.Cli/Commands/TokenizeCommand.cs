@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Text;
+using Elongate.Formats;
+using Elongate.Tokenization;
+
+namespace Elongate.Cli.Commands;
+
+/// <summary>
+/// `elongate tokenize --tokenizer T (--text S | --file F) [--no-bos]`: prints the ids, space-separated.
+/// With --decode, --text holds ids (space- or comma-separated) and the decoded text is printed.
+/// </summary>
+public static class TokenizeCommand
+{
+    public static Command Create()
+    {
+        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin", Required = true };
+        var text = new Option<string?>("--text") { Description = "Text to encode (or, with --decode, the ids to decode)" };
+        var file = new Option<string?>("--file") { Description = "UTF-8 file to encode (a BOM is kept as U+FEFF, as it is text)" };
+        var noBos = new Option<bool>("--no-bos") { Description = "Do not start with the BOS id" };
+        var decode = new Option<bool>("--decode") { Description = "Decode the ids given in --text instead of encoding" };
+        var vocabSize = new Option<int?>("--vocab-size") { Description = "tokenizer.bin only: the model's vocab_size (default: read to end of file)" };
+        var cmd = new Command("tokenize", "Encode text to Llama token ids, or decode ids to text") { tokenizer, text, file, noBos, decode, vocabSize };
+        cmd.SetAction(parse =>
+        {
+            var stdout = parse.InvocationConfiguration.Output;
+            var stderr = parse.InvocationConfiguration.Error;
+            string? t = parse.GetValue(text), f = parse.GetValue(file);
+            if ((t is null) == (f is null) || (parse.GetValue(decode) && t is null))
+            {
+                stderr.WriteLine(parse.GetValue(decode) ? "tokenize --decode: give the ids with --text" : "tokenize: give exactly one of --text or --file");
+                return 2;
+            }
+            try
+            {
+                var tok = TokenizerLoader.Load(parse.GetValue(tokenizer)!, parse.GetValue(vocabSize));
+                if (parse.GetValue(decode))
+                {
+                    var parts = t!.Split([' ', ',', '\t', '\n', '\r'], StringSplitOptions.RemoveEmptyEntries);
+                    var ids = new int[parts.Length];
+                    for (int i = 0; i < parts.Length; i++)
+                    {
+                        if (!int.TryParse(parts[i], out ids[i]) || (uint)ids[i] >= (uint)tok.Vocabulary.Count)
+                        {
+                            stderr.WriteLine($"tokenize --decode: '{parts[i]}' is not an id of the {tok.Vocabulary.Count}-piece vocabulary");
+                            return 2;
+                        }
+                    }
+                    stdout.WriteLine(tok.Decode(ids));
+                    return 0;
+                }
+                var input = t ?? Encoding.UTF8.GetString(File.ReadAllBytes(f!));
+                stdout.WriteLine(string.Join(' ', tok.Encode(input, addBos: !parse.GetValue(noBos), addEos: false)));
+                return 0;
+            }
+            catch (ModelFormatException e)
+            {
+                stderr.WriteLine(e.Message);
+                return 1;
+            }
+            catch (IOException e)
+            {
+                stderr.WriteLine($"tokenize: {e.Message}");
+                return 1;
+            }
+        });
+        return cmd;
+    }
+}
