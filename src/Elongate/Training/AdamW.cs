@@ -15,9 +15,16 @@ public sealed class AdamW
     private readonly IReadOnlyList<ParameterTensor> _tensors;
     private readonly float[] _m, _v;
 
+    /// <summary>Decay of the first-moment average.</summary>
     public float Beta1 { get; init; } = 0.9f;
+
+    /// <summary>Decay of the second-moment average; 0.95 rather than Adam's 0.999 reacts faster to gradient spikes.</summary>
     public float Beta2 { get; init; } = 0.95f;
+
+    /// <summary>Added to √v̂ so tiny second moments do not blow the step up.</summary>
     public float Epsilon { get; init; } = 1e-5f;
+
+    /// <summary>Decoupled weight decay λ, applied to matrices only.</summary>
     public float WeightDecay { get; init; } = 0.1f;
 
     /// <summary>Global gradient norm above which gradients are scaled down to it; 0 or less disables clipping.</summary>

@@ -16,24 +16,34 @@ public static class CrossEntropy
     /// <summary>Returns the mean of −log softmax(logits[t])[targets[t]] over non-ignored rows (0 when all are ignored).</summary>
     /// <param name="logits">[rows, vocab].</param>
     /// <param name="logSumExp">Receives log Σ exp(logits[t]) per row, [rows].</param>
-    public static T Forward<T>(ReadOnlySpan<T> logits, Span<T> logSumExp, ReadOnlySpan<int> targets, int rows, int vocab,
+    public static unsafe T Forward<T>(ReadOnlySpan<T> logits, Span<T> logSumExp, ReadOnlySpan<int> targets, int rows, int vocab,
         int ignoreIndex = DefaultIgnoreIndex)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Validate(logits.Length, logSumExp.Length, targets, rows, vocab, ignoreIndex);
+        fixed (T* pl = logits, ps = logSumExp)
+        {
+            nint lp = (nint)pl, sp = (nint)ps;
+            // Rows are independent; with a large vocabulary this is the costliest non-matmul step.
+            Gemm.ParallelRange(rows, (long)rows * vocab * 8, (t0, t1) =>
+            {
+                for (int t = t0; t < t1; t++)
+                {
+                    var row = new ReadOnlySpan<T>((T*)lp + (long)t * vocab, vocab);
+                    T max = row[0];
+                    for (int i = 1; i < vocab; i++) if (row[i] > max) max = row[i];
+                    T sum = T.Zero;
+                    for (int i = 0; i < vocab; i++) sum += T.Exp(row[i] - max);
+                    ((T*)sp)[t] = max + T.Log(sum);
+                }
+            });
+        }
         double total = 0;
         int counted = 0;
         for (int t = 0; t < rows; t++)
         {
-            var row = logits.Slice(t * vocab, vocab);
-            T max = row[0];
-            for (int i = 1; i < vocab; i++) if (row[i] > max) max = row[i];
-            T sum = T.Zero;
-            for (int i = 0; i < vocab; i++) sum += T.Exp(row[i] - max);
-            T lse = max + T.Log(sum);
-            logSumExp[t] = lse;
             if (targets[t] == ignoreIndex) continue;
-            total += double.CreateChecked(lse - row[targets[t]]);
+            total += double.CreateChecked(logSumExp[t] - logits[t * vocab + targets[t]]);
             counted++;
         }
         return counted == 0 ? T.Zero : T.CreateChecked(total / counted);
@@ -43,7 +53,7 @@ public static class CrossEntropy
     /// dLogits[t] = dLoss/N·(softmax(logits[t]) − onehot(targets[t])), zero on ignored rows, N the non-ignored
     /// count. Overwrites dLogits, which may be the logits span itself (each element is read before it is written).
     /// </summary>
-    public static void Backward<T>(Span<T> dLogits, ReadOnlySpan<T> logits, ReadOnlySpan<T> logSumExp, ReadOnlySpan<int> targets,
+    public static unsafe void Backward<T>(Span<T> dLogits, ReadOnlySpan<T> logits, ReadOnlySpan<T> logSumExp, ReadOnlySpan<int> targets,
         int rows, int vocab, T dLoss, int ignoreIndex = DefaultIgnoreIndex)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -52,14 +62,23 @@ public static class CrossEntropy
         int counted = 0;
         for (int t = 0; t < rows; t++) if (targets[t] != ignoreIndex) counted++;
         T g = counted == 0 ? T.Zero : dLoss / T.CreateChecked(counted);
-        for (int t = 0; t < rows; t++)
+        fixed (T* pd = dLogits, pl = logits, ps = logSumExp)
+        fixed (int* py = targets)
         {
-            var d = dLogits.Slice(t * vocab, vocab);
-            if (targets[t] == ignoreIndex) { d.Clear(); continue; }
-            var row = logits.Slice(t * vocab, vocab);
-            T lse = logSumExp[t];
-            for (int i = 0; i < vocab; i++) d[i] = g * T.Exp(row[i] - lse);
-            d[targets[t]] -= g;
+            nint dp = (nint)pd, lp = (nint)pl, sp = (nint)ps, yp = (nint)py;
+            Gemm.ParallelRange(rows, (long)rows * vocab * 8, (t0, t1) =>
+            {
+                for (int t = t0; t < t1; t++)
+                {
+                    var d = new Span<T>((T*)dp + (long)t * vocab, vocab);
+                    int y = ((int*)yp)[t];
+                    if (y == ignoreIndex) { d.Clear(); continue; }
+                    var row = new ReadOnlySpan<T>((T*)lp + (long)t * vocab, vocab);
+                    T lse = ((T*)sp)[t];
+                    for (int i = 0; i < vocab; i++) d[i] = g * T.Exp(row[i] - lse);
+                    d[y] -= g;
+                }
+            });
         }
     }
 

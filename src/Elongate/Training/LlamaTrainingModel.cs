@@ -35,8 +35,13 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
     private readonly int[] _inputs, _targets, _segments;
     private bool _hasSegments, _forwardDone;
 
+    /// <summary>The architecture; TieWordEmbeddings decides whether an output.weight tensor exists.</summary>
     public LlamaConfig Config { get; }
+
+    /// <summary>Sequences per batch (B); activation buffers are sized for exactly B·T tokens.</summary>
     public int BatchSize { get; }
+
+    /// <summary>Tokens per sequence (T); also the length of the RoPE tables.</summary>
     public int SeqLen { get; }
 
     /// <summary>All parameters, laid out as <see cref="Tensors"/> lists them.</summary>
@@ -71,6 +76,9 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         _qDim = _heads * _headDim; _kvDim = config.KvDim; _hid = config.IntermediateSize; _vocab = config.VocabSize;
         _rotDim = config.RotaryDim; _rows = checked(batchSize * seqLen);
         _shape = new AttentionShape(batchSize, seqLen, _heads, _kvHeads, _headDim);
+        long widest = Math.Max(Math.Max((long)_vocab, _hid), Math.Max(_qDim, _dim));
+        if ((long)_rows * widest > Array.MaxLength)
+            throw new ArgumentException($"B·T = {_rows} rows of width {widest} exceed one activation buffer; use a smaller batch", nameof(batchSize));
 
         long offset = 0;
         int Add(string name, params int[] shape)
@@ -207,7 +215,10 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
     /// </summary>
     /// <param name="inputs">Token ids [B·T], row-major by sequence.</param>
     /// <param name="targets">Next-token targets [B·T].</param>
-    /// <param name="segments">Optional document id per token [B·T]; attention stays within equal ids.</param>
+    /// <param name="segments">
+    /// Optional document id per token [B·T]; attention stays within equal ids. RoPE positions stay those of the row
+    /// (relative positions inside a document are unchanged by that, so only absolute-position RoPE variants care).
+    /// </param>
     public T Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, ReadOnlySpan<int> segments = default)
     {
         int BT = _rows, L = _off.Length, dim = _dim;
