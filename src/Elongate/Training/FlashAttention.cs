@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+
+namespace Elongate.Training;
+
+/// <summary>
+/// Memory-efficient causal grouped-query attention (FlashAttention-2, Dao 2023) on the CPU: keys and values are
+/// visited in tiles while each query row keeps a running maximum, a running softmax denominator and an unnormalized
+/// output (online softmax), so no T×T score matrix exists at any time. The forward saves only the output and one
+/// log-sum-exp per (head, query); the backward recomputes each score tile from Q, K and that statistic, with key
+/// tiles as the outer loop so a tile's dK and dV stay in cache while every query row that sees it passes by.
+/// Activation memory is O(T·d). An optional per-token segment id confines attention to one packed document.
+/// Layouts: q, output [B, T, n_heads·d]; k, v [B, T, n_kv_heads·d]; logSumExp [B, n_heads, T].
+/// </summary>
+public static class FlashAttention
+{
+    /// <summary>Key (and query) rows per tile: 64 rows of a 64-wide head is 16 KiB of fp32, an L1-sized tile.</summary>
+    public const int DefaultTileSize = 64;
+
+    /// <summary>Attention output and per-row log-sum-exp of the scaled, masked scores.</summary>
+    /// <param name="segments">Per-token document id [B·T], or empty for plain causal attention.</param>
+    /// <param name="tileSize">Rows per tile; any positive value gives the same result up to rounding.</param>
+    public static unsafe void Forward<T>(Span<T> output, Span<T> logSumExp, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v,
+        AttentionShape shape, ReadOnlySpan<int> segments = default, int tileSize = DefaultTileSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        shape.Check(Math.Min(q.Length, output.Length), Math.Min(k.Length, v.Length), segments);
+        if (logSumExp.Length < (long)shape.Batch * shape.NumHeads * shape.SeqLen) throw new ArgumentException("logSumExp is shorter than [B, n_heads, T]");
+        if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
+        int B = shape.Batch, Tn = shape.SeqLen, nh = shape.NumHeads, hd = shape.HeadDim, qDim = shape.QDim, kvDim = shape.KvDim, group = shape.Group;
+        int tile = Math.Min(tileSize, Tn), tiles = (Tn + tile - 1) / tile;
+        bool masked = !segments.IsEmpty;
+        T scale = T.One / T.Sqrt(T.CreateChecked(hd));
+        int scratchLength = tile * tile + 2 * tile + tile * hd;
+        fixed (T* po = output, plse = logSumExp, pq = q, pk = k, pv = v)
+        fixed (int* pseg = segments)
+        {
+            nint op = (nint)po, lp = (nint)plse, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv, sp = (nint)pseg;
+            void Work(int task, T[] scratch)
+            {
+                int qTile = task % tiles, h = task / tiles % nh, b = task / tiles / nh, g = h / group;
+                T* O = (T*)op, Q = (T*)qp, K = (T*)kp, V = (T*)vp, L = (T*)lp;
+                int* seg = (int*)sp;
+                int q0 = qTile * tile, qn = Math.Min(tile, Tn - q0);
+                var S = scratch.AsSpan(0, tile * tile);
+                var m = scratch.AsSpan(tile * tile, tile);
+                var l = scratch.AsSpan(tile * tile + tile, tile);
+                var acc = scratch.AsSpan(tile * tile + 2 * tile, tile * hd);
+                m.Fill(T.NegativeInfinity);
+                l.Clear();
+                acc.Clear();
+                // Causal: this query tile sees keys 0 .. q0+qn−1 only.
+                for (int k0 = 0; k0 < q0 + qn; k0 += tile)
+                {
+                    int kn = Math.Min(tile, q0 + qn - k0);
+                    for (int r = 0; r < qn; r++)
+                    {
+                        int t = q0 + r;
+                        long rowT = (long)b * Tn + t;
+                        var qRow = new ReadOnlySpan<T>(Q + rowT * qDim + h * hd, hd);
+                        var s = S.Slice(r * tile, kn);
+                        T rowMax = T.NegativeInfinity;
+                        for (int c = 0; c < kn; c++)
+                        {
+                            int key = k0 + c;
+                            long rowS = (long)b * Tn + key;
+                            if (key > t || (masked && seg[rowS] != seg[rowT])) { s[c] = T.NegativeInfinity; continue; }
+                            T score = TensorPrimitives.Dot(qRow, new ReadOnlySpan<T>(K + rowS * kvDim + g * hd, hd)) * scale;
+                            s[c] = score;
+                            if (score > rowMax) rowMax = score;
+                        }
+                        if (T.IsNegativeInfinity(rowMax)) continue; // every key of this tile is masked for this row
+                        T mNew = T.Max(m[r], rowMax);
+                        T correction = T.Exp(m[r] - mNew); // exp(−∞) = 0 on the row's first visible tile
+                        var a = acc.Slice(r * hd, hd);
+                        if (correction != T.One) TensorPrimitives.Multiply(a, correction, a);
+                        T sum = T.Zero;
+                        for (int c = 0; c < kn; c++)
+                        {
+                            if (T.IsNegativeInfinity(s[c])) continue;
+                            T p = T.Exp(s[c] - mNew);
+                            sum += p;
+                            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(V + ((long)b * Tn + k0 + c) * kvDim + g * hd, hd), p, a, a);
+                        }
+                        l[r] = l[r] * correction + sum;
+                        m[r] = mNew;
+                    }
+                }
+                for (int r = 0; r < qn; r++)
+                {
+                    int t = q0 + r;
+                    var o = new Span<T>(O + ((long)b * Tn + t) * qDim + h * hd, hd);
+                    // Every query sees at least itself, so l > 0.
+                    TensorPrimitives.Multiply(acc.Slice(r * hd, hd), T.One / l[r], o);
+                    L[((long)b * nh + h) * Tn + t] = m[r] + T.Log(l[r]);
+                }
+            }
+            RunTasks<T>(B * nh * tiles, (long)B * nh * Tn * Tn * hd, scratchLength, Work);
+        }
+    }
+
+    /// <summary>
+    /// Accumulates dQ, dK, dV (+=) for the forward's output and log-sum-exp. Work is split by (batch, key/value
+    /// head): such a task owns the dK/dV rows of its head and the dQ rows of every query head in its group, so no
+    /// two tasks write the same value.
+    /// </summary>
+    public static unsafe void Backward<T>(Span<T> dq, Span<T> dk, Span<T> dv, ReadOnlySpan<T> dOutput,
+        ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> output, ReadOnlySpan<T> logSumExp,
+        AttentionShape shape, ReadOnlySpan<int> segments = default, int tileSize = DefaultTileSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        shape.Check(Math.Min(Math.Min(q.Length, output.Length), Math.Min(dq.Length, dOutput.Length)),
+            Math.Min(Math.Min(k.Length, v.Length), Math.Min(dk.Length, dv.Length)), segments);
+        if (logSumExp.Length < (long)shape.Batch * shape.NumHeads * shape.SeqLen) throw new ArgumentException("logSumExp is shorter than [B, n_heads, T]");
+        if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
+        int B = shape.Batch, Tn = shape.SeqLen, nh = shape.NumHeads, nkv = shape.NumKvHeads, hd = shape.HeadDim;
+        int qDim = shape.QDim, kvDim = shape.KvDim, group = shape.Group;
+        int tile = Math.Min(tileSize, Tn);
+        bool masked = !segments.IsEmpty;
+        T scale = T.One / T.Sqrt(T.CreateChecked(hd));
+        int scratchLength = group * Tn + 2 * tile * hd;
+        fixed (T* pdq = dq, pdk = dk, pdv = dv, pdo = dOutput, pq = q, pk = k, pv = v, po = output, plse = logSumExp)
+        fixed (int* pseg = segments)
+        {
+            nint dqp = (nint)pdq, dkp = (nint)pdk, dvp = (nint)pdv, dop = (nint)pdo, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv,
+                op = (nint)po, lp = (nint)plse, sp = (nint)pseg;
+            void Work(int task, T[] scratch)
+            {
+                int g = task % nkv, b = task / nkv;
+                T* dQ = (T*)dqp, dK = (T*)dkp, dV = (T*)dvp, dO = (T*)dop, Q = (T*)qp, K = (T*)kp, V = (T*)vp, O = (T*)op, L = (T*)lp;
+                int* seg = (int*)sp;
+                // D_t = dO_t · O_t, the softmax-backward correction of each query row.
+                var D = scratch.AsSpan(0, group * Tn);
+                for (int hh = 0; hh < group; hh++)
+                {
+                    int h = g * group + hh;
+                    for (int t = 0; t < Tn; t++)
+                    {
+                        long off = ((long)b * Tn + t) * qDim + h * hd;
+                        D[hh * Tn + t] = TensorPrimitives.Dot(new ReadOnlySpan<T>(dO + off, hd), new ReadOnlySpan<T>(O + off, hd));
+                    }
+                }
+                var dKt = scratch.AsSpan(group * Tn, tile * hd);
+                var dVt = scratch.AsSpan(group * Tn + tile * hd, tile * hd);
+                for (int k0 = 0; k0 < Tn; k0 += tile)
+                {
+                    int kn = Math.Min(tile, Tn - k0);
+                    dKt.Clear();
+                    dVt.Clear();
+                    for (int hh = 0; hh < group; hh++)
+                    {
+                        int h = g * group + hh;
+                        // Causal: only queries at or after the tile's first key see it.
+                        for (int t = k0; t < Tn; t++)
+                        {
+                            long rowT = (long)b * Tn + t, qOff = rowT * qDim + h * hd;
+                            var qRow = new ReadOnlySpan<T>(Q + qOff, hd);
+                            var doRow = new ReadOnlySpan<T>(dO + qOff, hd);
+                            var dqRow = new Span<T>(dQ + qOff, hd);
+                            T lse = L[((long)b * nh + h) * Tn + t], d = D[hh * Tn + t];
+                            int last = Math.Min(kn, t - k0 + 1);
+                            for (int c = 0; c < last; c++)
+                            {
+                                long rowS = (long)b * Tn + k0 + c;
+                                if (masked && seg[rowS] != seg[rowT]) continue;
+                                var kRow = new ReadOnlySpan<T>(K + rowS * kvDim + g * hd, hd);
+                                var vRow = new ReadOnlySpan<T>(V + rowS * kvDim + g * hd, hd);
+                                T p = T.Exp(TensorPrimitives.Dot(qRow, kRow) * scale - lse);
+                                var dvc = dVt.Slice(c * hd, hd);
+                                TensorPrimitives.MultiplyAdd(doRow, p, dvc, dvc);
+                                T ds = p * (TensorPrimitives.Dot(doRow, vRow) - d) * scale;
+                                TensorPrimitives.MultiplyAdd(kRow, ds, dqRow, dqRow);
+                                var dkc = dKt.Slice(c * hd, hd);
+                                TensorPrimitives.MultiplyAdd(qRow, ds, dkc, dkc);
+                            }
+                        }
+                    }
+                    for (int c = 0; c < kn; c++)
+                    {
+                        long off = ((long)b * Tn + k0 + c) * kvDim + g * hd;
+                        var dkRow = new Span<T>(dK + off, hd);
+                        var dvRow = new Span<T>(dV + off, hd);
+                        TensorPrimitives.Add(dkRow, dKt.Slice(c * hd, hd), dkRow);
+                        TensorPrimitives.Add(dvRow, dVt.Slice(c * hd, hd), dvRow);
+                    }
+                }
+            }
+            RunTasks<T>(B * nkv, (long)B * nh * Tn * Tn * hd, scratchLength, Work);
+        }
+    }
+
+    /// <summary>Below this many multiply-adds the tasks run on the calling thread.</summary>
+    private const long ParallelThreshold = 1 << 16;
+
+    /// <summary>Runs tasks 0..count−1, each worker with one pooled scratch array (no steady-state allocation).</summary>
+    private static void RunTasks<T>(int count, long work, int scratchLength, Action<int, T[]> body)
+    {
+        if (count == 1 || work < ParallelThreshold || Environment.ProcessorCount == 1)
+        {
+            var scratch = ArrayPool<T>.Shared.Rent(scratchLength);
+            try { for (int i = 0; i < count; i++) body(i, scratch); }
+            finally { ArrayPool<T>.Shared.Return(scratch); }
+            return;
+        }
+        Parallel.For(0, count,
+            () => ArrayPool<T>.Shared.Rent(scratchLength),
+            (i, _, scratch) => { body(i, scratch); return scratch; },
+            scratch => ArrayPool<T>.Shared.Return(scratch));
+    }
+}

@@ -1,0 +1,304 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using Elongate.Model;
+using Elongate.Tokenization;
+
+namespace Elongate.Training;
+
+/// <summary>
+/// A Llama 2 decoder for training, in the style of llm.c: every parameter lives in one flat buffer with a matching
+/// flat gradient buffer, every activation the backward needs is stored in buffers allocated once for
+/// (<see cref="BatchSize"/>, <see cref="SeqLen"/>), and each layer's forward and backward are the kernels of this
+/// namespace with the same names. Attention is <see cref="FlashAttention"/>, so stored attention state is O(T·d).
+/// T is the working precision: float for training (fp32 master weights), double for finite-difference checks of
+/// the very same code.
+/// </summary>
+public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private sealed record LayerOffsets(int AttnNorm, int Wq, int Wk, int Wv, int Wo, int FfnNorm, int WGate, int WDown, int WUp);
+
+    private readonly int _dim, _qDim, _kvDim, _hid, _vocab, _heads, _kvHeads, _headDim, _rotDim, _rows;
+    private readonly int _tokEmb, _finalNorm, _classifier;
+    private readonly LayerOffsets[] _off;
+    private readonly List<ParameterTensor> _tensors = [];
+    private readonly AttentionShape _shape;
+
+    // Activations, one buffer per layer where the backward needs that layer's value.
+    private readonly T[][] _res;      // [L+1][BT·dim] residual stream entering layer l (last: after the final layer)
+    private readonly T[][] _resMid;   // [L][BT·dim] residual stream after attention
+    private readonly T[][] _ln1, _ln2, _rstd1, _rstd2, _q, _k, _v, _att, _lse, _gate, _up, _h;
+    private readonly T[] _lnf, _rstdf, _logits, _ceLse;
+    // Gradient scratch shared by all layers.
+    private readonly T[] _proj, _dRes, _dLn, _dAtt, _dq, _dk, _dv, _dH, _dGate, _dUp;
+
+    private T[] _cos, _sin, _qScale, _kScale;
+    private readonly int[] _inputs, _targets, _segments;
+    private bool _hasSegments, _forwardDone;
+
+    /// <summary>The architecture; TieWordEmbeddings decides whether an output.weight tensor exists.</summary>
+    public LlamaConfig Config { get; }
+
+    /// <summary>Sequences per batch (B); activation buffers are sized for exactly B·T tokens.</summary>
+    public int BatchSize { get; }
+
+    /// <summary>Tokens per sequence (T); also the length of the RoPE tables.</summary>
+    public int SeqLen { get; }
+
+    /// <summary>All parameters, laid out as <see cref="Tensors"/> lists them.</summary>
+    public T[] Parameters { get; }
+
+    /// <summary>Gradients, same layout as <see cref="Parameters"/>; <see cref="Backward"/> adds to them.</summary>
+    public T[] Gradients { get; }
+
+    public IReadOnlyList<ParameterTensor> Tensors => _tensors;
+
+    /// <summary>Tile size handed to <see cref="FlashAttention"/>.</summary>
+    public int AttentionTileSize { get; set; } = FlashAttention.DefaultTileSize;
+
+    /// <summary>Targets equal to this are masked out of the loss.</summary>
+    public int IgnoreIndex { get; set; } = CrossEntropy.DefaultIgnoreIndex;
+
+    /// <summary>Logits [B·T, vocab] of the last <see cref="Forward"/>; <see cref="Backward"/> overwrites them with their gradient.</summary>
+    public ReadOnlySpan<T> Logits => _logits;
+
+    /// <summary>Vocabulary carried from the model this one was loaded from, handed back by <see cref="ToModel"/>.</summary>
+    public TokenVocabulary? Vocabulary { get; set; }
+
+    /// <summary>Allocates parameters, gradients and activations for <paramref name="config"/>; parameters start at zero.</summary>
+    public LlamaTrainingModel(LlamaConfig config, int batchSize, int seqLen)
+    {
+        config.Validate("<training config>");
+        if (batchSize <= 0 || seqLen <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "batch size and sequence length must be positive");
+        Config = config;
+        BatchSize = batchSize;
+        SeqLen = seqLen;
+        _dim = config.HiddenSize; _heads = config.NumHeads; _kvHeads = config.NumKvHeads; _headDim = config.HeadDim;
+        _qDim = _heads * _headDim; _kvDim = config.KvDim; _hid = config.IntermediateSize; _vocab = config.VocabSize;
+        _rotDim = config.RotaryDim; _rows = checked(batchSize * seqLen);
+        _shape = new AttentionShape(batchSize, seqLen, _heads, _kvHeads, _headDim);
+        long widest = Math.Max(Math.Max((long)_vocab, _hid), Math.Max(_qDim, _dim));
+        if ((long)_rows * widest > Array.MaxLength)
+            throw new ArgumentException($"B·T = {_rows} rows of width {widest} exceed one activation buffer; use a smaller batch", nameof(batchSize));
+
+        long offset = 0;
+        int Add(string name, params int[] shape)
+        {
+            long length = shape.Aggregate(1L, (a, b) => a * b);
+            if (offset + length > Array.MaxLength) throw new ArgumentException("the model has more parameters than one flat buffer can hold", nameof(config));
+            _tensors.Add(new ParameterTensor(name, (int)offset, shape));
+            offset += length;
+            return (int)(offset - length);
+        }
+        _tokEmb = Add("token_embd.weight", _vocab, _dim);
+        _off = new LayerOffsets[config.NumLayers];
+        for (int l = 0; l < config.NumLayers; l++)
+        {
+            _off[l] = new LayerOffsets(
+                Add($"blk.{l}.attn_norm.weight", _dim), Add($"blk.{l}.attn_q.weight", _qDim, _dim),
+                Add($"blk.{l}.attn_k.weight", _kvDim, _dim), Add($"blk.{l}.attn_v.weight", _kvDim, _dim),
+                Add($"blk.{l}.attn_output.weight", _dim, _qDim), Add($"blk.{l}.ffn_norm.weight", _dim),
+                Add($"blk.{l}.ffn_gate.weight", _hid, _dim), Add($"blk.{l}.ffn_down.weight", _dim, _hid),
+                Add($"blk.{l}.ffn_up.weight", _hid, _dim));
+        }
+        _finalNorm = Add("output_norm.weight", _dim);
+        _classifier = config.TieWordEmbeddings ? _tokEmb : Add("output.weight", _vocab, _dim);
+        Parameters = new T[offset];
+        Gradients = new T[offset];
+
+        int L = config.NumLayers, BT = _rows;
+        T[][] Alloc(int count, int length) { var a = new T[count][]; for (int i = 0; i < count; i++) a[i] = new T[length]; return a; }
+        _res = Alloc(L + 1, BT * _dim); _resMid = Alloc(L, BT * _dim);
+        _ln1 = Alloc(L, BT * _dim); _ln2 = Alloc(L, BT * _dim); _rstd1 = Alloc(L, BT); _rstd2 = Alloc(L, BT);
+        _q = Alloc(L, BT * _qDim); _k = Alloc(L, BT * _kvDim); _v = Alloc(L, BT * _kvDim);
+        _att = Alloc(L, BT * _qDim); _lse = Alloc(L, BT * _heads);
+        _gate = Alloc(L, BT * _hid); _up = Alloc(L, BT * _hid); _h = Alloc(L, BT * _hid);
+        _lnf = new T[BT * _dim]; _rstdf = new T[BT]; _logits = new T[(long)BT * _vocab]; _ceLse = new T[BT];
+        _proj = new T[BT * _dim]; _dRes = new T[BT * _dim]; _dLn = new T[BT * _dim]; _dAtt = new T[BT * _qDim];
+        _dq = new T[BT * _qDim]; _dk = new T[BT * _kvDim]; _dv = new T[BT * _kvDim];
+        _dH = new T[BT * _hid]; _dGate = new T[BT * _hid]; _dUp = new T[BT * _hid];
+        _inputs = new int[BT]; _targets = new int[BT]; _segments = new int[BT];
+        (_cos, _sin) = RopeLayer.StandardTable<T>(seqLen, _rotDim, config.RopeTheta);
+        _qScale = []; _kScale = [];
+    }
+
+    /// <summary>Copies the weights of <paramref name="model"/> into a new training model (tied when its Output is null).</summary>
+    public static LlamaTrainingModel<T> FromModel(LlamaModel model, int batchSize, int seqLen)
+    {
+        model.Weights.Validate(model.Config, model.Source);
+        var config = model.Config with { TieWordEmbeddings = model.Weights.Output is null };
+        var m = new LlamaTrainingModel<T>(config, batchSize, seqLen) { Vocabulary = model.Vocabulary };
+        m.LoadWeights(model.Weights);
+        return m;
+    }
+
+    /// <summary>Overwrites the parameters with <paramref name="weights"/>, which must have this model's shapes and tying.</summary>
+    public void LoadWeights(LlamaWeights weights)
+    {
+        weights.Validate(Config, "<weights>");
+        if ((weights.Output is null) != Config.TieWordEmbeddings)
+            throw new ArgumentException("the weights' output head tying does not match the training model's config", nameof(weights));
+        void Put(float[] src, int offset) { var dst = Parameters.AsSpan(offset, src.Length); for (int i = 0; i < src.Length; i++) dst[i] = T.CreateChecked(src[i]); }
+        Put(weights.TokenEmbedding, _tokEmb);
+        for (int l = 0; l < _off.Length; l++)
+        {
+            var w = weights.Layers[l];
+            var o = _off[l];
+            Put(w.AttnNorm, o.AttnNorm); Put(w.Wq, o.Wq); Put(w.Wk, o.Wk); Put(w.Wv, o.Wv); Put(w.Wo, o.Wo);
+            Put(w.FfnNorm, o.FfnNorm); Put(w.WGate, o.WGate); Put(w.WDown, o.WDown); Put(w.WUp, o.WUp);
+        }
+        Put(weights.FinalNorm, _finalNorm);
+        if (weights.Output is not null) Put(weights.Output, _classifier);
+    }
+
+    /// <summary>A standalone fp32 copy of the parameters, for the model writers and <see cref="InferenceSession"/>.</summary>
+    public LlamaModel ToModel(string source = "<trained>")
+    {
+        float[] Get(int offset, int length) { var a = new float[length]; for (int i = 0; i < length; i++) a[i] = float.CreateChecked(Parameters[offset + i]); return a; }
+        var layers = new LayerWeights[_off.Length];
+        for (int l = 0; l < layers.Length; l++)
+        {
+            var o = _off[l];
+            layers[l] = new LayerWeights
+            {
+                AttnNorm = Get(o.AttnNorm, _dim), Wq = Get(o.Wq, _qDim * _dim), Wk = Get(o.Wk, _kvDim * _dim), Wv = Get(o.Wv, _kvDim * _dim),
+                Wo = Get(o.Wo, _dim * _qDim), FfnNorm = Get(o.FfnNorm, _dim), WGate = Get(o.WGate, _hid * _dim),
+                WDown = Get(o.WDown, _dim * _hid), WUp = Get(o.WUp, _hid * _dim),
+            };
+        }
+        var weights = new LlamaWeights
+        {
+            TokenEmbedding = Get(_tokEmb, _vocab * _dim), Layers = layers, FinalNorm = Get(_finalNorm, _dim),
+            Output = Config.TieWordEmbeddings ? null : Get(_classifier, _vocab * _dim),
+        };
+        return new LlamaModel { Config = Config, Weights = weights, Vocabulary = Vocabulary, Source = source };
+    }
+
+    /// <summary>
+    /// GPT-2/llm.c initialization: matrices N(0, std²), the two projections that write into the residual stream
+    /// scaled by 1/√(2·layers) so its variance does not grow with depth, norm gains 1.
+    /// </summary>
+    public void InitializeRandom(int seed, double std = 0.02)
+    {
+        var rng = new Random(seed);
+        double residualStd = std / Math.Sqrt(2.0 * _off.Length);
+        foreach (var t in _tensors)
+        {
+            var p = Parameters.AsSpan(t.Offset, t.Length);
+            if (!t.IsMatrix) { p.Fill(T.One); continue; }
+            double s = t.Name.EndsWith("attn_output.weight", StringComparison.Ordinal) || t.Name.EndsWith("ffn_down.weight", StringComparison.Ordinal) ? residualStd : std;
+            for (int i = 0; i < p.Length; i++)
+            {
+                // Box–Muller.
+                double u1 = 1.0 - rng.NextDouble(), u2 = rng.NextDouble();
+                p[i] = T.CreateChecked(s * Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Replaces the rotary tables, which is how another RoPE type plugs in: cos and sin are [SeqLen, d_rot/2] and the
+    /// optional scales (xPos: ζ for queries, 1/ζ for keys) have the same shape.
+    /// </summary>
+    public void SetRope(T[] cos, T[] sin, T[]? queryScale = null, T[]? keyScale = null)
+    {
+        int n = SeqLen * (_rotDim / 2);
+        if (cos.Length != n || sin.Length != n || (queryScale is not null && queryScale.Length != n) || (keyScale is not null && keyScale.Length != n))
+            throw new ArgumentException($"RoPE tables must hold [{SeqLen}, {_rotDim / 2}] = {n} values");
+        _cos = cos; _sin = sin; _qScale = queryScale ?? []; _kScale = keyScale ?? [];
+    }
+
+    /// <summary>Zeroes the gradient buffer; <see cref="Backward"/> accumulates, so micro-batches can be summed.</summary>
+    public void ZeroGrad() => Array.Clear(Gradients);
+
+    /// <summary>
+    /// Runs the batch and returns the mean cross-entropy over targets that are not <see cref="IgnoreIndex"/>.
+    /// </summary>
+    /// <param name="inputs">Token ids [B·T], row-major by sequence.</param>
+    /// <param name="targets">Next-token targets [B·T].</param>
+    /// <param name="segments">
+    /// Optional document id per token [B·T]; attention stays within equal ids. RoPE positions stay those of the row
+    /// (relative positions inside a document are unchanged by that, so only absolute-position RoPE variants care).
+    /// </param>
+    public T Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, ReadOnlySpan<int> segments = default)
+    {
+        int BT = _rows, L = _off.Length, dim = _dim;
+        if (inputs.Length != BT || targets.Length != BT || (!segments.IsEmpty && segments.Length != BT))
+            throw new ArgumentException($"inputs, targets (and segments) must hold B·T = {BT} tokens");
+        inputs.CopyTo(_inputs);
+        targets.CopyTo(_targets);
+        _hasSegments = !segments.IsEmpty;
+        if (_hasSegments) segments.CopyTo(_segments);
+        ReadOnlySpan<int> seg = _hasSegments ? _segments : default;
+        T eps = T.CreateChecked(Config.RmsNormEps);
+
+        Embedding.Forward(_res[0].AsSpan(), inputs, P(_tokEmb, _vocab * dim), dim);
+        for (int l = 0; l < L; l++)
+        {
+            var o = _off[l];
+            RmsNormLayer.Forward(_ln1[l].AsSpan(), _rstd1[l], _res[l], P(o.AttnNorm, dim), BT, eps);
+            Linear.Forward(_q[l].AsSpan(), _ln1[l], P(o.Wq, _qDim * dim), BT, dim, _qDim);
+            Linear.Forward(_k[l].AsSpan(), _ln1[l], P(o.Wk, _kvDim * dim), BT, dim, _kvDim);
+            Linear.Forward(_v[l].AsSpan(), _ln1[l], P(o.Wv, _kvDim * dim), BT, dim, _kvDim);
+            RopeLayer.Forward(_q[l].AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
+            RopeLayer.Forward(_k[l].AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
+            FlashAttention.Forward(_att[l].AsSpan(), _lse[l], _q[l], _k[l], _v[l], _shape, seg, AttentionTileSize);
+            Linear.Forward(_proj.AsSpan(), _att[l], P(o.Wo, dim * _qDim), BT, _qDim, dim);
+            TensorPrimitives.Add(_res[l], _proj, _resMid[l]);
+            RmsNormLayer.Forward(_ln2[l].AsSpan(), _rstd2[l], _resMid[l], P(o.FfnNorm, dim), BT, eps);
+            Linear.Forward(_gate[l].AsSpan(), _ln2[l], P(o.WGate, _hid * dim), BT, dim, _hid);
+            Linear.Forward(_up[l].AsSpan(), _ln2[l], P(o.WUp, _hid * dim), BT, dim, _hid);
+            SwiGluLayer.Forward(_h[l].AsSpan(), _gate[l], _up[l]);
+            Linear.Forward(_proj.AsSpan(), _h[l], P(o.WDown, dim * _hid), BT, _hid, dim);
+            TensorPrimitives.Add(_resMid[l], _proj, _res[l + 1]);
+        }
+        RmsNormLayer.Forward(_lnf.AsSpan(), _rstdf, _res[L], P(_finalNorm, dim), BT, eps);
+        Linear.Forward(_logits.AsSpan(), _lnf, P(_classifier, _vocab * dim), BT, dim, _vocab);
+        _forwardDone = true;
+        return CrossEntropy.Forward(_logits, _ceLse, targets, BT, _vocab, IgnoreIndex);
+    }
+
+    /// <summary>Adds the gradient of the last <see cref="Forward"/>'s mean loss to <see cref="Gradients"/>.</summary>
+    public void Backward()
+    {
+        if (!_forwardDone) throw new InvalidOperationException("Backward needs a Forward first (each Forward allows one Backward)");
+        _forwardDone = false;
+        int BT = _rows, L = _off.Length, dim = _dim;
+        ReadOnlySpan<int> seg = _hasSegments ? _segments : default;
+
+        // The logits buffer becomes dLogits in place: the fused softmax+CE never stores probabilities.
+        CrossEntropy.Backward(_logits.AsSpan(), _logits, _ceLse, _targets, BT, _vocab, T.One, IgnoreIndex);
+        Array.Clear(_dLn);
+        Linear.Backward(_dLn.AsSpan(), G(_classifier, _vocab * dim), _logits, _lnf, P(_classifier, _vocab * dim), BT, dim, _vocab);
+        Array.Clear(_dRes);
+        RmsNormLayer.Backward(_dRes.AsSpan(), G(_finalNorm, dim), _dLn, _res[L], P(_finalNorm, dim), _rstdf, BT);
+        for (int l = L - 1; l >= 0; l--)
+        {
+            var o = _off[l];
+            // MLP: res[l+1] = resMid + down(silu(gate(ln2)) ⊙ up(ln2)); dRes holds dL/dres[l+1].
+            Array.Clear(_dH);
+            Linear.Backward(_dH.AsSpan(), G(o.WDown, dim * _hid), _dRes, _h[l], P(o.WDown, dim * _hid), BT, _hid, dim);
+            Array.Clear(_dGate); Array.Clear(_dUp);
+            SwiGluLayer.Backward(_dGate.AsSpan(), _dUp, _dH, _gate[l], _up[l]);
+            Array.Clear(_dLn);
+            Linear.Backward(_dLn.AsSpan(), G(o.WGate, _hid * dim), _dGate, _ln2[l], P(o.WGate, _hid * dim), BT, dim, _hid);
+            Linear.Backward(_dLn.AsSpan(), G(o.WUp, _hid * dim), _dUp, _ln2[l], P(o.WUp, _hid * dim), BT, dim, _hid);
+            RmsNormLayer.Backward(_dRes.AsSpan(), G(o.FfnNorm, dim), _dLn, _resMid[l], P(o.FfnNorm, dim), _rstd2[l], BT);
+            // Attention: resMid = res[l] + Wo(attn(rope(q), rope(k), v)); dRes now holds dL/dresMid.
+            Array.Clear(_dAtt);
+            Linear.Backward(_dAtt.AsSpan(), G(o.Wo, dim * _qDim), _dRes, _att[l], P(o.Wo, dim * _qDim), BT, _qDim, dim);
+            Array.Clear(_dq); Array.Clear(_dk); Array.Clear(_dv);
+            FlashAttention.Backward(_dq.AsSpan(), _dk, _dv, _dAtt, _q[l], _k[l], _v[l], _att[l], _lse[l], _shape, seg, AttentionTileSize);
+            RopeLayer.Backward(_dq.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
+            RopeLayer.Backward(_dk.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
+            Array.Clear(_dLn);
+            Linear.Backward(_dLn.AsSpan(), G(o.Wq, _qDim * dim), _dq, _ln1[l], P(o.Wq, _qDim * dim), BT, dim, _qDim);
+            Linear.Backward(_dLn.AsSpan(), G(o.Wk, _kvDim * dim), _dk, _ln1[l], P(o.Wk, _kvDim * dim), BT, dim, _kvDim);
+            Linear.Backward(_dLn.AsSpan(), G(o.Wv, _kvDim * dim), _dv, _ln1[l], P(o.Wv, _kvDim * dim), BT, dim, _kvDim);
+            RmsNormLayer.Backward(_dRes.AsSpan(), G(o.AttnNorm, dim), _dLn, _res[l], P(o.AttnNorm, dim), _rstd1[l], BT);
+        }
+        Embedding.Backward(G(_tokEmb, _vocab * dim), _dRes, _inputs, dim);
+    }
+
+    private ReadOnlySpan<T> P(int offset, int length) => Parameters.AsSpan(offset, length);
+    private Span<T> G(int offset, int length) => Gradients.AsSpan(offset, length);
+}
