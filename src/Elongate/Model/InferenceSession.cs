@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using Elongate.Kernels;
+using Elongate.Rope;
 
 namespace Elongate.Model;
 
@@ -8,13 +9,28 @@ namespace Elongate.Model;
 /// logits of the newest one (or of every one) come back. A prompt is processed as a batch; generation feeds one
 /// token at a time. Buffers are allocated once, for <see cref="BatchSize"/> tokens, not per call.
 /// </summary>
+/// <remarks>
+/// RoPE comes from <see cref="RotaryEmbedding"/>. For the static types (default/ABF, linear, ntk, yarn, llama3, xpos)
+/// keys are rotated once and cached rotated. For the length-dependent types (dynamic NTK, longrope) Elongate's causal
+/// rule applies: the query at position p and every key it attends to use the frequencies for length p + 1, so keys
+/// are cached unrotated and re-rotated whenever the frequency set changes. Position p's logits then depend only on
+/// tokens 0..p, and a prompt processed at once gives the same logits as the same tokens fed one by one.
+/// </remarks>
 public sealed class InferenceSession
 {
     private readonly LlamaModel _model;
     private readonly LlamaConfig _c;
     private readonly float[][] _keyCache;   // per layer, [context, kv_dim], keys stored after RoPE
     private readonly float[][] _valueCache; // per layer, [context, kv_dim]
-    private readonly double[] _invFreq;     // RoPE inverse frequencies θ_i = base^(−2i/d_rot), [d_rot/2]
+    private readonly RotaryEmbedding _rope;
+    private readonly bool _lengthDependent;
+    // Length-dependent RoPE only: keys rotated with the frequency set (_rotTable, _rotFreqLength), valid for
+    // positions below _rotValid[layer].
+    private readonly float[][]? _rotatedKeys;
+    private readonly int[] _rotValid;
+    private readonly RopeTable?[] _rotTable;
+    private readonly int[] _rotFreqLength;
+    private readonly float[] _qRow;
 
     // Activation buffers for up to BatchSize tokens.
     private readonly float[] _x, _xb, _q, _k, _v, _att, _xo, _hGate, _hUp, _scores, _logits;
@@ -47,8 +63,18 @@ public sealed class InferenceSession
             _keyCache[l] = new float[(long)ContextLength * kv];
             _valueCache[l] = new float[(long)ContextLength * kv];
         }
-        _invFreq = new double[_c.RotaryDim / 2];
-        for (int i = 0; i < _invFreq.Length; i++) _invFreq[i] = Math.Pow(_c.RopeTheta, -2.0 * i / _c.RotaryDim);
+        // xPos magnitudes are centred mid-context so ζ^(±p/B) stays well inside float range at either end.
+        _rope = new RotaryEmbedding(_c.RopeTheta, _c.RotaryDim, _c.HeadDim, _c.RopeScaling, xposCentre: ContextLength / 2);
+        _lengthDependent = _rope.IsLengthDependent;
+        _rotValid = new int[_c.NumLayers];
+        _rotTable = new RopeTable?[_c.NumLayers];
+        _rotFreqLength = new int[_c.NumLayers];
+        if (_lengthDependent)
+        {
+            _rotatedKeys = new float[_c.NumLayers][];
+            for (int l = 0; l < _c.NumLayers; l++) _rotatedKeys[l] = new float[(long)ContextLength * kv];
+        }
+        _qRow = new float[qDim];
         _x = new float[B * dim];
         _xb = new float[B * Math.Max(dim, qDim)];
         _q = new float[B * qDim];
@@ -63,7 +89,11 @@ public sealed class InferenceSession
     }
 
     /// <summary>Forgets everything in the cache.</summary>
-    public void Reset() => Position = 0;
+    public void Reset()
+    {
+        Position = 0;
+        Array.Clear(_rotValid);
+    }
 
     /// <summary>Appends one token and returns the logits for the next, [vocab]. The array is reused by the next call.</summary>
     public float[] Forward(int token) => Forward([token]);
@@ -129,10 +159,15 @@ public sealed class InferenceSession
             MatMul.Forward(_k, xb, L.Wk, n, dim, kvDim);
             MatMul.Forward(_v, xb, L.Wv, n, dim, kvDim);
             // q, k ← RoPE(q, pos), RoPE(k, pos)            adjacent pairs (2i, 2i+1) of each head
-            for (int t = 0; t < n; t++)
+            // (length-dependent types rotate inside Attention instead, per query row)
+            if (!_lengthDependent)
             {
-                ApplyRope(_q.AsSpan(t * qDim, qDim), nh, pos0 + t);
-                ApplyRope(_k.AsSpan(t * kvDim, kvDim), nkv, pos0 + t);
+                var table = _rope.GetTable(pos0 + n);
+                for (int t = 0; t < n; t++)
+                {
+                    RotateHeads(table, _q.AsSpan(t * qDim, qDim), nh, pos0 + t, RopeRole.Query);
+                    RotateHeads(table, _k.AsSpan(t * kvDim, kvDim), nkv, pos0 + t, RopeRole.Key);
+                }
             }
             // cache[pos] = k, v
             _k.AsSpan(0, n * kvDim).CopyTo(_keyCache[l].AsSpan(pos0 * kvDim));
@@ -163,22 +198,37 @@ public sealed class InferenceSession
         MatMul.Forward(_logits.AsSpan(logitsFrom * vocab), xf, w.Classifier, rows, dim, vocab);
     }
 
-    /// <summary>Rotates pairs (2i, 2i+1) of the first d_rot dims of each head by pos·θ_i.</summary>
-    private void ApplyRope(Span<float> heads, int headCount, int pos)
+    /// <summary>Rotates every head of one row (adjacent pairs over the first d_rot dims of each head).</summary>
+    private void RotateHeads(RopeTable table, Span<float> heads, int headCount, int pos, RopeRole role)
     {
         int hd = _c.HeadDim;
-        for (int i = 0; i < _invFreq.Length; i++)
+        for (int h = 0; h < headCount; h++) table.ApplyAdjacent(heads.Slice(h * hd, hd), pos, role);
+    }
+
+    /// <summary>
+    /// Length-dependent RoPE for query row t: rotates the row's query heads with the table for length p + 1 and
+    /// brings this layer's rotated-key copy up to date for that table (all keys again if the table changed).
+    /// </summary>
+    private void RotateForQueryRow(int t, int pos, int layer)
+    {
+        int kvDim = _c.KvDim, qDim = _c.NumHeads * _c.HeadDim;
+        var table = _rope.GetTable(pos + 1);
+        RotateHeads(table, _q.AsSpan(t * qDim, qDim), _c.NumHeads, pos, RopeRole.Query);
+        var rotated = _rotatedKeys![layer];
+        if (!ReferenceEquals(_rotTable[layer], table) || _rotFreqLength[layer] != table.FrequencyLength)
         {
-            double angle = pos * _invFreq[i];
-            float cos = (float)Math.Cos(angle), sin = (float)Math.Sin(angle);
-            for (int h = 0; h < headCount; h++)
-            {
-                int j = h * hd + 2 * i;
-                float a = heads[j], b = heads[j + 1];
-                heads[j] = a * cos - b * sin;
-                heads[j + 1] = a * sin + b * cos;
-            }
+            _rotTable[layer] = table;
+            _rotFreqLength[layer] = table.FrequencyLength;
+            _rotValid[layer] = 0;
         }
+        var raw = _keyCache[layer];
+        for (int j = _rotValid[layer]; j <= pos; j++)
+        {
+            var dst = rotated.AsSpan(j * kvDim, kvDim);
+            raw.AsSpan(j * kvDim, kvDim).CopyTo(dst);
+            RotateHeads(table, dst, _c.NumKvHeads, j, RopeRole.Key);
+        }
+        _rotValid[layer] = pos + 1;
     }
 
     /// <summary>Causal grouped-query attention for the n new queries against the cache.</summary>
@@ -186,7 +236,7 @@ public sealed class InferenceSession
     {
         int nh = _c.NumHeads, hd = _c.HeadDim, kvDim = _c.KvDim, qDim = nh * hd, group = nh / _c.NumKvHeads;
         float scale = 1f / MathF.Sqrt(hd);
-        var keys = _keyCache[layer];
+        var keys = _lengthDependent ? _rotatedKeys![layer] : _keyCache[layer];
         var values = _valueCache[layer];
         void Head(int t, int h)
         {
@@ -200,6 +250,18 @@ public sealed class InferenceSession
             o.Clear();
             for (int s = 0; s <= pos; s++)
                 TensorPrimitives.MultiplyAdd(values.AsSpan(s * kvDim + g * hd, hd), scores[s], o, o);
+        }
+        if (_lengthDependent)
+        {
+            // Rows one after another: each may need its own frequency set; heads of a row in parallel.
+            for (int t = 0; t < n; t++)
+            {
+                RotateForQueryRow(t, pos0 + t, layer);
+                int row = t;
+                if ((long)nh * (pos0 + t) * hd < 1 << 16) for (int h = 0; h < nh; h++) Head(row, h);
+                else Parallel.For(0, nh, h => Head(row, h));
+            }
+            return;
         }
         long work = (long)n * nh * (pos0 + n) * hd;
         if (work < 1 << 16)

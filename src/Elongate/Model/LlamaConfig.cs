@@ -28,6 +28,12 @@ public sealed record LlamaConfig
     /// <summary>RoPE base frequency θ; Llama 2 uses 10,000 and the paper's ABF raises it to 500,000.</summary>
     public float RopeTheta { get; init; } = 10000f;
 
+    /// <summary>
+    /// RoPE scaling (Position Interpolation, NTK, dynamic NTK, YaRN, Llama 3, LongRoPE, xPos); null means plain RoPE
+    /// with <see cref="RopeTheta"/> (which is also ABF when the base is raised).
+    /// </summary>
+    public Rope.RopeScaling? RopeScaling { get; init; }
+
     /// <summary>Number of leading dimensions of each head that are rotated (GGUF rope.dimension_count); defaults to the head size.</summary>
     public int? RopeDimensionCount { get; init; }
 
@@ -66,6 +72,7 @@ public sealed record LlamaConfig
         if (RotaryDim <= 0 || RotaryDim > HeadDim || RotaryDim % 2 != 0)
             Fail("rope.dimension_count", $"rotary dimension {RotaryDim} must be even and within the head size {HeadDim}");
         if (!(RopeTheta > 1f) || float.IsInfinity(RopeTheta)) Fail("rope_theta", $"must be a finite number above 1, got {RopeTheta}");
+        RopeScaling?.Validate(source, MaxPositionEmbeddings, RotaryDim);
         if (!(RmsNormEps > 0f) || float.IsInfinity(RmsNormEps)) Fail("rms_norm_eps", $"must be a small positive number, got {RmsNormEps}");
     }
 }
