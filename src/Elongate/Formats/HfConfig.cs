@@ -18,7 +18,10 @@ public sealed record HfConfig
     /// <summary>The model hyper-parameters.</summary>
     public required LlamaConfig Model { get; init; }
 
-    /// <summary>rope_scaling exactly as found (null when absent or JSON null).</summary>
+    /// <summary>
+    /// rope_scaling exactly as found on disk (null when absent or JSON null), for display. What the model runs with,
+    /// and what is written back, is the interpreted <see cref="LlamaConfig.RopeScaling"/> of <see cref="Model"/>.
+    /// </summary>
     public JsonObject? RopeScaling { get; init; }
 
     /// <summary>torch_dtype ("float32", "bfloat16", …), or null.</summary>
@@ -39,8 +42,8 @@ public sealed record HfConfig
     ];
 
     /// <summary>Wraps a <see cref="LlamaConfig"/> for writing.</summary>
-    public static HfConfig FromLlamaConfig(LlamaConfig config, string? torchDtype = null, JsonObject? ropeScaling = null) =>
-        new() { Model = config, TorchDtype = torchDtype, RopeScaling = ropeScaling };
+    public static HfConfig FromLlamaConfig(LlamaConfig config, string? torchDtype = null) =>
+        new() { Model = config, TorchDtype = torchDtype };
 
     /// <summary>Reads and validates a config.json.</summary>
     public static HfConfig Load(string path)
@@ -160,8 +163,11 @@ public sealed record HfConfig
         if (root.TryGetPropertyValue("rope_scaling", out var rs) && rs is not null)
             ropeScaling = rs as JsonObject ?? throw WrongType("rope_scaling", "an object or null", rs);
 
+        // RoPE type and parameters are interpreted in one place (Rope/), from the untouched config object.
+        var rope = Rope.RopeScaling.FromHfConfig(root, source);
         var config = new LlamaConfig
         {
+            RopeScaling = rope.Scaling == Rope.RopeScaling.None ? null : rope.Scaling,
             HiddenSize = hidden,
             IntermediateSize = RequiredInt("intermediate_size"),
             NumLayers = RequiredInt("num_hidden_layers"),
@@ -218,7 +224,14 @@ public sealed record HfConfig
         entries["max_position_embeddings"] = c.MaxPositionEmbeddings;
         entries["rms_norm_eps"] = ShortestDouble(c.RmsNormEps);
         entries["rope_theta"] = ShortestDouble(c.RopeTheta);
-        entries["rope_scaling"] = RopeScaling?.DeepClone();
+        // The interpreted scaling wins over the raw object read from disk, so a changed RoPE is exported as changed.
+        if (c.RopeScaling is { } scaling)
+        {
+            var ropeNode = new JsonObject();
+            scaling.ToHfConfig(ropeNode);
+            entries["rope_scaling"] = ropeNode["rope_scaling"]?.DeepClone();
+        }
+        else entries["rope_scaling"] = null;
         if (c.RopeDimensionCount is { } rot) entries["partial_rotary_factor"] = (double)rot / c.HeadDim;
         entries["tie_word_embeddings"] = c.TieWordEmbeddings;
         entries["bos_token_id"] = c.BosTokenId;

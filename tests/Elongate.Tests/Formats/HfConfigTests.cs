@@ -93,9 +93,12 @@ public class HfConfigTests
         Assert.Equal("llama3", (string)hf.RopeScaling!["rope_type"]!);
         Assert.Equal(8192, (int)hf.RopeScaling["original_max_position_embeddings"]!);
 
+        Assert.Equal(new Elongate.Rope.RopeScaling { Type = "llama3", Factor = 8, LowFreqFactor = 1, HighFreqFactor = 4, OriginalContext = 8192 }, hf.Model.RopeScaling);
+
         var again = HfConfig.Parse(hf.ToJsonBytes(), "rewritten.json");
-        Assert.Equal(hf.Model, again.Model);
-        Assert.True(JsonNode.DeepEquals(hf.RopeScaling, again.RopeScaling));
+        Assert.Equal(hf.Model, again.Model); // includes the interpreted RoPE scaling
+        foreach (var key in new[] { "rope_type", "factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings" })
+            Assert.True(JsonNode.DeepEquals(hf.RopeScaling[key], again.RopeScaling![key]), key);
         Assert.Equal(hf.EosTokenIds, again.EosTokenIds);
         Assert.Equal(hf.TorchDtype, again.TorchDtype);
     }

@@ -101,14 +101,20 @@ public class HfModelTests
     }
 
     [Fact]
-    public void ConfigExtras_RopeScalingPassThroughExport()
+    public void RopeScaling_of_the_model_is_exported_and_read_back()
     {
         using var dir = new TempDir();
         var model = RandomModel(SmallConfig(tied: true), seed: 5);
-        var scaling = JsonNode.Parse("{\"factor\":4.0,\"rope_type\":\"linear\"}")!.AsObject();
-        HfModelWriter.Write(model, dir.Path, config: HfConfig.FromLlamaConfig(model.Config, ropeScaling: scaling));
-        HfModelLoader.Load(dir.Path, out var hf);
-        Assert.True(JsonNode.DeepEquals(scaling, hf.RopeScaling));
+        var scaled = new LlamaModel
+        {
+            Config = model.Config with { RopeScaling = new Elongate.Rope.RopeScaling { Type = "linear", Factor = 4 } },
+            Weights = model.Weights,
+        };
+        HfModelWriter.Write(scaled, dir.Path);
+        var back = HfModelLoader.Load(dir.Path, out var hf);
+        Assert.Equal(scaled.Config.RopeScaling, back.Config.RopeScaling);
+        Assert.Equal("linear", (string)hf.RopeScaling!["rope_type"]!);
+        Assert.Equal(4.0, (double)hf.RopeScaling["factor"]!);
     }
 
     private static void Rewrite(string configPath, Action<JsonObject> edit)
