@@ -59,6 +59,31 @@ internal static class GgufTestModels
         return new TokenVocabulary { Pieces = pieces, Scores = scores, Types = types, BosId = 1, EosId = 2, UnkId = 0, AddBos = true, AddEos = false };
     }
 
+    /// <summary>
+    /// A vocabulary llama.cpp's SentencePiece loader accepts: unk, bos, eos, all 256 byte tokens (it looks up &lt;0x0A&gt;
+    /// at load), then <paramref name="words"/> word pieces with descending scores.
+    /// </summary>
+    public static TokenVocabulary ByteVocabulary(int words)
+    {
+        int n = 3 + 256 + words;
+        var pieces = new string[n];
+        var scores = new float[n];
+        var types = new TokenType[n];
+        pieces[0] = "<unk>"; types[0] = TokenType.Unknown;
+        pieces[1] = "<s>"; types[1] = TokenType.Control;
+        pieces[2] = "</s>"; types[2] = TokenType.Control;
+        for (int b = 0; b < 256; b++) { pieces[3 + b] = $"<0x{b:X2}>"; types[3 + b] = TokenType.Byte; }
+        string[] stems = ["\u2581the", "\u2581a", "\u2581once", "\u2581upon", "\u2581time", "\u2581there", "\u2581was", "e", "t", "a", "o", "n", "\u2581"];
+        for (int i = 0; i < words; i++)
+        {
+            int id = 259 + i;
+            pieces[id] = i < stems.Length ? stems[i] : $"\u2581w{i}";
+            types[id] = TokenType.Normal;
+            scores[id] = -i;
+        }
+        return new TokenVocabulary { Pieces = pieces, Scores = scores, Types = types };
+    }
+
     /// <summary>The GGUF image of <see cref="Random"/>'s default model.</summary>
     public static byte[] SmallModelBytes(GgufOutputType type = GgufOutputType.F32) =>
         GgufModelWriter.Build(Random(), type).ToArray();
