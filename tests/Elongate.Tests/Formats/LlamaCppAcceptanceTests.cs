@@ -12,18 +12,11 @@ namespace Elongate.Tests.Formats;
 /// </summary>
 public class LlamaCppAcceptanceTests
 {
-    static LlamaCppAcceptanceTests()
-    {
-        try { NativeLibraryConfig.All.WithLogCallback((_, _) => { }); }
-        catch (Exception) { /* the native library was already loaded by another test; its logging stays as configured */ }
-    }
-
-    private static readonly object NativeLock = new();
-
     /// <summary>llama.cpp's tokenization of <paramref name="text"/> (with BOS) and its logits after the whole sequence.</summary>
-    private static (int[] Tokens, float[] Logits, int VocabCount, IReadOnlyDictionary<string, string> Meta) RunLlamaCpp(string path, string text)
+    internal static (int[] Tokens, float[] Logits, int VocabCount, IReadOnlyDictionary<string, string> Meta) RunLlamaCpp(string path, string text)
     {
-        lock (NativeLock)
+        LlamaCppNative.EnsureLoaded();
+        lock (LlamaCppNative.Lock)
         {
             var p = new ModelParams(path) { ContextSize = 64, BatchSize = 64, GpuLayerCount = 0, Threads = 1 };
             using var w = LLamaWeights.LoadFromFile(p);
