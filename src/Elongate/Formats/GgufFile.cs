@@ -190,16 +190,15 @@ public sealed class GgufFile : IDisposable
         if (n > Array.MaxLength)
             throw new ModelFormatException(Source, $"{n} elements do not fit one array", tensor.FileOffset, tensor.Name);
         var result = new float[n];
-        long rowElems = tensor.Dimensions[0];
-        long rowBytes = GgmlQuants.ByteCount(tensor.Type, rowElems);
-        long rows = n / rowElems;
-        // Convert whole rows in chunks of at most ~64 MiB so each source span stays well inside int range.
-        long rowsPerChunk = Math.Max(1, Math.Min(rows, (64L << 20) / Math.Max(1, rowBytes)));
-        for (long r = 0; r < rows; r += rowsPerChunk)
+        // Blocks never straddle rows (ne[0] is a multiple of the block size), so convert runs of whole blocks of at most
+        // ~16 MiB each: every source span stays far inside int range however large the tensor or its rows are.
+        int bs = GgmlQuants.BlockSize(tensor.Type), ts = GgmlQuants.TypeSize(tensor.Type);
+        long blocks = n / bs;
+        long perChunk = Math.Max(1, (16L << 20) / ts);
+        for (long b = 0; b < blocks; b += perChunk)
         {
-            long k = Math.Min(rowsPerChunk, rows - r);
-            var src = _bytes.Span(tensor.FileOffset + r * rowBytes, checked((int)(k * rowBytes)));
-            GgmlQuants.Dequantize(tensor.Type, src, result.AsSpan(checked((int)(r * rowElems)), checked((int)(k * rowElems))));
+            int k = (int)Math.Min(perChunk, blocks - b);
+            GgmlQuants.Dequantize(tensor.Type, _bytes.Span(tensor.FileOffset + b * ts, k * ts), result.AsSpan((int)(b * bs), k * bs));
         }
         return result;
     }
@@ -238,6 +237,8 @@ public sealed class GgufFile : IDisposable
             ulong len = U64($"{what} length", key);
             if (len > (ulong)Remaining)
                 throw Fail($"{what} length {len} exceeds the {Remaining} bytes left in the file", at, key);
+            if (len > int.MaxValue)
+                throw Fail($"{what} length {len} is too large for a string", at, key);
             var raw = Take((int)len, what, key);
             try
             {
@@ -273,7 +274,7 @@ public sealed class GgufFile : IDisposable
             if (nTensors > (ulong)Remaining / 32)
                 throw Fail($"tensor count {nTensors} cannot fit in the {Remaining} bytes left", countsAt);
 
-            var meta = new List<GgufMetadataEntry>((int)nKv);
+            var meta = new List<GgufMetadataEntry>((int)Math.Min(nKv, 4096));
             var seen = new HashSet<string>(StringComparer.Ordinal);
             for (ulong i = 0; i < nKv; i++)
             {
@@ -298,7 +299,7 @@ public sealed class GgufFile : IDisposable
                 alignment = a;
             }
 
-            var infos = new List<(string Name, long[] Ne, GgmlType Type, ulong Offset, long Size, long At)>((int)nTensors);
+            var infos = new List<(string Name, long[] Ne, GgmlType Type, ulong Offset, long Size, long At)>((int)Math.Min(nTensors, 4096));
             var names = new HashSet<string>(StringComparer.Ordinal);
             for (ulong i = 0; i < nTensors; i++)
             {
@@ -413,8 +414,10 @@ public sealed class GgufFile : IDisposable
             var t = (GgufValueType)et;
             long countAt = _pos;
             ulong n = U64("array length", key);
-            if (n > (ulong)(Remaining / MinSize(t)) || n > (ulong)System.Array.MaxLength)
+            if (n > (ulong)(Remaining / MinSize(t)))
                 throw Fail($"array length {n} of {t} cannot fit in the {Remaining} bytes left", countAt, key);
+            if (n * (ulong)MinSize(t) > int.MaxValue)
+                throw Fail($"array length {n} of {t} is too large for one .NET array", countAt, key);
             int count = (int)n;
             switch (t)
             {
@@ -459,7 +462,7 @@ public sealed class GgufFile : IDisposable
         private T[] Fixed<T>(int count, string key) where T : unmanaged
         {
             int size = System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
-            var src = Take(count * size, "array", key); // count*size ≤ Remaining was checked, so no overflow
+            var src = Take(count * size, "array", key); // count·size ≤ int.MaxValue was checked, so no overflow
             var a = new T[count];
             src.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()));
             if (!BitConverter.IsLittleEndian) throw Fail("big-endian hosts are not supported", null, key);

@@ -14,7 +14,8 @@ namespace Elongate.Formats;
 public sealed class GgufWriter
 {
     private readonly List<(string Key, GgufValueType Type, object Value)> _meta = [];
-    private readonly List<(string Name, long[] Ne, GgmlType Type, byte[] Data)> _tensors = [];
+    // Data is encoded when written (Encode), so a large fp32 model is never held twice in memory.
+    private readonly List<(string Name, long[] Ne, GgmlType Type, long Size, Func<byte[]> Encode)> _tensors = [];
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
@@ -54,9 +55,39 @@ public sealed class GgufWriter
     /// <summary>Adds a tensor from raw bytes already encoded as <paramref name="type"/>; <paramref name="ne"/> is in ggml order (ne[0] = row length).</summary>
     public GgufWriter AddTensor(string name, long[] ne, GgmlType type, byte[] data)
     {
+        ArgumentNullException.ThrowIfNull(data);
+        long expected = CheckTensor(name, ne, type);
+        if (data.LongLength != expected)
+            throw new ArgumentException($"tensor '{name}' of {type} {string.Join("x", ne)} needs {expected} bytes, got {data.Length}", nameof(data));
+        Register(name, ne, type, expected, () => data);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds an fp32 tensor that is encoded as <paramref name="type"/> (F32, F16, BF16 or Q8_0) when the file is written;
+    /// <paramref name="values"/> must not change until then.
+    /// </summary>
+    public GgufWriter AddTensor(string name, long[] ne, ReadOnlyMemory<float> values, GgmlType type)
+    {
+        if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0))
+            throw new ArgumentOutOfRangeException(nameof(type), type, "the writer encodes only F32, F16, BF16 and Q8_0");
+        long expected = CheckTensor(name, ne, type);
+        if (GgmlQuants.ByteCount(type, values.Length) != expected)
+            throw new ArgumentException($"tensor '{name}' of shape {string.Join("x", ne)} needs {expected / GgmlQuants.TypeSize(type) * GgmlQuants.BlockSize(type)} values, got {values.Length}", nameof(values));
+        Register(name, ne, type, expected, () => GgmlQuants.Quantize(type, values.Span));
+        return this;
+    }
+
+    private void Register(string name, long[] ne, GgmlType type, long size, Func<byte[]> encode)
+    {
+        if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
+        _tensors.Add((name, (long[])ne.Clone(), type, size, encode));
+    }
+
+    private static long CheckTensor(string name, long[] ne, GgmlType type)
+    {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(ne);
-        ArgumentNullException.ThrowIfNull(data);
         if (ne.Length is 0 or > 4) throw new ArgumentException("a tensor has 1 to 4 dimensions", nameof(ne));
         long n = 1;
         foreach (var d in ne)
@@ -66,17 +97,8 @@ public sealed class GgufWriter
         }
         if (ne[0] % GgmlQuants.BlockSize(type) != 0)
             throw new ArgumentException($"row length {ne[0]} is not a multiple of the {type} block size", nameof(ne));
-        long expected = GgmlQuants.ByteCount(type, n);
-        if (data.LongLength != expected)
-            throw new ArgumentException($"tensor '{name}' of {type} {string.Join("x", ne)} needs {expected} bytes, got {data.Length}", nameof(data));
-        if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
-        _tensors.Add((name, (long[])ne.Clone(), type, data));
-        return this;
+        return GgmlQuants.ByteCount(type, n);
     }
-
-    /// <summary>Adds an fp32 tensor, encoding it as <paramref name="type"/> (F32, F16, BF16 or Q8_0).</summary>
-    public GgufWriter AddTensor(string name, long[] ne, ReadOnlySpan<float> values, GgmlType type) =>
-        AddTensor(name, ne, type, GgmlQuants.Quantize(type, values));
 
     /// <summary>The whole file image.</summary>
     public byte[] ToArray()
@@ -156,19 +178,21 @@ public sealed class GgufWriter
             Value(type, value);
         }
         ulong offset = 0;
-        foreach (var (name, ne, type, data) in _tensors)
+        foreach (var (name, ne, type, size, _) in _tensors)
         {
             Str(name);
             U32((uint)ne.Length);
             foreach (var d in ne) U64((ulong)d);
             U32((uint)type);
             U64(offset);
-            offset += ((ulong)data.LongLength + Alignment - 1) / Alignment * Alignment;
+            offset += ((ulong)size + Alignment - 1) / Alignment * Alignment;
         }
         Pad();
         foreach (var t in _tensors)
         {
-            Bytes(t.Data);
+            var data = t.Encode();
+            if (data.LongLength != t.Size) throw new InvalidOperationException($"tensor '{t.Name}' changed size after it was added");
+            Bytes(data);
             Pad();
         }
         w.Flush();

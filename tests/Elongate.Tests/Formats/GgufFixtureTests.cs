@@ -52,6 +52,17 @@ public class GgufFixtureTests
     }
 
     [SkippableFact]
+    public void MetadataPrintsForInfo()
+    {
+        using var f = GgufFile.Open(Fixtures.Path("models/llama-2-tiny-random.gguf"));
+        var lines = f.Metadata.ToDictionary(e => e.Key, e => e.ValueToString(3));
+        Assert.Equal("\"LLaMA v2\"", lines["general.name"]);
+        Assert.Equal("4096", lines["llama.context_length"]);
+        Assert.Equal("1E-05", lines["llama.attention.layer_norm_rms_epsilon"]);
+        Assert.Equal("[\"<unk>\", \"<s>\", \"</s>\", … (+31997 more)] (String × 32000)", lines["tokenizer.ggml.tokens"]);
+    }
+
+    [SkippableFact]
     public void TinyRandomLlamaLoadsWithDefaultRopeBaseAndUntiedHead()
     {
         var m = GgufModelLoader.Load(Fixtures.Path("models/llama-2-tiny-random.gguf"));

@@ -64,7 +64,7 @@ public class GgufRoundTripTests
         w.AddTensor("enc.f16", [64, 5], f, GgmlType.F16);
         w.AddTensor("enc.bf16", [64, 5], f, GgmlType.BF16);
         w.AddTensor("enc.q8_0", [64, 5], f, GgmlType.Q8_0);
-        w.AddTensor("enc.4d", [32, 1, 2, 3], f.AsSpan(0, 192), GgmlType.F32);
+        w.AddTensor("enc.4d", [32, 1, 2, 3], f.AsMemory(0, 192), GgmlType.F32);
         return w;
     }
 
