@@ -58,6 +58,7 @@ public static class GgufModelWriter
         var meta = new List<KeyValuePair<string, object>>
         {
             new("general.architecture", "llama"),
+            new("general.type", "model"),
             new("general.name", name ?? Path.GetFileNameWithoutExtension(model.Source)),
             new("llama.block_count", (uint)c.NumLayers),
             new("llama.context_length", (uint)c.MaxPositionEmbeddings),

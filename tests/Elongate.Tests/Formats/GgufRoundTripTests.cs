@@ -240,7 +240,7 @@ public class GgufRoundTripTests
         using var f = GgufFile.FromBytes(GgufModelWriter.Build(m, GgufOutputType.F16, extraMetadata: extra, name: "x").ToArray());
         var expectedTypes = new Dictionary<string, GgufValueType>
         {
-            ["general.architecture"] = GgufValueType.String, ["general.name"] = GgufValueType.String,
+            ["general.architecture"] = GgufValueType.String, ["general.type"] = GgufValueType.String, ["general.name"] = GgufValueType.String,
             ["llama.block_count"] = GgufValueType.UInt32, ["llama.context_length"] = GgufValueType.UInt32,
             ["llama.embedding_length"] = GgufValueType.UInt32, ["llama.feed_forward_length"] = GgufValueType.UInt32,
             ["llama.attention.head_count"] = GgufValueType.UInt32, ["llama.attention.head_count_kv"] = GgufValueType.UInt32,
