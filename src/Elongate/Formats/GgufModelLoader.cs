@@ -21,10 +21,13 @@ public static class GgufModelLoader
     public static LlamaModel Load(GgufFile file)
     {
         var config = ReadConfig(file);
-        var expected = ExpectedShapes(config);
-        foreach (var (name, shape) in expected)
+        // Expected tensors are checked one by one as they are enumerated, so a corrupt block_count of 2^31 stops at the
+        // first missing tensor instead of building a billion-entry table first.
+        var expected = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        foreach (var (name, shape) in EnumerateExpectedShapes(config))
         {
             var t = file.GetTensor(name);
+            expected[name] = shape;
             if (!SameShape(t.Dimensions, shape))
                 throw new ModelFormatException(file.Source,
                     $"shape {t.ShapeString} (ggml order) disagrees with the config, which implies [{string.Join(", ", shape)}]", t.HeaderOffset, name);
@@ -126,29 +129,28 @@ public static class GgufModelLoader
     }
 
     /// <summary>Every tensor a Llama GGUF must hold, with its ggml-order shape (ne[0] = input width).</summary>
-    public static Dictionary<string, long[]> ExpectedShapes(LlamaConfig c)
+    public static Dictionary<string, long[]> ExpectedShapes(LlamaConfig c) =>
+        EnumerateExpectedShapes(c).ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal);
+
+    private static IEnumerable<(string Name, long[] Shape)> EnumerateExpectedShapes(LlamaConfig c)
     {
         long dim = c.HiddenSize, hid = c.IntermediateSize, q = (long)c.NumHeads * c.HeadDim, kv = c.KvDim, v = c.VocabSize;
-        var s = new Dictionary<string, long[]>(StringComparer.Ordinal)
-        {
-            ["token_embd.weight"] = [dim, v],
-            ["output_norm.weight"] = [dim],
-        };
-        if (!c.TieWordEmbeddings) s["output.weight"] = [dim, v];
+        yield return ("token_embd.weight", [dim, v]);
+        yield return ("output_norm.weight", [dim]);
+        if (!c.TieWordEmbeddings) yield return ("output.weight", [dim, v]);
         for (int l = 0; l < c.NumLayers; l++)
         {
             string p = $"blk.{l}.";
-            s[p + "attn_norm.weight"] = [dim];
-            s[p + "attn_q.weight"] = [dim, q];
-            s[p + "attn_k.weight"] = [dim, kv];
-            s[p + "attn_v.weight"] = [dim, kv];
-            s[p + "attn_output.weight"] = [q, dim];
-            s[p + "ffn_norm.weight"] = [dim];
-            s[p + "ffn_gate.weight"] = [dim, hid];
-            s[p + "ffn_up.weight"] = [dim, hid];
-            s[p + "ffn_down.weight"] = [hid, dim];
+            yield return (p + "attn_norm.weight", [dim]);
+            yield return (p + "attn_q.weight", [dim, q]);
+            yield return (p + "attn_k.weight", [dim, kv]);
+            yield return (p + "attn_v.weight", [dim, kv]);
+            yield return (p + "attn_output.weight", [q, dim]);
+            yield return (p + "ffn_norm.weight", [dim]);
+            yield return (p + "ffn_gate.weight", [dim, hid]);
+            yield return (p + "ffn_up.weight", [dim, hid]);
+            yield return (p + "ffn_down.weight", [hid, dim]);
         }
-        return s;
     }
 
     /// <summary>Equal up to trailing 1s, which ggml drops when it counts dimensions.</summary>

@@ -249,6 +249,15 @@ public class GgufBadInputTests
     }
 
     [Fact]
+    public void HugeBlockCountFailsAtTheFirstMissingBlockQuickly()
+    {
+        // Found by the mutation test: block_count 2^31-1 once built a table of 19 billion expected tensors first.
+        var e = Reject(Rewrite(Valid(), m => m.Key == "llama.block_count" ? (uint)int.MaxValue : m.Value));
+        Assert.Equal("blk.1.attn_norm.weight", e.Key);
+        Assert.Contains("missing", e.Message);
+    }
+
+    [Fact]
     public void MissingTensor()
     {
         using var f = GgufFile.FromBytes(Valid());
