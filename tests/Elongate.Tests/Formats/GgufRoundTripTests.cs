@@ -148,6 +148,38 @@ public class GgufRoundTripTests
     }
 
     [Fact]
+    public void TensorBeyondTwoGigabytesIsReadThroughTheMapping()
+    {
+        // A sparse 2.5 GiB file (no real disk use): tensor "b" is moved past 2^31, where int offsets would break.
+        var w = new GgufWriter();
+        w.AddTensor("a", [8], new float[] { 1, 2, 3, 4, 5, 6, 7, 8 }, GgmlType.F32);
+        w.AddTensor("b", [8], new float[] { 9, 9, 9, 9, 9, 9, 9, 9 }, GgmlType.F32);
+        var bytes = w.ToArray();
+        long infoB, dataOffset;
+        using (var g = GgufFile.FromBytes(bytes)) { infoB = g.GetTensor("b").HeaderOffset; dataOffset = g.DataOffset; }
+        const long far = (1L << 31) + (1L << 29);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan((int)(infoB + 8 + 1 + 4 + 8 + 4)), far);
+        var path = Path.GetTempFileName();
+        try
+        {
+            using (var fs = new FileStream(path, FileMode.Create))
+            {
+                fs.Write(bytes);
+                fs.SetLength(dataOffset + far + 32);
+                fs.Position = dataOffset + far;
+                fs.Write(GgmlQuants.Quantize(GgmlType.F32, [10, 20, 30, 40, 50, 60, 70, 80]));
+            }
+            using var f = GgufFile.Open(path);
+            Assert.Equal(dataOffset + far + 32, f.Length);
+            var b = f.GetTensor("b");
+            Assert.True(b.FileOffset > int.MaxValue);
+            Assert.Equal([10f, 20, 30, 40, 50, 60, 70, 80], f.DequantizeTensor(b));
+            Assert.Equal([1f, 2, 3, 4, 5, 6, 7, 8], f.DequantizeTensor(f.GetTensor("a")));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void WriterFailureLeavesNoPartialFileAndKeepsTheOldOne()
     {
         var dir = Directory.CreateTempSubdirectory("gguf-test");
