@@ -14,8 +14,9 @@ namespace Elongate.Formats;
 public sealed class GgufWriter
 {
     private readonly List<(string Key, GgufValueType Type, object Value)> _meta = [];
-    // Data is encoded when written (Encode), so a large fp32 model is never held twice in memory.
-    private readonly List<(string Name, long[] Ne, GgmlType Type, long Size, Func<byte[]> Encode)> _tensors = [];
+    // fp32 sources are encoded chunk by chunk while writing, so a large model is never held twice in memory and no
+    // single encoded byte[] has to exceed the 2 GiB array limit (a 4 GB fp32 embedding table is fine).
+    private readonly List<(string Name, long[] Ne, GgmlType Type, long Size, byte[]? Raw, ReadOnlyMemory<float> Values)> _tensors = [];
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
@@ -59,7 +60,7 @@ public sealed class GgufWriter
         long expected = CheckTensor(name, ne, type);
         if (data.LongLength != expected)
             throw new ArgumentException($"tensor '{name}' of {type} {string.Join("x", ne)} needs {expected} bytes, got {data.Length}", nameof(data));
-        Register(name, ne, type, expected, () => data);
+        Register(name, ne, type, expected, data, default);
         return this;
     }
 
@@ -74,14 +75,14 @@ public sealed class GgufWriter
         long expected = CheckTensor(name, ne, type);
         if (GgmlQuants.ByteCount(type, values.Length) != expected)
             throw new ArgumentException($"tensor '{name}' of shape {string.Join("x", ne)} needs {expected / GgmlQuants.TypeSize(type) * GgmlQuants.BlockSize(type)} values, got {values.Length}", nameof(values));
-        Register(name, ne, type, expected, () => GgmlQuants.Quantize(type, values.Span));
+        Register(name, ne, type, expected, null, values);
         return this;
     }
 
-    private void Register(string name, long[] ne, GgmlType type, long size, Func<byte[]> encode)
+    private void Register(string name, long[] ne, GgmlType type, long size, byte[]? raw, ReadOnlyMemory<float> values)
     {
         if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
-        _tensors.Add((name, (long[])ne.Clone(), type, size, encode));
+        _tensors.Add((name, (long[])ne.Clone(), type, size, raw, values));
     }
 
     private static long CheckTensor(string name, long[] ne, GgmlType type)
@@ -178,7 +179,7 @@ public sealed class GgufWriter
             Value(type, value);
         }
         ulong offset = 0;
-        foreach (var (name, ne, type, size, _) in _tensors)
+        foreach (var (name, ne, type, size, _, _) in _tensors)
         {
             Str(name);
             U32((uint)ne.Length);
@@ -190,9 +191,13 @@ public sealed class GgufWriter
         Pad();
         foreach (var t in _tensors)
         {
-            var data = t.Encode();
-            if (data.LongLength != t.Size) throw new InvalidOperationException($"tensor '{t.Name}' changed size after it was added");
-            Bytes(data);
+            if (t.Raw is not null) Bytes(t.Raw);
+            else
+            {
+                const int chunk = 1 << 20; // elements per encoded piece; a multiple of every block size
+                for (int i = 0; i < t.Values.Length; i += chunk)
+                    Bytes(GgmlQuants.Quantize(t.Type, t.Values.Span.Slice(i, Math.Min(chunk, t.Values.Length - i))));
+            }
             Pad();
         }
         w.Flush();

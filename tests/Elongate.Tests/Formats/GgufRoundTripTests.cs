@@ -147,6 +147,19 @@ public class GgufRoundTripTests
         finally { dir.Delete(true); }
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.F16)]
+    public void TensorsLargerThanOneEncodingChunkAreWrittenWhole(GgmlType type)
+    {
+        // The writer encodes fp32 sources in pieces of 2^20 elements; a tensor of 2^20 + 64 elements spans two.
+        var x = new float[64 * 16385];
+        var rng = new Random(9);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble() - 0.5f;
+        using var f = GgufFile.FromBytes(new GgufWriter().AddTensor("t", [64, 16385], x, type).ToArray());
+        Assert.True(f.GetTensorData(f.GetTensor("t")).SequenceEqual(GgmlQuants.Quantize(type, x)));
+    }
+
     [Fact]
     public void TensorBeyondTwoGigabytesIsReadThroughTheMapping()
     {
