@@ -191,15 +191,19 @@ public sealed class GgufFile : IDisposable
             throw new ModelFormatException(Source, $"{n} elements do not fit one array", tensor.FileOffset, tensor.Name);
         var result = new float[n];
         // Blocks never straddle rows (ne[0] is a multiple of the block size), so convert runs of whole blocks of at most
-        // ~16 MiB each: every source span stays far inside int range however large the tensor or its rows are.
+        // ~16 MiB each, in parallel: every source span stays far inside int range however large the tensor or its rows are.
         int bs = GgmlQuants.BlockSize(tensor.Type), ts = GgmlQuants.TypeSize(tensor.Type);
         long blocks = n / bs;
         long perChunk = Math.Max(1, (16L << 20) / ts);
-        for (long b = 0; b < blocks; b += perChunk)
+        long chunks = (blocks + perChunk - 1) / perChunk;
+        void Convert(long c)
         {
+            long b = c * perChunk;
             int k = (int)Math.Min(perChunk, blocks - b);
             GgmlQuants.Dequantize(tensor.Type, _bytes.Span(tensor.FileOffset + b * ts, k * ts), result.AsSpan((int)(b * bs), k * bs));
         }
+        if (chunks == 1) Convert(0);
+        else Parallel.For(0L, chunks, Convert);
         return result;
     }
 

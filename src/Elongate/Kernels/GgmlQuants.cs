@@ -1,4 +1,6 @@
 using System.Buffers.Binary;
+using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Elongate.Formats;
 
 namespace Elongate.Kernels;
@@ -83,8 +85,14 @@ public static class GgmlQuants
         int nb = dst.Length / bs;
         switch (type)
         {
+            case GgmlType.F32 when BitConverter.IsLittleEndian:
+                MemoryMarshal.Cast<byte, float>(src).CopyTo(dst);
+                break;
             case GgmlType.F32:
                 for (int i = 0; i < dst.Length; i++) dst[i] = BinaryPrimitives.ReadSingleLittleEndian(src.Slice(i * 4));
+                break;
+            case GgmlType.F16 when BitConverter.IsLittleEndian:
+                TensorPrimitives.ConvertToSingle(MemoryMarshal.Cast<byte, Half>(src), dst); // vectorised IEEE half → single
                 break;
             case GgmlType.F16:
                 for (int i = 0; i < dst.Length; i++) dst[i] = Half16(src, i * 2);

@@ -161,6 +161,16 @@ public class GgufRoundTripTests
     }
 
     [Fact]
+    public void DequantizationSpanningSeveralParallelChunksIsExact()
+    {
+        // DequantizeTensor converts 16 MiB of source per parallel chunk; 1024 × 4097 F32 is just over one chunk.
+        var x = new float[1024 * 4097];
+        for (int i = 0; i < x.Length; i++) x[i] = i * 0.25f - 7f;
+        using var f = GgufFile.FromBytes(new GgufWriter().AddTensor("t", [1024, 4097], x, GgmlType.F32).ToArray());
+        Assert.True(f.DequantizeTensor(f.GetTensor("t")).AsSpan().SequenceEqual(x));
+    }
+
+    [Fact]
     public void TensorBeyondTwoGigabytesIsReadThroughTheMapping()
     {
         // A sparse 2.5 GiB file (no real disk use): tensor "b" is moved past 2^31, where int offsets would break.
