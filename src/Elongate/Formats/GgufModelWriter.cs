@@ -1,0 +1,126 @@
+using Elongate.Model;
+using Elongate.Tokenization;
+
+namespace Elongate.Formats;
+
+/// <summary>
+/// Writes a <see cref="LlamaModel"/> as a GGUF that llama.cpp loads, with the key names, key types and tensor names of
+/// llama.cpp's convert_hf_to_gguf.py for LlamaForCausalLM. Type rules follow that script: 1-D tensors (the RMSNorm
+/// gains) stay F32; in Q8_0 mode a matrix whose row length is not a multiple of 32 (e.g. stories260K's 172-wide
+/// ffn_down) falls back to F16, as gguf-py's quantize raises QuantError and the script retries with F16. A tied
+/// output head is written by leaving out output.weight, which llama.cpp reads as "use token_embd".
+/// </summary>
+public static class GgufModelWriter
+{
+    /// <summary>gguf-py's GGML_QUANT_VERSION, written as general.quantization_version.</summary>
+    public const uint QuantizationVersion = 2;
+
+    /// <summary>llama.cpp's LLAMA_FTYPE number for general.file_type.</summary>
+    public static uint FileType(GgufOutputType type) => type switch
+    {
+        GgufOutputType.F32 => 0,
+        GgufOutputType.F16 => 1,
+        GgufOutputType.Q8_0 => 7,
+        GgufOutputType.BF16 => 32,
+        _ => throw new ArgumentOutOfRangeException(nameof(type)),
+    };
+
+    /// <summary>The GGML type a tensor of shape <paramref name="ne"/> (ggml order) gets under <paramref name="type"/>.</summary>
+    public static GgmlType TensorType(GgufOutputType type, long[] ne)
+    {
+        if (ne.Length <= 1) return GgmlType.F32;
+        return type switch
+        {
+            GgufOutputType.F32 => GgmlType.F32,
+            GgufOutputType.F16 => GgmlType.F16,
+            GgufOutputType.BF16 => GgmlType.BF16,
+            GgufOutputType.Q8_0 => ne[0] % Kernels.GgmlQuants.QK == 0 ? GgmlType.Q8_0 : GgmlType.F16,
+            _ => throw new ArgumentOutOfRangeException(nameof(type)),
+        };
+    }
+
+    /// <summary>
+    /// Builds the file in memory. <paramref name="vocabulary"/> defaults to the model's own; <paramref name="extraMetadata"/>
+    /// entries are added after the standard keys and replace a standard key of the same name (e.g. a new
+    /// llama.rope.freq_base or llama.rope.scaling.* keys after context extension).
+    /// </summary>
+    public static GgufWriter Build(LlamaModel model, GgufOutputType type, TokenVocabulary? vocabulary = null,
+        IReadOnlyDictionary<string, object>? extraMetadata = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var c = model.Config;
+        c.Validate(model.Source);
+        model.Weights.Validate(c, model.Source);
+        var vocab = vocabulary ?? model.Vocabulary;
+        if (vocab is not null && vocab.Count != c.VocabSize)
+            throw new ArgumentException($"vocabulary has {vocab.Count} tokens, the model {c.VocabSize}", nameof(vocabulary));
+
+        var meta = new List<KeyValuePair<string, object>>
+        {
+            new("general.architecture", "llama"),
+            new("general.type", "model"),
+            new("general.name", name ?? Path.GetFileNameWithoutExtension(model.Source)),
+            new("llama.block_count", (uint)c.NumLayers),
+            new("llama.context_length", (uint)c.MaxPositionEmbeddings),
+            new("llama.embedding_length", (uint)c.HiddenSize),
+            new("llama.feed_forward_length", (uint)c.IntermediateSize),
+            new("llama.attention.head_count", (uint)c.NumHeads),
+            new("llama.attention.head_count_kv", (uint)c.NumKvHeads),
+            new("llama.rope.freq_base", c.RopeTheta),
+            new("llama.attention.layer_norm_rms_epsilon", c.RmsNormEps),
+            new("general.file_type", FileType(type)),
+            new("llama.vocab_size", (uint)c.VocabSize),
+            new("llama.rope.dimension_count", (uint)c.RotaryDim),
+        };
+        if (vocab is not null)
+        {
+            meta.Add(new("tokenizer.ggml.model", GgufVocabularyReader.SentencePieceModel));
+            meta.Add(new("tokenizer.ggml.pre", "default"));
+            meta.Add(new("tokenizer.ggml.tokens", (string[])vocab.Pieces.Clone()));
+            meta.Add(new("tokenizer.ggml.scores", (float[])vocab.Scores.Clone()));
+            meta.Add(new("tokenizer.ggml.token_type", Array.ConvertAll(vocab.Types, t => (int)t)));
+            meta.Add(new("tokenizer.ggml.bos_token_id", (uint)vocab.BosId));
+            meta.Add(new("tokenizer.ggml.eos_token_id", (uint)vocab.EosId));
+            meta.Add(new("tokenizer.ggml.unknown_token_id", (uint)vocab.UnkId));
+            meta.Add(new("tokenizer.ggml.add_bos_token", vocab.AddBos));
+            meta.Add(new("tokenizer.ggml.add_eos_token", vocab.AddEos));
+        }
+        meta.Add(new("general.quantization_version", QuantizationVersion));
+        if (extraMetadata is not null)
+            foreach (var (k, v) in extraMetadata)
+            {
+                int i = meta.FindIndex(e => e.Key == k);
+                if (i >= 0) meta[i] = new(k, v); else meta.Add(new(k, v));
+            }
+
+        var w = new GgufWriter();
+        foreach (var (k, v) in meta) w.Add(k, v);
+
+        long dim = c.HiddenSize, hid = c.IntermediateSize, q = (long)c.NumHeads * c.HeadDim, kv = c.KvDim, voc = c.VocabSize;
+        void T(string tensorName, float[] data, params long[] ne) => w.AddTensor(tensorName, ne, data, TensorType(type, ne));
+        var wt = model.Weights;
+        T("token_embd.weight", wt.TokenEmbedding, dim, voc);
+        for (int l = 0; l < c.NumLayers; l++)
+        {
+            var L = wt.Layers[l];
+            string p = $"blk.{l}.";
+            T(p + "attn_norm.weight", L.AttnNorm, dim);
+            T(p + "attn_q.weight", L.Wq, dim, q);
+            T(p + "attn_k.weight", L.Wk, dim, kv);
+            T(p + "attn_v.weight", L.Wv, dim, kv);
+            T(p + "attn_output.weight", L.Wo, q, dim);
+            T(p + "ffn_norm.weight", L.FfnNorm, dim);
+            T(p + "ffn_gate.weight", L.WGate, dim, hid);
+            T(p + "ffn_down.weight", L.WDown, hid, dim);
+            T(p + "ffn_up.weight", L.WUp, dim, hid);
+        }
+        T("output_norm.weight", wt.FinalNorm, dim);
+        if (wt.Output is not null) T("output.weight", wt.Output, dim, voc);
+        return w;
+    }
+
+    /// <summary>Writes the model to <paramref name="path"/> (temporary file, then rename).</summary>
+    public static void Save(string path, LlamaModel model, GgufOutputType type, TokenVocabulary? vocabulary = null,
+        IReadOnlyDictionary<string, object>? extraMetadata = null, string? name = null) =>
+        Build(model, type, vocabulary, extraMetadata, name).Save(path);
+}

@@ -1,0 +1,102 @@
+using Elongate.Formats;
+using Elongate.Model;
+using Elongate.Tokenization;
+
+namespace Elongate.Tests.Formats;
+
+/// <summary>Small seeded Llama models and GGUF images for the GGUF tests.</summary>
+internal static class GgufTestModels
+{
+    /// <summary>A random Llama model with the given shape; weights ~ U(-1, 1) scaled per tensor, seeded.</summary>
+    public static LlamaModel Random(int dim = 8, int hidden = 16, int layers = 1, int heads = 2, int kvHeads = 1, int vocab = 16,
+        bool tied = false, int seed = 1, bool withVocab = true, float ropeTheta = 10000f)
+    {
+        var rng = new Random(seed);
+        float[] R(long n, float scale = 1f)
+        {
+            var a = new float[n];
+            for (long i = 0; i < n; i++) a[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+            return a;
+        }
+        var config = new LlamaConfig
+        {
+            HiddenSize = dim, IntermediateSize = hidden, NumLayers = layers, NumHeads = heads, NumKvHeads = kvHeads,
+            VocabSize = vocab, MaxPositionEmbeddings = 128, RmsNormEps = 1e-5f, RopeTheta = ropeTheta, TieWordEmbeddings = tied,
+        };
+        int q = heads * (dim / heads), kv = kvHeads * (dim / heads);
+        var layerArr = new LayerWeights[layers];
+        for (int l = 0; l < layers; l++)
+            layerArr[l] = new LayerWeights
+            {
+                AttnNorm = R(dim), Wq = R((long)q * dim), Wk = R((long)kv * dim), Wv = R((long)kv * dim), Wo = R((long)dim * q),
+                FfnNorm = R(dim), WGate = R((long)hidden * dim), WDown = R((long)dim * hidden), WUp = R((long)hidden * dim, 0.01f),
+            };
+        var weights = new LlamaWeights
+        {
+            TokenEmbedding = R((long)vocab * dim, 3f), Layers = layerArr, FinalNorm = R(dim), Output = tied ? null : R((long)vocab * dim),
+        };
+        return new LlamaModel { Config = config, Weights = weights, Vocabulary = withVocab ? Vocabulary(vocab) : null, Source = "test-model" };
+    }
+
+    /// <summary>A made-up SentencePiece-style vocabulary: unk, bos, eos, byte-like tokens, then words with descending scores.</summary>
+    public static TokenVocabulary Vocabulary(int n)
+    {
+        var pieces = new string[n];
+        var scores = new float[n];
+        var types = new TokenType[n];
+        for (int i = 0; i < n; i++)
+        {
+            (pieces[i], types[i]) = i switch
+            {
+                0 => ("<unk>", TokenType.Unknown),
+                1 => ("<s>", TokenType.Control),
+                2 => ("</s>", TokenType.Control),
+                < 6 => ($"<0x{i - 3:X2}>", TokenType.Byte),
+                _ => ($"\u2581tok{i}é", TokenType.Normal),
+            };
+            scores[i] = i < 6 ? 0f : -i * 0.5f;
+        }
+        return new TokenVocabulary { Pieces = pieces, Scores = scores, Types = types, BosId = 1, EosId = 2, UnkId = 0, AddBos = true, AddEos = false };
+    }
+
+    /// <summary>
+    /// A vocabulary llama.cpp's SentencePiece loader accepts: unk, bos, eos, all 256 byte tokens (it looks up &lt;0x0A&gt;
+    /// at load), then <paramref name="words"/> word pieces with descending scores.
+    /// </summary>
+    public static TokenVocabulary ByteVocabulary(int words)
+    {
+        int n = 3 + 256 + words;
+        var pieces = new string[n];
+        var scores = new float[n];
+        var types = new TokenType[n];
+        pieces[0] = "<unk>"; types[0] = TokenType.Unknown;
+        pieces[1] = "<s>"; types[1] = TokenType.Control;
+        pieces[2] = "</s>"; types[2] = TokenType.Control;
+        for (int b = 0; b < 256; b++) { pieces[3 + b] = $"<0x{b:X2}>"; types[3 + b] = TokenType.Byte; }
+        string[] stems = ["\u2581the", "\u2581a", "\u2581once", "\u2581upon", "\u2581time", "\u2581there", "\u2581was", "e", "t", "a", "o", "n", "\u2581"];
+        for (int i = 0; i < words; i++)
+        {
+            int id = 259 + i;
+            pieces[id] = i < stems.Length ? stems[i] : $"\u2581w{i}";
+            types[id] = TokenType.Normal;
+            scores[id] = -i;
+        }
+        return new TokenVocabulary { Pieces = pieces, Scores = scores, Types = types };
+    }
+
+    /// <summary>The GGUF image of <see cref="Random"/>'s default model.</summary>
+    public static byte[] SmallModelBytes(GgufOutputType type = GgufOutputType.F32) =>
+        GgufModelWriter.Build(Random(), type).ToArray();
+
+    /// <summary>Replaces the only occurrence of <paramref name="find"/> in <paramref name="bytes"/> with <paramref name="replace"/> (same length).</summary>
+    public static byte[] Patch(byte[] bytes, byte[] find, byte[] replace)
+    {
+        Assert.Equal(find.Length, replace.Length);
+        int at = bytes.AsSpan().IndexOf(find);
+        Assert.True(at >= 0, "pattern not found");
+        Assert.True(bytes.AsSpan(at + 1).IndexOf(find) < 0, "pattern is not unique");
+        var copy = (byte[])bytes.Clone();
+        replace.CopyTo(copy, at);
+        return copy;
+    }
+}
