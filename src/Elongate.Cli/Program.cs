@@ -6,4 +6,6 @@ var root = new RootCommand("Elongate: stretch a Llama-family model's context win
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(RopeCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
 return root.Parse(args).Invoke();

@@ -1,4 +1,5 @@
 using Elongate.Model;
+using Elongate.Rope;
 
 namespace Elongate.Formats;
 
@@ -33,9 +34,8 @@ public static class GgufModelLoader
                     $"shape {t.ShapeString} (ggml order) disagrees with the config, which implies [{string.Join(", ", shape)}]", t.HeaderOffset, name);
         }
         foreach (var t in file.Tensors)
-            if (!expected.ContainsKey(t.Name))
-                throw new ModelFormatException(file.Source,
-                    "unexpected tensor for a Llama model (e.g. rope_freqs.weight from Llama 3.1 RoPE scaling is not supported)", t.HeaderOffset, t.Name);
+            if (!expected.ContainsKey(t.Name) && !RopeTensorNames.Contains(t.Name))
+                throw new ModelFormatException(file.Source, "unexpected tensor for a Llama model", t.HeaderOffset, t.Name);
 
         float[] Get(string name) => file.DequantizeTensor(file.GetTensor(name));
         var layers = new LayerWeights[config.NumLayers];
@@ -104,6 +104,7 @@ public static class GgufModelLoader
         var config = new LlamaConfig
         {
             HiddenSize = Int("llama.embedding_length"),
+            RopeScaling = ReadRopeScaling(file, Int("llama.context_length")),
             IntermediateSize = Int("llama.feed_forward_length"),
             NumLayers = Int("llama.block_count"),
             NumHeads = heads,
@@ -119,6 +120,30 @@ public static class GgufModelLoader
         };
         config.Validate(file.Source);
         return config;
+    }
+
+    /// <summary>Tensors that carry RoPE scaling rather than weights (Llama 3.1's rope_freqs, Phi-3's longrope factors).</summary>
+    private static readonly HashSet<string> RopeTensorNames =
+        [RopeScaling.RopeFreqsTensor, RopeScaling.RopeFactorsLongTensor, RopeScaling.RopeFactorsShortTensor];
+
+    /// <summary>RoPE scaling from the llama.rope.* keys and rope tensors; null for plain RoPE.</summary>
+    private static RopeScaling? ReadRopeScaling(GgufFile file, int contextLength)
+    {
+        float[]? Tensor(string name)
+        {
+            if (!file.TensorsByName.TryGetValue(name, out var t)) return null;
+            if (t.Dimensions.Length != 1 || t.Dimensions[0] > 1 << 20)
+                throw new ModelFormatException(file.Source, $"RoPE tensor must be one-dimensional, got {t.ShapeString}", t.HeaderOffset, name);
+            return file.DequantizeTensor(t);
+        }
+        object? Lookup(string key)
+        {
+            if (!file.TryGetValue(key, out var v)) return null;
+            return v is GgufArray { ElementType: GgufValueType.Float32 } a ? a.As<float>() : v;
+        }
+        var settings = RopeScaling.FromGgufMetadata("llama", Lookup, Tensor(RopeScaling.RopeFreqsTensor),
+            Tensor(RopeScaling.RopeFactorsLongTensor), Tensor(RopeScaling.RopeFactorsShortTensor), file.Source, contextLength);
+        return settings.Scaling == RopeScaling.None ? null : settings.Scaling;
     }
 
     private static int ClampId(GgufFile file, string key)

@@ -62,7 +62,12 @@ public static class ModelLoader
                     "f32" => GgufOutputType.F32, "f16" => GgufOutputType.F16, "bf16" => GgufOutputType.BF16, "q8_0" => GgufOutputType.Q8_0,
                     _ => throw new ArgumentException($"GGUF output type must be f32, f16, bf16 or q8_0, got '{type}'"),
                 };
-                GgufModelWriter.Save(path, model, ggufType, vocabulary, RopeMetadata(model.Config));
+                var writer = GgufModelWriter.Build(model, ggufType, vocabulary, RopeMetadata(model.Config));
+                // Scalings llama.cpp expresses through tensors (rope_freqs for ntk/llama3, longrope factor sets).
+                if (model.Config.RopeScaling is { } scaling)
+                    foreach (var (name, values) in scaling.ToGgufTensors(model.Config.RopeTheta, model.Config.RotaryDim))
+                        writer.AddTensor(name, [values.Length], values, GgmlType.F32);
+                writer.Save(path);
                 break;
             case ModelFileFormat.Llama2c:
                 if (t != "f32") throw new ArgumentException($"llama2.c checkpoints are f32 only, got '{type}'");

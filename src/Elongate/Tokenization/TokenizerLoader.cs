@@ -21,12 +21,18 @@ namespace Elongate.Tokenization;
 /// </remarks>
 public static class TokenizerLoader
 {
-    /// <summary>Loads a tokenizer.model or tokenizer.bin, choosing the reader from the file's content.</summary>
+    /// <summary>Loads a tokenizer.model, tokenizer.bin or the vocabulary of a GGUF, choosing the reader from the file's content.</summary>
     /// <param name="path">The tokenizer file.</param>
     /// <param name="vocabSize">For tokenizer.bin, the model's vocab_size (the file does not store it); null reads to end of file. Ignored for other formats.</param>
     /// <exception cref="ModelFormatException">The file is malformed or of an unsupported kind.</exception>
     public static ITokenizer Load(string path, int? vocabSize = null)
     {
+        // A GGUF may be a multi-gigabyte model: read only its metadata through a memory map.
+        if (IsGgufFile(path))
+        {
+            using var gguf = Formats.GgufFile.Open(path);
+            return FromVocabulary(Formats.GgufVocabularyReader.Read(gguf), path);
+        }
         byte[] bytes;
         try
         {
@@ -51,11 +57,26 @@ public static class TokenizerLoader
                 return new SentencePieceBpe(SentencePieceModelReader.Read(bytes, source), source);
             case TokenizerFileKind.Llama2cBin:
                 return new SentencePieceBpe(Llama2cTokenizerReader.Read(bytes, source, vocabSize), source);
-            // Extension point for GGUF: read the vocabulary from tokenizer.ggml.* metadata and add
-            //   case TokenizerFileKind.Gguf: return FromVocabulary(<GGUF vocabulary reader>(bytes or path), source);
+            case TokenizerFileKind.Gguf:
+                using (var gguf = Formats.GgufFile.FromBytes(bytes, source))
+                    return FromVocabulary(Formats.GgufVocabularyReader.Read(gguf), source);
             default:
                 throw new ModelFormatException(source,
                     $"content is {kind}; this loader reads SentencePiece tokenizer.model and llama2.c tokenizer.bin files", 0);
+        }
+    }
+
+    private static bool IsGgufFile(string path)
+    {
+        try
+        {
+            Span<byte> head = stackalloc byte[4];
+            using var f = File.OpenRead(path);
+            return f.ReadAtLeast(head, 4, throwOnEndOfStream: false) == 4 && Detect(head) == TokenizerFileKind.Gguf;
+        }
+        catch (IOException e)
+        {
+            throw new ModelFormatException(path, $"cannot read file: {e.Message}", inner: e);
         }
     }
 

@@ -106,8 +106,8 @@ public class GgufFixtureTests
         Assert.Equal(-1e9f, v.Scores[259]);
         Assert.Equal("给", v.Pieces[31999]);
         Assert.Equal(-31740f, v.Scores[31999]);
-        Assert.Equal(256, v.Types.Count(t => t == Tokenization.TokenType.Byte));
-        Assert.Equal(31741, v.Types.Count(t => t == Tokenization.TokenType.Normal));
+        Assert.Equal(256, v.Types.Count(t => t == Elongate.Tokenization.TokenType.Byte));
+        Assert.Equal(31741, v.Types.Count(t => t == Elongate.Tokenization.TokenType.Normal));
     }
 
     [SkippableFact]

@@ -15,7 +15,8 @@ public static class TokenizerSources
         ["tokenizer.bin"] = () => new SentencePieceBpe(Llama2cTokenizerReader.Read(Fixtures.Path("tokenizers/tokenizer.bin"), vocabSize: 32000)),
         ["loader:tokenizer.model"] = () => TokenizerLoader.Load(Fixtures.Path("tokenizers/tokenizer.model")),
         ["loader:tokenizer.bin"] = () => TokenizerLoader.Load(Fixtures.Path("tokenizers/tokenizer.bin")),
-        // ["gguf"] = () => TokenizerLoader.Load(Fixtures.Path("tokenizers/ggml-vocab-llama-spm.gguf")),
+        ["gguf"] = () => TokenizerLoader.Load(Fixtures.Path("tokenizers/ggml-vocab-llama-spm.gguf")),
+        ["gguf-model"] = () => TokenizerLoader.Load(Fixtures.Path("models/llama-2-tiny-random.gguf")),
     };
 
     public static TheoryData<string> Names

@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Elongate.Formats;
+using Elongate.Model;
+
+namespace Elongate.Cli.Commands;
+
+/// <summary>
+/// `elongate convert IN OUT`: between GGUF, llama2.c and Hugging Face safetensors. The output format follows OUT
+/// (.gguf, .bin, else a Hugging Face folder); RoPE settings, including command-line overrides, are written with it.
+/// </summary>
+public static class ConvertCommand
+{
+    public static Command Create()
+    {
+        var input = new Argument<string>("in") { Description = "Input model (GGUF, llama2.c .bin, Hugging Face folder or config.json)" };
+        var output = new Argument<string>("out") { Description = "Output: NAME.gguf, NAME.bin (llama2.c) or a folder (Hugging Face safetensors + config.json)" };
+        var type = new Option<string>("--type") { Description = "Weight type: f32, f16, bf16, q8_0 (GGUF); f32, f16, bf16 (safetensors); f32 (llama2.c)", DefaultValueFactory = _ => "f32" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Vocabulary to embed in a GGUF output when the input has none (tokenizer.model / tokenizer.bin)" };
+        var rope = new RopeOverrides();
+        var cmd = new Command("convert", "Convert a model between GGUF, llama2.c and Hugging Face safetensors") { input, output, type, tokenizer };
+        rope.AddTo(cmd);
+        cmd.SetAction(parse => CliErrors.Run(parse, "convert", (stdout, _) =>
+        {
+            var m = ModelLoader.Load(parse.GetValue(input)!);
+            var (config, _) = rope.Apply(m.Config, parse, m.Source);
+            var vocab = parse.GetValue(tokenizer) is { } t ? GenerateCommand.LoadTokenizer(t, m).Vocabulary : m.Vocabulary;
+            var outModel = new LlamaModel { Config = config, Weights = m.Weights, Vocabulary = vocab, Source = m.Source };
+            var outPath = parse.GetValue(output)!;
+            ModelLoader.Save(outModel, outPath, parse.GetValue(type)!, vocab);
+            stdout.WriteLine($"wrote {outPath} ({ModelLoader.FormatForOutput(outPath)}, {parse.GetValue(type)}{(vocab is null ? ", no vocabulary" : $", {vocab.Count}-piece vocabulary")})");
+            return 0;
+        }));
+        return cmd;
+    }
+}
