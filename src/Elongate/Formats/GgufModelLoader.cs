@@ -113,7 +113,8 @@ public static class GgufModelLoader
             MaxPositionEmbeddings = Int("llama.context_length"),
             RmsNormEps = (float)file.GetReal("llama.attention.layer_norm_rms_epsilon"),
             RopeTheta = Real("llama.rope.freq_base", 10000f),
-            RopeDimensionCount = OptInt("llama.rope.dimension_count"),
+            // Canonical form: null means the whole head rotates, so files that state it and files that don't compare equal.
+            RopeDimensionCount = OptInt("llama.rope.dimension_count") is { } rd && rd != Int("llama.embedding_length") / heads ? rd : null,
             TieWordEmbeddings = !file.TensorsByName.ContainsKey("output.weight"),
             BosTokenId = bos,
             EosTokenId = eos,

@@ -177,7 +177,7 @@ public sealed record HfConfig
             MaxPositionEmbeddings = RequiredInt("max_position_embeddings"),
             RmsNormEps = root.ContainsKey("rms_norm_eps") ? OptionalFloat("rms_norm_eps", 1e-6f) : throw Missing("rms_norm_eps"),
             RopeTheta = OptionalFloat("rope_theta", 10000f),
-            RopeDimensionCount = rotaryDim,
+            RopeDimensionCount = rotaryDim == hidden / heads ? null : rotaryDim, // null: the whole head rotates
             TieWordEmbeddings = OptionalBool("tie_word_embeddings", false),
             BosTokenId = bos ?? 1,
             EosTokenId = eos ?? 2,
