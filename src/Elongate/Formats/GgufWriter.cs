@@ -110,25 +110,7 @@ public sealed class GgufWriter
     }
 
     /// <summary>Writes the file to <paramref name="path"/> via a temporary file in the same folder and an atomic rename.</summary>
-    public void Save(string path)
-    {
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                WriteTo(fs);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
-    }
+    public void Save(string path) => AtomicFile.Write(path, WriteTo);
 
     /// <summary>Writes the file image to <paramref name="stream"/>.</summary>
     public void WriteTo(Stream stream)

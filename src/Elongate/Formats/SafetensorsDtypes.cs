@@ -49,16 +49,10 @@ public static class SafetensorsDtypes
     /// fp32 → bfloat16 with round-to-nearest-even, the rounding PyTorch's tensor.to(torch.bfloat16) uses;
     /// NaN stays a (quiet) NaN instead of rounding into infinity.
     /// </summary>
-    public static ushort FloatToBFloat16(float value)
-    {
-        uint bits = BitConverter.SingleToUInt32Bits(value);
-        if (float.IsNaN(value)) return (ushort)((bits >> 16) | 0x0040);
-        uint rounding = 0x7FFFu + ((bits >> 16) & 1u);
-        return (ushort)((bits + rounding) >> 16);
-    }
+    public static ushort FloatToBFloat16(float value) => Kernels.GgmlQuants.SingleToBFloat16(value);
 
     /// <summary>bfloat16 → fp32 is exact: bfloat16 is the top half of an fp32.</summary>
-    public static float BFloat16ToFloat(ushort value) => BitConverter.UInt32BitsToSingle((uint)value << 16);
+    public static float BFloat16ToFloat(ushort value) => Kernels.GgmlQuants.BFloat16ToSingle(value);
 
     /// <summary>fp32 → IEEE binary16 with round-to-nearest-even (System.Half's conversion).</summary>
     public static ushort FloatToHalf(float value) => BitConverter.HalfToUInt16Bits((Half)value);

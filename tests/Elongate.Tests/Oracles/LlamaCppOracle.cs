@@ -260,7 +260,7 @@ public sealed class LlamaCppOracle : IDisposable
     /// instead of printed, unless ELONGATE_LLAMA_LOG=1 asks for everything on stderr; ELONGATE_LLAMA_AVX selects
     /// the native build.
     /// </summary>
-    private static void EnsureNativeLibrary()
+    internal static void EnsureNativeLibrary()
     {
         lock (InitLock)
         {
