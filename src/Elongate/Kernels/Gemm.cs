@@ -129,7 +129,7 @@ public static class Gemm
                 int numIc = (m + plan.MC - 1) / plan.MC;
                 if (threads == 1)
                 {
-                    GemmPack.PackB(b, ldb, tb, pc, kc, jc, nc, nr, 0, slivers, bp);
+                    GemmPack.PackB(b, ldb, tb, pc, kc, jc, nc, nr, 0, slivers, bp, plan.VectorPack);
                     job.Splits = 1;
                     for (int t = 0; t < numIc; t++) job.Run(t);
                     continue;
@@ -138,7 +138,7 @@ public static class Gemm
                 int packChunks = Math.Min(threads, slivers);
                 Parallel.For(0, packChunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
                     GemmPack.PackB((float*)bAddr, ldb, tb, pc, kc, jc, nc, nr,
-                        slivers * t / packChunks, slivers * (t + 1) / packChunks, bp));
+                        slivers * t / packChunks, slivers * (t + 1) / packChunks, bp, plan.VectorPack));
                 // Enough tasks for dynamic balancing on a shared machine, but column ranges of at least 4 slivers so
                 // each re-pack of the A block is amortized over ≥ 4·NR columns.
                 job.Splits = Math.Clamp((4 * threads + numIc - 1) / numIc, 1, Math.Max(1, slivers / 4));

@@ -22,7 +22,7 @@ internal unsafe struct GemmJob
         int ic = task / Splits, sp = task % Splits;
         int i0 = ic * plan.MC, mc = Math.Min(plan.MC, M - i0);
         float* ap = GemmBuffer.A((long)((mc + mr - 1) / mr * mr) * kc);
-        GemmPack.PackA(A, Lda, TransA, i0, mc, Pc, kc, mr, ap);
+        GemmPack.PackA(A, Lda, TransA, i0, mc, Pc, kc, mr, ap, plan.VectorPack);
         int q0 = (int)((long)Slivers * sp / Splits), q1 = (int)((long)Slivers * (sp + 1) / Splits);
         var kernel = plan.Kernel;
         for (int q = q0; q < q1; q++)

@@ -27,6 +27,12 @@ internal static class GemmKernelAvx2
         Vector256<float> c3_0 = default, c3_1 = default;
         Vector256<float> c4_0 = default, c4_1 = default;
         Vector256<float> c5_0 = default, c5_1 = default;
+        // The tile of C is read only after the k loop; start pulling its lines in now so that read does not stall.
+        for (int r = 0; r < m; r++)
+        {
+            Sse.Prefetch0(c + r * ldc);
+            Sse.Prefetch0(c + r * ldc + 15);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b + 0);

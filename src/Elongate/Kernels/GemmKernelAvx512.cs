@@ -34,6 +34,12 @@ internal static class GemmKernelAvx512
         Vector512<float> c9_0 = default, c9_1 = default;
         Vector512<float> c10_0 = default, c10_1 = default;
         Vector512<float> c11_0 = default, c11_1 = default;
+        // The tile of C is read only after the k loop; start pulling its lines in now so that read does not stall.
+        for (int r = 0; r < m; r++)
+        {
+            Sse.Prefetch0(c + r * ldc);
+            Sse.Prefetch0(c + r * ldc + 31);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b + 0);

@@ -1,3 +1,6 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace Elongate.Kernels;
 
 /// <summary>
@@ -11,13 +14,18 @@ internal static class GemmPack
     /// op(A)[i0..i0+mc, p0..p0+kc] into MR-row slivers: sliver starting at row s (a multiple of MR) begins at s·kc and
     /// holds element (p, r) at p·MR + r.
     /// </summary>
-    public static unsafe void PackA(float* a, nint lda, bool trans, int i0, int mc, int p0, int kc, int mr, float* dst)
+    public static unsafe void PackA(float* a, nint lda, bool trans, int i0, int mc, int p0, int kc, int mr, float* dst, bool avx512)
     {
         for (int s = 0; s < mc; s += mr)
         {
             int rows = Math.Min(mr, mc - s);
             float* d = dst + (long)s * kc;
-            if (!trans)
+            if (avx512 && rows == mr && mr == 12)
+            {
+                if (trans) CopyA12(a + p0 * lda + i0 + s, lda, kc, d);
+                else TransposeA12(a + (i0 + s) * lda + p0, lda, kc, d);
+            }
+            else if (!trans)
             {
                 // Row r of the sliver is contiguous in A; write it with stride MR (the sliver is small enough to stay in L1).
                 for (int r = 0; r < rows; r++)
@@ -47,14 +55,19 @@ internal static class GemmPack
     /// Slivers [s0, s1) (counted in NR-column units) of op(B)[p0..p0+kc, j0..j0+nc]: sliver q begins at q·NR·kc and holds
     /// element (p, j) at p·NR + j.
     /// </summary>
-    public static unsafe void PackB(float* b, nint ldb, bool trans, int p0, int kc, int j0, int nc, int nr, int s0, int s1, float* dst)
+    public static unsafe void PackB(float* b, nint ldb, bool trans, int p0, int kc, int j0, int nc, int nr, int s0, int s1, float* dst, bool avx512)
     {
         for (int q = s0; q < s1; q++)
         {
             int s = q * nr;
             int cols = Math.Min(nr, nc - s);
             float* d = dst + (long)s * kc;
-            if (!trans)
+            if (avx512 && cols == nr && nr == 32)
+            {
+                if (trans) TransposeB32(b + (j0 + s) * ldb + p0, ldb, kc, d);
+                else CopyB32(b + p0 * ldb + j0 + s, ldb, kc, d);
+            }
+            else if (!trans)
             {
                 for (int p = 0; p < kc; p++)
                 {
@@ -82,6 +95,69 @@ internal static class GemmPack
                 for (int j = cols; j < nr; j++)
                     for (int p = 0; p < kc; p++) d[p * nr + j] = 0f;
             }
+        }
+    }
+
+    /// <summary>12 rows of A, K-contiguous, into a K-major 12-wide sliver, 16 k at a time through a 16×16 transpose.</summary>
+    private static unsafe void TransposeA12(float* src, nint lda, int kc, float* d)
+    {
+        Vector512<float>* r = stackalloc Vector512<float>[16];
+        Vector512<float>* o = stackalloc Vector512<float>[16];
+        for (int i = 12; i < 16; i++) r[i] = default;
+        int p = 0;
+        for (; p + 16 <= kc; p += 16)
+        {
+            for (int i = 0; i < 12; i++) r[i] = Vector512.Load(src + i * lda + p);
+            GemmTranspose16.Run(r, o);
+            float* dp = d + p * 12;
+            for (int q = 0; q < 16; q++, dp += 12)
+            {
+                o[q].GetLower().Store(dp);
+                o[q].GetUpper().GetLower().Store(dp + 8);
+            }
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < 12; i++) d[p * 12 + i] = src[i * lda + p];
+    }
+
+    /// <summary>Aᵀ stored [K, M]: each k step of the sliver is 12 contiguous floats.</summary>
+    private static unsafe void CopyA12(float* src, nint lda, int kc, float* d)
+    {
+        for (int p = 0; p < kc; p++, src += lda, d += 12)
+        {
+            Vector256.Load(src).Store(d);
+            Vector128.Load(src + 8).Store(d + 8);
+        }
+    }
+
+    /// <summary>32 rows of the stored [N, K] matrix (NT) into a K-major 32-wide sliver via two 16×16 transposes per 16 k.</summary>
+    private static unsafe void TransposeB32(float* src, nint ldb, int kc, float* d)
+    {
+        Vector512<float>* r = stackalloc Vector512<float>[16];
+        Vector512<float>* o = stackalloc Vector512<float>[16];
+        int p = 0;
+        for (; p + 16 <= kc; p += 16)
+        {
+            for (int h = 0; h < 2; h++)
+            {
+                float* sh = src + 16 * h * ldb + p;
+                for (int i = 0; i < 16; i++) r[i] = Vector512.Load(sh + i * ldb);
+                GemmTranspose16.Run(r, o);
+                float* dp = d + p * 32 + 16 * h;
+                for (int q = 0; q < 16; q++) o[q].Store(dp + q * 32);
+            }
+        }
+        for (; p < kc; p++)
+            for (int j = 0; j < 32; j++) d[p * 32 + j] = src[j * ldb + p];
+    }
+
+    /// <summary>B stored [K, N] (NN): each k step of the sliver is 32 contiguous floats.</summary>
+    private static unsafe void CopyB32(float* src, nint ldb, int kc, float* d)
+    {
+        for (int p = 0; p < kc; p++, src += ldb, d += 32)
+        {
+            Vector512.Load(src).Store(d);
+            Vector512.Load(src + 16).Store(d + 16);
         }
     }
 }

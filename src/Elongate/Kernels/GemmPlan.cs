@@ -13,12 +13,14 @@ internal sealed unsafe class GemmPlan
     public required int KC { get; init; }
     /// <summary>Columns of the shared packed B panel (L3-resident: KC·NC floats).</summary>
     public required int NC { get; init; }
+    /// <summary>Pack with AVX-512 transposes/copies (only the AVX-512 path, so the other paths' packers stay tested).</summary>
+    public bool VectorPack { get; init; }
     public required delegate*<int, float*, float*, float*, nint, int, int, float, float, void> Kernel { get; init; }
 
     private static readonly GemmPlan s_avx512 = new()
     {
         MR = GemmKernelAvx512.MR, NR = GemmKernelAvx512.NR, MC = Env("MC", 144), KC = Env("KC", 256), NC = Env("NC", 3072),
-        Kernel = &GemmKernelAvx512.Run,
+        Kernel = &GemmKernelAvx512.Run, VectorPack = true,
     };
     private static readonly GemmPlan s_avx2 = new()
     {
