@@ -23,6 +23,7 @@ internal static unsafe class GemmBench
         int[] sizes = [256, 512, 1024, 2048, 4096];
         bool quick = false;
         int[]? threadList = null;
+        var isa = GemmIsa.Auto;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -31,9 +32,10 @@ internal static unsafe class GemmBench
                 case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--sizes": sizes = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--quick": quick = true; break;
+                case "--isa": isa = Enum.Parse<GemmIsa>(args[++i], ignoreCase: true); break;
                 case "--threads": threadList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; usage: gemm [--out file.json] [--reps N] [--sizes 256,512,...] [--threads 1,2] [--quick]");
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: gemm [--out file.json] [--reps N] [--sizes 256,512,...] [--threads 1,2] [--isa auto|avx512|avx2|scalar] [--quick]");
                     return 2;
             }
         }
@@ -59,7 +61,7 @@ internal static unsafe class GemmBench
         string l2 = Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "(unset)";
         string blasDesc = haveBlas ? $"{OpenBlas.Config} | core {OpenBlas.CoreName}" : $"NOT AVAILABLE ({blasError}); install libopenblas0-pthread";
         int cores = Environment.ProcessorCount;
-        Console.WriteLine($"CPU: {CpuName()}, {cores} logical cores; our path: {Gemm.BestIsa}");
+        Console.WriteLine($"CPU: {CpuName()}, {cores} logical cores; our path: {(isa == GemmIsa.Auto ? Gemm.BestIsa : isa)}");
         Console.WriteLine($"OpenBLAS: {blasDesc}");
         Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; best of {reps} interleaved repetitions");
         if (!haveBlas) Console.WriteLine("OpenBLAS library libopenblas.so.0 is missing: reporting our numbers only.");
@@ -80,7 +82,7 @@ internal static unsafe class GemmBench
             string op = (ta ? "T" : "N") + (tb ? "T" : "N");
             foreach (int thr in threadCounts)
             {
-                void Ours() => Gemm.Multiply(cs.TA, cs.TB, cs.M, cs.N, cs.K, 1f, a, lda, b, ldb, 0f, c1, cs.N, maxThreads: thr);
+                void Ours() => Gemm.Multiply(cs.TA, cs.TB, cs.M, cs.N, cs.K, 1f, a, lda, b, ldb, 0f, c1, cs.N, isa, thr);
                 void Blas()
                 {
                     fixed (float* pa = a, pb = b, pc = c2)
@@ -110,7 +112,7 @@ internal static unsafe class GemmBench
         {
             var doc = new
             {
-                cpu = CpuName(), logicalCores = cores, ourIsa = Gemm.BestIsa.ToString(),
+                cpu = CpuName(), logicalCores = cores, ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
                 openBlas = haveBlas ? new { config = OpenBlas.Config, core = OpenBlas.CoreName } : null,
                 openBlasMissing = haveBlas ? null : blasError,
                 openblasCoretype = coretype, openblasL2Size = l2, reps, timestampUtc = DateTime.UtcNow,

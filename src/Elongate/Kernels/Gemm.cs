@@ -116,7 +116,7 @@ public static class Gemm
         int mr = plan.MR, nr = plan.NR;
         int kcMax = Math.Min(plan.KC, k), ncMax = Math.Min(plan.NC, n);
         float* bp = GemmBuffer.B((long)RoundUp(ncMax, nr) * kcMax);
-        var job = new GemmJob { Plan = plan, TransA = ta, A = a, Lda = lda, C = c, Ldc = ldc, M = m, Alpha = alpha, Bp = bp };
+        var job = new GemmJob { Plan = plan, TransA = ta, A = a, Lda = lda, TransB = tb, B = b, Ldb = ldb, C = c, Ldc = ldc, M = m, Alpha = alpha, Bp = bp };
         for (int jc = 0; jc < n; jc += plan.NC)
         {
             int nc = Math.Min(plan.NC, n - jc);
@@ -126,26 +126,37 @@ public static class Gemm
                 int kc = Math.Min(plan.KC, k - pc);
                 job.Jc = jc; job.Nc = nc; job.Pc = pc; job.Kc = kc; job.Slivers = slivers;
                 job.Beta = pc == 0 ? beta : 1f;
+                // Equal row blocks (to one sliver), as many as MC asks for, rounded up to a multiple of the thread count
+                // so that no thread waits at the end of a step for a lone block.
+                int rowSlivers = (m + mr - 1) / mr;
                 int numIc = (m + plan.MC - 1) / plan.MC;
+                if (threads > 1) numIc = (numIc + threads - 1) / threads * threads;
+                numIc = Math.Min(numIc, rowSlivers);
+                job.IcBlocks = numIc; job.RowSlivers = rowSlivers;
                 if (threads == 1)
                 {
-                    GemmPack.PackB(b, ldb, tb, pc, kc, jc, nc, nr, 0, slivers, bp, plan.VectorPack);
                     job.Splits = 1;
+                    job.PackB(0, slivers);
                     for (int t = 0; t < numIc; t++) job.Run(t);
-                    continue;
                 }
-                nint bAddr = (nint)b;
-                int packChunks = Math.Min(threads, slivers);
-                Parallel.For(0, packChunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-                    GemmPack.PackB((float*)bAddr, ldb, tb, pc, kc, jc, nc, nr,
-                        slivers * t / packChunks, slivers * (t + 1) / packChunks, bp, plan.VectorPack));
-                // Enough tasks for dynamic balancing on a shared machine, but column ranges of at least 4 slivers so
-                // each re-pack of the A block is amortized over ≥ 4·NR columns.
-                job.Splits = Math.Clamp((4 * threads + numIc - 1) / numIc, 1, Math.Max(1, slivers / 4));
-                var local = job;
-                Parallel.For(0, numIc * job.Splits, new ParallelOptions { MaxDegreeOfParallelism = threads }, t => local.Run(t));
+                else
+                {
+                    // Enough tasks for dynamic balancing on a shared machine, but column ranges of at least 4 slivers
+                    // so each re-pack of the A block is amortized over ≥ 4·NR columns.
+                    job.Splits = Math.Clamp((4 * threads + numIc - 1) / numIc, 1, Math.Max(1, slivers / 4));
+                    ParallelStep(job, threads);
+                }
             }
         }
+    }
+
+    /// <summary>Kept out of <see cref="Blocked"/> so the single-threaded path allocates no closures.</summary>
+    private static void ParallelStep(GemmJob job, int threads)
+    {
+        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
+        int chunks = Math.Min(threads, job.Slivers);
+        Parallel.For(0, chunks, options, t => job.PackB(job.Slivers * t / chunks, job.Slivers * (t + 1) / chunks));
+        Parallel.For(0, job.IcBlocks * job.Splits, options, t => job.Run(t));
     }
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;

@@ -19,7 +19,7 @@ internal sealed unsafe class GemmPlan
 
     private static readonly GemmPlan s_avx512 = new()
     {
-        MR = GemmKernelAvx512.MR, NR = GemmKernelAvx512.NR, MC = Env("MC", 144), KC = Env("KC", 256), NC = Env("NC", 3072),
+        MR = GemmKernelAvx512.MR, NR = GemmKernelAvx512.NR, MC = 144, KC = 256, NC = 3072,
         Kernel = &GemmKernelAvx512.Run, VectorPack = true,
     };
     private static readonly GemmPlan s_avx2 = new()
@@ -30,9 +30,6 @@ internal sealed unsafe class GemmPlan
     {
         MR = GemmKernelScalar.MR, NR = GemmKernelScalar.NR, MC = 64, KC = 256, NC = 1024, Kernel = &GemmKernelScalar.Run,
     };
-
-    private static int Env(string name, int dflt) =>
-        int.TryParse(Environment.GetEnvironmentVariable("ELONGATE_GEMM_" + name), out int v) && v > 0 ? v : dflt;
 
     public static GemmPlan For(GemmIsa isa) => isa switch
     {

@@ -17,13 +17,14 @@ internal static class Gemv
     /// <summary>y[j] = α·Σ_p x[p]·w[j·ldw + p] + β·y[j] for j &lt; n (w stored [n, k]: nn.Linear weight).</summary>
     public static unsafe void RowDots(float* x, float* w, nint ldw, int n, int k, float* y, float alpha, float beta, GemmIsa isa, int threads)
     {
-        nint xp = (nint)x, wp = (nint)w, yp = (nint)y;
         int chunks = (long)n * k >= ParallelElements && threads > 1 ? Math.Min(threads * 4, (n + 3) / 4) : 1;
-        if (chunks <= 1)
-        {
-            RowDotsRange(x, w, ldw, 0, n, k, y, alpha, beta, isa);
-            return;
-        }
+        if (chunks <= 1) RowDotsRange(x, w, ldw, 0, n, k, y, alpha, beta, isa);
+        else RowDotsParallel((nint)x, (nint)w, ldw, n, k, (nint)y, alpha, beta, isa, threads, chunks);
+    }
+
+    // The parallel halves live in their own methods so the single-threaded calls allocate no closures.
+    private static unsafe void RowDotsParallel(nint xp, nint wp, nint ldw, int n, int k, nint yp, float alpha, float beta, GemmIsa isa, int threads, int chunks)
+    {
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             int j0 = (int)((long)n * t / chunks) & ~3, j1 = t == chunks - 1 ? n : (int)((long)n * (t + 1) / chunks) & ~3;
@@ -34,13 +35,13 @@ internal static class Gemv
     /// <summary>y[j] = α·Σ_p x[p]·b[p·ldb + j] + β·y[j] for j &lt; n (b stored [k, n]).</summary>
     public static unsafe void Axpys(float* x, float* b, nint ldb, int k, int n, float* y, float alpha, float beta, GemmIsa isa, int threads)
     {
-        nint xp = (nint)x, bp = (nint)b, yp = (nint)y;
         int chunks = (long)n * k >= ParallelElements && threads > 1 ? Math.Min(threads * 4, (n + 63) / 64) : 1;
-        if (chunks <= 1)
-        {
-            AxpysRange(x, b, ldb, k, 0, n, y, alpha, beta, isa);
-            return;
-        }
+        if (chunks <= 1) AxpysRange(x, b, ldb, k, 0, n, y, alpha, beta, isa);
+        else AxpysParallel((nint)x, (nint)b, ldb, k, n, (nint)y, alpha, beta, isa, threads, chunks);
+    }
+
+    private static unsafe void AxpysParallel(nint xp, nint bp, nint ldb, int k, int n, nint yp, float alpha, float beta, GemmIsa isa, int threads, int chunks)
+    {
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             int j0 = (int)((long)n * t / chunks) & ~63, j1 = t == chunks - 1 ? n : (int)((long)n * (t + 1) / chunks) & ~63;

@@ -137,6 +137,23 @@ public class GemmTests
     }
 
     [Fact]
+    public void Single_threaded_calls_allocate_nothing_once_buffers_exist()
+    {
+        var a = Random(100 * 300, 9);
+        var b = Random(300 * 80, 10);
+        var c = new float[100 * 80];
+        foreach (int m in new[] { 100, 1 })
+            foreach (var tb in new[] { GemmTranspose.None, GemmTranspose.Transpose })
+            {
+                int ldb = tb == GemmTranspose.Transpose ? 300 : 80;
+                Gemm.Multiply(GemmTranspose.None, tb, m, 80, 300, 1f, a, 300, b, ldb, 0f, c, 80, maxThreads: 1);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                Gemm.Multiply(GemmTranspose.None, tb, m, 80, 300, 1f, a, 300, b, ldb, 0f, c, 80, maxThreads: 1);
+                Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+            }
+    }
+
+    [Fact]
     public void Convenience_entry_points_use_dense_layouts()
     {
         const int m = 9, n = 34, k = 13;
