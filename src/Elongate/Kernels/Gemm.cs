@@ -5,7 +5,7 @@ namespace Elongate.Kernels;
 /// <summary>
 /// Single-precision GEMM on row-major spans: C[M,N] = α·op(A)·op(B) + β·C, in the Goto/BLIS structure. For each
 /// KC-deep, NC-wide panel of op(B) (packed once, shared by all threads, sized for L3), MC-row blocks of op(A) are packed
-/// per thread (sized for L2) and swept by an MR×NR register-tile micro-kernel that keeps one NR-wide B sliver in L1.
+/// per thread (sized for L2) and swept by an MR×NR register-tile micro-kernel that reuses one NR-wide B sliver across the block.
 /// Work is split over (MC block × column range) tasks across cores. Every element of C sums its K products in the same
 /// order whatever the thread count, so results are bit-identical for any number of threads. Single-row products go
 /// to a dedicated GEMV path.
