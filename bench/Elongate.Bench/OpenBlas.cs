@@ -10,6 +10,8 @@ internal static unsafe partial class OpenBlas
 
     [LibraryImport(Lib)] public static partial void cblas_sgemm(int order, int transA, int transB, int m, int n, int k,
         float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+    [LibraryImport(Lib)] public static partial void cblas_sgemv(int order, int trans, int m, int n, float alpha, float* a, int lda,
+        float* x, int incx, float beta, float* y, int incy);
     [LibraryImport(Lib)] public static partial void openblas_set_num_threads(int n);
     [LibraryImport(Lib)] public static partial int openblas_get_num_threads();
     [LibraryImport(Lib)] private static partial nint openblas_get_corename();
