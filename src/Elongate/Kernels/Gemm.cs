@@ -30,18 +30,18 @@ public static class Gemm
 
     /// <summary>C[m,n] = α·A[m,k]·B[k,n] (+ C when <paramref name="accumulate"/>), all densely packed row-major.</summary>
     public static void NN(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false) =>
-        Multiply(GemmTranspose.None, GemmTranspose.None, m, n, k, alpha, a, k, b, n, accumulate ? 1f : 0f, c, n);
+        Multiply(GemmTranspose.None, GemmTranspose.None, m, n, k, alpha, a, Ld(k), b, Ld(n), accumulate ? 1f : 0f, c, Ld(n));
 
     /// <summary>
     /// C[m,n] = α·A[m,k]·Bᵀ (+ C) with B stored [n,k] — the nn.Linear forward y = x·Wᵀ and the input gradient's
     /// counterpart dX = dY·W is <see cref="NN"/>.
     /// </summary>
     public static void NT(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false) =>
-        Multiply(GemmTranspose.None, GemmTranspose.Transpose, m, n, k, alpha, a, k, b, k, accumulate ? 1f : 0f, c, n);
+        Multiply(GemmTranspose.None, GemmTranspose.Transpose, m, n, k, alpha, a, Ld(k), b, Ld(k), accumulate ? 1f : 0f, c, Ld(n));
 
     /// <summary>C[m,n] = α·Aᵀ·B[k,n] (+ C) with A stored [k,m] — the weight gradient dW = dYᵀ·X.</summary>
     public static void TN(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false) =>
-        Multiply(GemmTranspose.Transpose, GemmTranspose.None, m, n, k, alpha, a, m, b, n, accumulate ? 1f : 0f, c, n);
+        Multiply(GemmTranspose.Transpose, GemmTranspose.None, m, n, k, alpha, a, Ld(m), b, Ld(n), accumulate ? 1f : 0f, c, Ld(n));
 
     /// <summary>
     /// BLAS-style C = α·op(A)·op(B) + β·C on row-major storage with leading dimensions (row strides). β = 0 overwrites C
@@ -158,6 +158,9 @@ public static class Gemm
         Parallel.For(0, chunks, options, t => job.PackB(job.Slivers * t / chunks, job.Slivers * (t + 1) / chunks));
         Parallel.For(0, job.IcBlocks * job.Splits, options, t => job.Run(t));
     }
+
+    /// <summary>Dense leading dimension; a zero-width operand still gets the BLAS minimum of 1.</summary>
+    private static int Ld(int cols) => Math.Max(1, cols);
 
     private static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 }

@@ -114,6 +114,12 @@ public class GemmTests
         var a = new float[] { float.NaN, 1, 1, 1 };
         Gemm.Multiply(GemmTranspose.None, GemmTranspose.None, 2, 3, 2, 0f, a, 2, new float[6], 3, 0f, c, 3);
         Assert.All(c, v => Assert.Equal(0f, v));
+        c = [1, 2, 3, 4, 5, 6];
+        Gemm.NT(c, [], [], 2, 3, 0, accumulate: true); // empty dot products add nothing
+        Assert.Equal(new float[] { 1, 2, 3, 4, 5, 6 }, c);
+        Gemm.NN(c, [], [], 2, 3, 0);
+        Assert.All(c, v => Assert.Equal(0f, v));
+        Gemm.TN(c, [], [], 0, 0, 5); // nothing to do
     }
 
     [Fact]
