@@ -53,6 +53,7 @@ internal static unsafe class GemmBench
             cases.Add(new("train fwd x·Wᵀ", GemmTranspose.None, GemmTranspose.Transpose, 4096, 1536, 512));
             cases.Add(new("train dX=dY·W", GemmTranspose.None, GemmTranspose.None, 4096, 512, 1536));
             cases.Add(new("train dW=dYᵀ·X", GemmTranspose.Transpose, GemmTranspose.None, 1536, 512, 4096));
+            cases.Add(new("decode batch 4", GemmTranspose.None, GemmTranspose.Transpose, 4, 4096, 4096));
             cases.Add(new("gemv(sgemv ref)", GemmTranspose.None, GemmTranspose.Transpose, 1, 4096, 4096));
         }
 

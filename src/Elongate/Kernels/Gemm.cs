@@ -15,6 +15,9 @@ public static class Gemm
     /// <summary>Below this many flops the pool wake-up costs more than the second core saves.</summary>
     private const long ParallelFlops = 1L << 22;
 
+    /// <summary>Up to this many rows, NT products skip packing and use the GEMV dot kernel (see <see cref="Gemv.RowDots"/>).</summary>
+    internal const int SkinnyRows = 8;
+
     /// <summary>The path <see cref="GemmIsa.Auto"/> resolves to on this CPU.</summary>
     public static GemmIsa BestIsa { get; } =
         Avx512F.IsSupported ? GemmIsa.Avx512 : Avx2.IsSupported && Fma.IsSupported ? GemmIsa.Avx2 : GemmIsa.Scalar;
@@ -81,8 +84,15 @@ public static class Gemm
                     x = GemmBuffer.A(k);
                     for (int p = 0; p < k; p++) x[p] = pa[(long)p * lda];
                 }
-                if (tb) Gemv.RowDots(x, pb, ldb, n, k, pc, alpha, beta, isa, threads);
+                if (tb) Gemv.RowDots(x, k, 1, pb, ldb, n, k, pc, ldc, alpha, beta, isa, threads);
                 else Gemv.Axpys(x, pb, ldb, k, n, pc, alpha, beta, isa, threads);
+                return;
+            }
+            if (m <= SkinnyRows && tb && !ta)
+            {
+                // A few rows against an [n, k] weight (batched decoding): packing the weight would cost more than
+                // the product, so stream it once through the GEMV dot kernel.
+                Gemv.RowDots(pa, lda, m, pb, ldb, n, k, pc, ldc, alpha, beta, isa, threads);
                 return;
             }
             var plan = GemmPlan.For(isa);

@@ -14,21 +14,27 @@ internal static class Gemv
     /// <summary>Below this many matrix elements one core streams the matrix faster than waking the pool.</summary>
     private const long ParallelElements = 1 << 17;
 
-    /// <summary>y[j] = α·Σ_p x[p]·w[j·ldw + p] + β·y[j] for j &lt; n (w stored [n, k]: nn.Linear weight).</summary>
-    public static unsafe void RowDots(float* x, float* w, nint ldw, int n, int k, float* y, float alpha, float beta, GemmIsa isa, int threads)
+    /// <summary>
+    /// y[t, j] = α·Σ_p x[t, p]·w[j, p] + β·y[t, j] for t &lt; m, j &lt; n (w stored [n, k]: nn.Linear weight). Each group of
+    /// four weight rows is dotted with all m inputs while it is in cache, so w streams from memory once; every output
+    /// is summed exactly as for m = 1, so a batch of rows gives bit-identical results to one row at a time.
+    /// </summary>
+    public static unsafe void RowDots(float* x, nint ldx, int m, float* w, nint ldw, int n, int k, float* y, nint ldy,
+        float alpha, float beta, GemmIsa isa, int threads)
     {
-        int chunks = (long)n * k >= ParallelElements && threads > 1 ? Math.Min(threads * 4, (n + 3) / 4) : 1;
-        if (chunks <= 1) RowDotsRange(x, w, ldw, 0, n, k, y, alpha, beta, isa);
-        else RowDotsParallel((nint)x, (nint)w, ldw, n, k, (nint)y, alpha, beta, isa, threads, chunks);
+        int chunks = (long)n * k * m >= ParallelElements && threads > 1 ? Math.Min(threads * 4, (n + 3) / 4) : 1;
+        if (chunks <= 1) RowDotsRange(x, ldx, m, w, ldw, 0, n, k, y, ldy, alpha, beta, isa);
+        else RowDotsParallel((nint)x, ldx, m, (nint)w, ldw, n, k, (nint)y, ldy, alpha, beta, isa, threads, chunks);
     }
 
     // The parallel halves live in their own methods so the single-threaded calls allocate no closures.
-    private static unsafe void RowDotsParallel(nint xp, nint wp, nint ldw, int n, int k, nint yp, float alpha, float beta, GemmIsa isa, int threads, int chunks)
+    private static unsafe void RowDotsParallel(nint xp, nint ldx, int m, nint wp, nint ldw, int n, int k, nint yp, nint ldy,
+        float alpha, float beta, GemmIsa isa, int threads, int chunks)
     {
         Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
             int j0 = (int)((long)n * t / chunks) & ~3, j1 = t == chunks - 1 ? n : (int)((long)n * (t + 1) / chunks) & ~3;
-            RowDotsRange((float*)xp, (float*)wp, ldw, j0, j1, k, (float*)yp, alpha, beta, isa);
+            RowDotsRange((float*)xp, ldx, m, (float*)wp, ldw, j0, j1, k, (float*)yp, ldy, alpha, beta, isa);
         });
     }
 
@@ -52,11 +58,14 @@ internal static class Gemv
     private static float Finish(float sum, float alpha, float beta, float old) =>
         beta == 0f ? alpha * sum : MathF.FusedMultiplyAdd(alpha, sum, beta * old);
 
-    private static unsafe void RowDotsRange(float* x, float* w, nint ldw, int j0, int j1, int k, float* y, float alpha, float beta, GemmIsa isa)
+    private static unsafe void RowDotsRange(float* x0, nint ldx, int m, float* w, nint ldw, int j0, int j1, int k, float* y0, nint ldy,
+        float alpha, float beta, GemmIsa isa)
     {
         int j = j0;
         for (; j + 4 <= j1; j += 4)
+        for (int t = 0; t < m; t++)
         {
+            float* x = x0 + t * ldx, y = y0 + t * ldy;
             float* w0 = w + j * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
             float s0, s1, s2, s3;
             int p = 0;
@@ -98,7 +107,9 @@ internal static class Gemv
             y[j + 3] = Finish(s3, alpha, beta, y[j + 3]);
         }
         for (; j < j1; j++)
+        for (int t = 0; t < m; t++)
         {
+            float* x = x0 + t * ldx, y = y0 + t * ldy;
             float* wj = w + j * ldw;
             float s = 0f;
             for (int p = 0; p < k; p++) s += wj[p] * x[p];

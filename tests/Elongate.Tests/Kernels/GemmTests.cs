@@ -142,13 +142,34 @@ public class GemmTests
             }
     }
 
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void Few_row_NT_products_equal_one_row_at_a_time_bit_for_bit(GemmIsa isa)
+    {
+        // Batched decoding must not change a token's logits: up to Gemm.SkinnyRows rows take the same dot kernel as one row.
+        const int n = 70, k = 45;
+        var w = Random(n * k, 11);
+        for (int m = 2; m <= Gemm.SkinnyRows; m++)
+        {
+            var x = Random(m * k, 12 + m);
+            var batched = new float[m * n];
+            Gemm.Multiply(GemmTranspose.None, GemmTranspose.Transpose, m, n, k, 1f, x, k, w, k, 0f, batched, n, isa);
+            for (int t = 0; t < m; t++)
+            {
+                var one = new float[n];
+                Gemm.Multiply(GemmTranspose.None, GemmTranspose.Transpose, 1, n, k, 1f, x.AsSpan(t * k, k), k, w, k, 0f, one, n, isa);
+                Assert.Equal(one, batched.AsSpan(t * n, n).ToArray());
+            }
+        }
+    }
+
     [Fact]
     public void Single_threaded_calls_allocate_nothing_once_buffers_exist()
     {
         var a = Random(100 * 300, 9);
         var b = Random(300 * 80, 10);
         var c = new float[100 * 80];
-        foreach (int m in new[] { 100, 1 })
+        foreach (int m in new[] { 100, 5, 1 })
             foreach (var tb in new[] { GemmTranspose.None, GemmTranspose.Transpose })
             {
                 int ldb = tb == GemmTranspose.Transpose ? 300 : 80;
