@@ -62,6 +62,7 @@ internal static class Gemv
         float alpha, float beta, GemmIsa isa)
     {
         int j = j0;
+        // Every input row meets a group of four weight rows while that group is still in cache.
         for (; j + 4 <= j1; j += 4)
         for (int t = 0; t < m; t++)
         {
