@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Elongate.Kernels;
+
+namespace Elongate.Bench;
+
+/// <summary>
+/// `gemm` subcommand: our <see cref="Gemm"/> against OpenBLAS cblas_sgemm in the same process, same inputs, same thread
+/// counts, interleaved repetitions (best-of), so the ratio is measured under the same machine load.
+/// </summary>
+internal static unsafe class GemmBench
+{
+    private sealed record Case(string Name, GemmTranspose TA, GemmTranspose TB, int M, int N, int K);
+
+    private sealed record Row(string Case, string Op, int M, int N, int K, int Threads, double OursGflops,
+        double? OpenBlasGflops, double? Ratio, double? MaxRelDiff);
+
+    public static int Run(string[] args)
+    {
+        string? outPath = null;
+        int reps = 3;
+        int[] sizes = [256, 512, 1024, 2048, 4096];
+        bool quick = false;
+        int[]? threadList = null;
+        var isa = GemmIsa.Auto;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--out": outPath = args[++i]; break;
+                case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--sizes": sizes = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--quick": quick = true; break;
+                case "--isa": isa = Enum.Parse<GemmIsa>(args[++i], ignoreCase: true); break;
+                case "--threads": threadList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                default:
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: gemm [--out file.json] [--reps N] [--sizes 256,512,...] [--threads 1,2] [--isa auto|avx512|avx2|scalar] [--quick]");
+                    return 2;
+            }
+        }
+
+        var cases = new List<Case>();
+        foreach (int s in sizes)
+        {
+            cases.Add(new($"square {s}", GemmTranspose.None, GemmTranspose.None, s, s, s));
+            cases.Add(new($"square {s}", GemmTranspose.None, GemmTranspose.Transpose, s, s, s));
+        }
+        if (!quick)
+        {
+            // A training step of a 512-wide model over 4096 tokens: forward y = x·Wᵀ, input gradient dX = dY·W,
+            // weight gradient dW = dYᵀ·X.
+            cases.Add(new("train fwd x·Wᵀ", GemmTranspose.None, GemmTranspose.Transpose, 4096, 1536, 512));
+            cases.Add(new("train dX=dY·W", GemmTranspose.None, GemmTranspose.None, 4096, 512, 1536));
+            cases.Add(new("train dW=dYᵀ·X", GemmTranspose.Transpose, GemmTranspose.None, 1536, 512, 4096));
+            cases.Add(new("decode batch 4", GemmTranspose.None, GemmTranspose.Transpose, 4, 4096, 4096));
+            cases.Add(new("gemv(sgemv ref)", GemmTranspose.None, GemmTranspose.Transpose, 1, 4096, 4096));
+        }
+
+        bool haveBlas = OpenBlas.TryLoad(out string blasError);
+        string coretype = Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "(unset)";
+        string l2 = Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "(unset)";
+        string blasDesc = haveBlas ? $"{OpenBlas.Config} | core {OpenBlas.CoreName}" : $"NOT AVAILABLE ({blasError}); install libopenblas0-pthread";
+        int cores = Environment.ProcessorCount;
+        Console.WriteLine($"CPU: {CpuName()}, {cores} logical cores; our path: {(isa == GemmIsa.Auto ? Gemm.BestIsa : isa)}");
+        Console.WriteLine($"OpenBLAS: {blasDesc}");
+        Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; best of {reps} interleaved repetitions");
+        if (!haveBlas) Console.WriteLine("OpenBLAS library libopenblas.so.0 is missing: reporting our numbers only.");
+        Console.WriteLine();
+        Console.WriteLine($"{"case",-18} {"op",-3} {"M",5} {"N",5} {"K",5} {"thr",3} {"ours GF/s",10} {"OpenBLAS",10} {"ratio",6} {"max rel diff",12}");
+
+        var rows = new List<Row>();
+        var threadCounts = threadList ?? (cores > 1 ? new[] { 1, cores } : new[] { 1 });
+        foreach (var cs in cases)
+        {
+            bool ta = cs.TA == GemmTranspose.Transpose, tb = cs.TB == GemmTranspose.Transpose;
+            int lda = ta ? cs.M : cs.K, ldb = tb ? cs.K : cs.N;
+            var a = Random((long)cs.M * cs.K, 1);
+            var b = Random((long)cs.K * cs.N, 2);
+            var c1 = new float[(long)cs.M * cs.N];
+            var c2 = new float[(long)cs.M * cs.N];
+            double flops = 2.0 * cs.M * cs.N * cs.K;
+            string op = (ta ? "T" : "N") + (tb ? "T" : "N");
+            foreach (int thr in threadCounts)
+            {
+                void Ours() => Gemm.Multiply(cs.TA, cs.TB, cs.M, cs.N, cs.K, 1f, a, lda, b, ldb, 0f, c1, cs.N, isa, thr);
+                void Blas()
+                {
+                    fixed (float* pa = a, pb = b, pc = c2)
+                        if (cs.M == 1 && tb) // OpenBLAS 0.3.21's sgemm does not route one-row products to its GEMV: call it directly
+                            OpenBlas.cblas_sgemv(OpenBlas.RowMajor, OpenBlas.NoTrans, cs.N, cs.K, 1f, pb, ldb, pa, 1, 0f, pc, 1);
+                        else
+                            OpenBlas.cblas_sgemm(OpenBlas.RowMajor, ta ? OpenBlas.Trans : OpenBlas.NoTrans, tb ? OpenBlas.Trans : OpenBlas.NoTrans,
+                            cs.M, cs.N, cs.K, 1f, pa, lda, pb, ldb, 0f, pc, cs.N);
+                }
+                if (haveBlas) OpenBlas.openblas_set_num_threads(thr);
+                // Enough inner calls that each timed sample is ≥ ~50 ms even for small shapes.
+                int inner = (int)Math.Clamp(5e9 / flops, 1, 10000);
+                double best = double.MaxValue, bestBlas = double.MaxValue;
+                Ours(); if (haveBlas) Blas();
+                for (int r = 0; r < reps; r++)
+                {
+                    best = Math.Min(best, Time(Ours, inner));
+                    if (haveBlas) bestBlas = Math.Min(bestBlas, Time(Blas, inner));
+                }
+                double ours = flops / best / 1e9;
+                double? blas = haveBlas ? flops / bestBlas / 1e9 : null;
+                double? diff = haveBlas ? MaxRelDiff(c1, c2) : null;
+                var row = new Row(cs.Name, op, cs.M, cs.N, cs.K, thr, ours, blas, blas is null ? null : ours / blas, diff);
+                rows.Add(row);
+                Console.WriteLine($"{cs.Name,-18} {op,-3} {cs.M,5} {cs.N,5} {cs.K,5} {thr,3} {ours,10:F1} {Fmt(blas, "F1"),10} {Fmt(row.Ratio, "F2"),6} {Fmt(diff, "E1"),12}");
+            }
+        }
+
+        if (outPath is not null)
+        {
+            var doc = new
+            {
+                cpu = CpuName(), logicalCores = cores, ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
+                openBlas = haveBlas ? new { config = OpenBlas.Config, core = OpenBlas.CoreName } : null,
+                openBlasMissing = haveBlas ? null : blasError,
+                openblasCoretype = coretype, openblasL2Size = l2, reps, timestampUtc = DateTime.UtcNow,
+                results = rows,
+            };
+            string tmp = outPath + ".tmp";
+            File.WriteAllText(tmp, JsonSerializer.Serialize(doc, new JsonSerializerOptions { WriteIndented = true }));
+            File.Move(tmp, outPath, overwrite: true);
+            Console.WriteLine($"wrote {outPath}");
+        }
+        return 0;
+    }
+
+    private static string Fmt(double? v, string f) => v is null ? "-" : v.Value.ToString(f, CultureInfo.InvariantCulture);
+
+    private static double Time(Action f, int inner)
+    {
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < inner; i++) f();
+        return sw.Elapsed.TotalSeconds / inner;
+    }
+
+    private static float[] Random(long n, int seed)
+    {
+        var rng = new Random(seed);
+        var x = new float[n];
+        for (long i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static double MaxRelDiff(float[] x, float[] y)
+    {
+        double maxAbs = 0, maxDiff = 0;
+        for (long i = 0; i < x.Length; i++)
+        {
+            maxAbs = Math.Max(maxAbs, Math.Abs(y[i]));
+            maxDiff = Math.Max(maxDiff, Math.Abs(x[i] - y[i]));
+        }
+        return maxAbs == 0 ? maxDiff : maxDiff / maxAbs;
+    }
+
+    private static string CpuName()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        return "unknown";
+    }
+}
