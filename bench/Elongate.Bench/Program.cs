@@ -1,5 +1,10 @@
 using BenchmarkDotNet.Running;
+using Elongate.Bench;
 
-// Benchmarks are a separate command, never part of the test suite:
-//   dotnet run -c Release --project bench/Elongate.Bench -- --filter '*'
+// Benchmarks are separate commands, never part of the test suite:
+//   dotnet run -c Release --project bench/Elongate.Bench -- memory [--seq 512,1024,2048,4096] [--out memory.json]
+//   dotnet run -c Release --project bench/Elongate.Bench -- --filter '*'      (BenchmarkDotNet micro-benchmarks)
+if (args.Length > 0 && args[0] == "memory")
+    return MemoryBench.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

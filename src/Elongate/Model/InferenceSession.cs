@@ -8,7 +8,9 @@ namespace Elongate.Model;
 /// <summary>
 /// The fp32 reference forward pass of Llama 2 with a key/value cache: tokens are appended to the cache and the
 /// logits of the newest one (or of every one) come back. A prompt is processed as a batch; generation feeds one
-/// token at a time. Buffers are allocated once, for <see cref="BatchSize"/> tokens, not per call.
+/// token at a time. Buffers are allocated once, for <see cref="BatchSize"/> tokens, not per call. Attention is the tiled
+/// online-softmax kernel <see cref="FlashAttention.ForwardCached"/> for batches and single tokens alike: memory beyond the
+/// cache is O(tile²) per thread, never n × (pos0 + n) scores, and a row's result does not depend on how rows are batched.
 /// </summary>
 /// <remarks>
 /// RoPE comes from <see cref="RotaryEmbedding"/>. For the static types (default/ABF, linear, ntk, yarn, llama3, xpos)
