@@ -11,7 +11,7 @@ namespace Elongate.Bench;
 /// Peak memory of one training step (forward, backward, AdamW) of a ~5M-parameter Llama at several sequence lengths,
 /// with and without gradient checkpointing, and flash vs naive attention forward+backward time and memory. Every
 /// measurement runs in its own child process so each peak (VmHWM, the resident-set high-water mark) belongs to that
-/// configuration alone.
+/// configuration alone. Children run with tiered compilation off, so a single timed step runs optimized code.
 /// </summary>
 /// <remarks>
 /// Usage: <c>dotnet run -c Release --project bench/Elongate.Bench -- memory [--seq 512,1024,2048,4096]
@@ -114,6 +114,8 @@ public static class MemoryBench
     {
         string exe = Environment.ProcessPath!;
         var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Each child measures once, so it must not run tier-0 (unoptimized) code: full JIT from the first call.
+        psi.Environment["DOTNET_TieredCompilation"] = "0";
         // Under `dotnet Elongate.Bench.dll` the process is the host; the child needs the assembly path first.
         if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(typeof(MemoryBench).Assembly.Location);
         foreach (var a in new[] { "memory", what, "--child", "--seq", seqLen.ToString(CultureInfo.InvariantCulture), "--batch", batch.ToString(CultureInfo.InvariantCulture), "--mode", mode })
