@@ -12,6 +12,8 @@ namespace Elongate.Training;
 /// tiles as the outer loop so a tile's dK and dV stay in cache while every query row that sees it passes by.
 /// Activation memory is O(T·d). An optional per-token segment id confines attention to one packed document.
 /// Layouts: q, output [B, T, n_heads·d]; k, v [B, T, n_kv_heads·d]; logSumExp [B, n_heads, T].
+/// <see cref="ForwardCached{T}"/> is the same forward for inference: n new queries at an offset into a KV cache.
+/// The per-tile products are <see cref="TileMath"/>'s vectorized loops.
 /// </summary>
 public static class FlashAttention
 {
