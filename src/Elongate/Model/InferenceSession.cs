@@ -1,13 +1,16 @@
 using System.Numerics.Tensors;
 using Elongate.Kernels;
 using Elongate.Rope;
+using Elongate.Training;
 
 namespace Elongate.Model;
 
 /// <summary>
 /// The fp32 reference forward pass of Llama 2 with a key/value cache: tokens are appended to the cache and the
 /// logits of the newest one (or of every one) come back. A prompt is processed as a batch; generation feeds one
-/// token at a time. Buffers are allocated once, for <see cref="BatchSize"/> tokens, not per call.
+/// token at a time. Buffers are allocated once, for <see cref="BatchSize"/> tokens, not per call. Attention is the tiled
+/// online-softmax kernel <see cref="FlashAttention.ForwardCached"/> for batches and single tokens alike: memory beyond the
+/// cache is O(tile²) per thread, never n × (pos0 + n) scores, and a row's result does not depend on how rows are batched.
 /// </summary>
 /// <remarks>
 /// RoPE comes from <see cref="RotaryEmbedding"/>. For the static types (default/ABF, linear, ntk, yarn, llama3, xpos)
@@ -30,10 +33,9 @@ public sealed class InferenceSession
     private readonly int[] _rotValid;
     private readonly RopeTable?[] _rotTable;
     private readonly int[] _rotFreqLength;
-    private readonly float[] _qRow;
 
     // Activation buffers for up to BatchSize tokens.
-    private readonly float[] _x, _xb, _q, _k, _v, _att, _xo, _hGate, _hUp, _scores, _logits;
+    private readonly float[] _x, _xb, _q, _k, _v, _att, _xo, _hGate, _hUp, _logits;
 
     /// <summary>Maximum number of positions the cache holds.</summary>
     public int ContextLength { get; }
@@ -45,6 +47,12 @@ public sealed class InferenceSession
     public int Position { get; private set; }
 
     public LlamaConfig Config => _c;
+
+    /// <summary>Key rows per tile of the attention kernel; any positive value gives the same logits up to rounding.</summary>
+    public int AttentionTileSize { get; init; } = FlashAttention.DefaultTileSize;
+
+    /// <summary>Test oracle switch: attention by materialized score rows and a two-pass softmax instead of the tiled kernel.</summary>
+    internal bool NaiveAttentionOracle { get; init; }
 
     /// <param name="model">The model to run.</param>
     /// <param name="contextLength">Cache size in positions; defaults to the model's trained context.</param>
@@ -74,7 +82,6 @@ public sealed class InferenceSession
             _rotatedKeys = new float[_c.NumLayers][];
             for (int l = 0; l < _c.NumLayers; l++) _rotatedKeys[l] = new float[(long)ContextLength * kv];
         }
-        _qRow = new float[qDim];
         _x = new float[B * dim];
         _xb = new float[B * Math.Max(dim, qDim)];
         _q = new float[B * qDim];
@@ -84,7 +91,6 @@ public sealed class InferenceSession
         _xo = new float[B * dim];
         _hGate = new float[B * hid];
         _hUp = new float[B * hid];
-        _scores = new float[_c.NumHeads * ContextLength];
         _logits = new float[B * _c.VocabSize];
     }
 
@@ -206,14 +212,27 @@ public sealed class InferenceSession
     }
 
     /// <summary>
-    /// Length-dependent RoPE for query row t: rotates the row's query heads with the table for length p + 1 and
-    /// brings this layer's rotated-key copy up to date for that table (all keys again if the table changed).
+    /// The frequency set the query at <paramref name="pos"/> uses under the causal length rule, as a key that is equal
+    /// for two positions exactly when they share one set: every position up to L shares the short set; past L
+    /// longrope shares the long set and dynamic NTK has one set per length.
     /// </summary>
-    private void RotateForQueryRow(int t, int pos, int layer)
+    private int FrequencySetKey(int pos)
     {
-        int kvDim = _c.KvDim, qDim = _c.NumHeads * _c.HeadDim;
-        var table = _rope.GetTable(pos + 1);
-        RotateHeads(table, _q.AsSpan(t * qDim, qDim), _c.NumHeads, pos, RopeRole.Query);
+        int l = _rope.Scaling.OriginalContext ?? int.MaxValue;
+        if (pos + 1 <= l) return 0;
+        return _rope.Scaling.Type == RopeTypes.LongRope ? 1 : pos + 1;
+    }
+
+    /// <summary>
+    /// Length-dependent RoPE for query rows t0..t1−1, which share one frequency set: rotates their query heads with
+    /// that table and brings this layer's rotated-key copy up to date through the last row's position (all keys
+    /// again if the table changed since the layer's last use).
+    /// </summary>
+    private void RotateForQueryRows(int t0, int t1, int pos0, int layer)
+    {
+        int kvDim = _c.KvDim, qDim = _c.NumHeads * _c.HeadDim, last = pos0 + t1 - 1;
+        var table = _rope.GetTable(last + 1);
+        for (int t = t0; t < t1; t++) RotateHeads(table, _q.AsSpan(t * qDim, qDim), _c.NumHeads, pos0 + t, RopeRole.Query);
         var rotated = _rotatedKeys![layer];
         if (!ReferenceEquals(_rotTable[layer], table) || _rotFreqLength[layer] != table.FrequencyLength)
         {
@@ -222,57 +241,69 @@ public sealed class InferenceSession
             _rotValid[layer] = 0;
         }
         var raw = _keyCache[layer];
-        for (int j = _rotValid[layer]; j <= pos; j++)
+        for (int j = _rotValid[layer]; j <= last; j++)
         {
             var dst = rotated.AsSpan(j * kvDim, kvDim);
             raw.AsSpan(j * kvDim, kvDim).CopyTo(dst);
             RotateHeads(table, dst, _c.NumKvHeads, j, RopeRole.Key);
         }
-        _rotValid[layer] = pos + 1;
+        _rotValid[layer] = Math.Max(_rotValid[layer], last + 1);
     }
 
-    /// <summary>Causal grouped-query attention for the n new queries against the cache.</summary>
+    /// <summary>
+    /// Causal grouped-query attention for the n new queries against the cache, with the tiled online-softmax kernel
+    /// (<see cref="FlashAttention.ForwardCached"/>): no n × (pos0 + n) score matrix is formed. Its per-row arithmetic
+    /// does not depend on how rows are batched, so prompts and token-by-token decoding agree exactly.
+    /// </summary>
     private void Attention(int n, int pos0, int layer)
+    {
+        int nh = _c.NumHeads, nkv = _c.NumKvHeads, hd = _c.HeadDim, qDim = nh * hd;
+        if (!_lengthDependent)
+        {
+            AttendRows(0, n, pos0, layer, _keyCache[layer]);
+            return;
+        }
+        // Runs of rows that share a frequency set are rotated and attended together; dynamic NTK past L changes
+        // the set every row, so there each row re-rotates the keys it reads (O(p·d), the cost of its scores).
+        for (int t0 = 0; t0 < n;)
+        {
+            int key = FrequencySetKey(pos0 + t0), t1 = t0 + 1;
+            while (t1 < n && FrequencySetKey(pos0 + t1) == key) t1++;
+            RotateForQueryRows(t0, t1, pos0, layer);
+            AttendRows(t0, t1, pos0, layer, _rotatedKeys![layer]);
+            t0 = t1;
+        }
+
+        void AttendRows(int t0, int t1, int pos0, int layer, float[] keys)
+        {
+            int rows = t1 - t0, first = pos0 + t0;
+            var q = _q.AsSpan(t0 * qDim, rows * qDim);
+            var o = _att.AsSpan(t0 * qDim, rows * qDim);
+            if (NaiveAttentionOracle) NaiveRows(o, q, keys, _valueCache[layer], rows, first);
+            else FlashAttention.ForwardCached<float>(o, q, keys, _valueCache[layer], rows, first, nh, nkv, hd, AttentionTileSize);
+        }
+    }
+
+    /// <summary>
+    /// Test oracle only: the textbook two-pass softmax over a materialized score row per (query, head). Kept so tests
+    /// can compare the tiled kernel against it on long prompts; never used otherwise.
+    /// </summary>
+    private void NaiveRows(Span<float> output, ReadOnlySpan<float> q, float[] keys, float[] values, int rows, int first)
     {
         int nh = _c.NumHeads, hd = _c.HeadDim, kvDim = _c.KvDim, qDim = nh * hd, group = nh / _c.NumKvHeads;
         float scale = 1f / MathF.Sqrt(hd);
-        var keys = _lengthDependent ? _rotatedKeys![layer] : _keyCache[layer];
-        var values = _valueCache[layer];
-        void Head(int t, int h)
-        {
-            int pos = pos0 + t, g = h / group;
-            var q = _q.AsSpan(t * qDim + h * hd, hd);
-            var scores = _scores.AsSpan(h * ContextLength, pos + 1);
-            for (int s = 0; s <= pos; s++)
-                scores[s] = TensorPrimitives.Dot(q, keys.AsSpan(s * kvDim + g * hd, hd)) * scale;
-            Softmax.Forward(scores);
-            var o = _att.AsSpan(t * qDim + h * hd, hd);
-            o.Clear();
-            for (int s = 0; s <= pos; s++)
-                TensorPrimitives.MultiplyAdd(values.AsSpan(s * kvDim + g * hd, hd), scores[s], o, o);
-        }
-        if (_lengthDependent)
-        {
-            // Rows one after another: each may need its own frequency set; heads of a row in parallel.
-            for (int t = 0; t < n; t++)
+        var scores = new float[first + rows];
+        for (int t = 0; t < rows; t++)
+            for (int h = 0; h < nh; h++)
             {
-                RotateForQueryRow(t, pos0 + t, layer);
-                int row = t;
-                if ((long)nh * (pos0 + t) * hd < 1 << 16) for (int h = 0; h < nh; h++) Head(row, h);
-                else Parallel.For(0, nh, h => Head(row, h));
+                int pos = first + t, g = h / group;
+                var qh = q.Slice(t * qDim + h * hd, hd);
+                var s = scores.AsSpan(0, pos + 1);
+                for (int j = 0; j <= pos; j++) s[j] = TensorPrimitives.Dot(qh, keys.AsSpan(j * kvDim + g * hd, hd)) * scale;
+                Softmax.Forward(s);
+                var o = output.Slice(t * qDim + h * hd, hd);
+                o.Clear();
+                for (int j = 0; j <= pos; j++) TensorPrimitives.MultiplyAdd(values.AsSpan(j * kvDim + g * hd, hd), s[j], o, o);
             }
-            return;
-        }
-        long work = (long)n * nh * (pos0 + n) * hd;
-        if (work < 1 << 16)
-        {
-            for (int t = 0; t < n; t++)
-                for (int h = 0; h < nh; h++) Head(t, h);
-        }
-        else
-        {
-            // One task per head: each head owns its score row, so tasks never share a buffer.
-            Parallel.For(0, nh, h => { for (int t = 0; t < n; t++) Head(t, h); });
-        }
     }
 }

@@ -12,6 +12,8 @@ namespace Elongate.Training;
 /// tiles as the outer loop so a tile's dK and dV stay in cache while every query row that sees it passes by.
 /// Activation memory is O(T·d). An optional per-token segment id confines attention to one packed document.
 /// Layouts: q, output [B, T, n_heads·d]; k, v [B, T, n_kv_heads·d]; logSumExp [B, n_heads, T].
+/// <see cref="ForwardCached{T}"/> is the same forward for inference: n new queries at an offset into a KV cache.
+/// The per-tile products are <see cref="TileMath"/>'s vectorized loops.
 /// </summary>
 public static class FlashAttention
 {
@@ -28,76 +30,110 @@ public static class FlashAttention
         shape.Check(Math.Min(q.Length, output.Length), Math.Min(k.Length, v.Length), segments);
         if (logSumExp.Length < (long)shape.Batch * shape.NumHeads * shape.SeqLen) throw new ArgumentException("logSumExp is shorter than [B, n_heads, T]");
         if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
-        int B = shape.Batch, Tn = shape.SeqLen, nh = shape.NumHeads, hd = shape.HeadDim, qDim = shape.QDim, kvDim = shape.KvDim, group = shape.Group;
-        int tile = Math.Min(tileSize, Tn), tiles = (Tn + tile - 1) / tile;
-        bool masked = !segments.IsEmpty;
-        T scale = T.One / T.Sqrt(T.CreateChecked(hd));
-        int scratchLength = tile * tile + 2 * tile + tile * hd;
         fixed (T* po = output, plse = logSumExp, pq = q, pk = k, pv = v)
         fixed (int* pseg = segments)
+            ForwardCore(po, plse, pq, pk, pv, shape.Batch, shape.SeqLen, 0, shape.SeqLen, shape.NumHeads, shape.NumKvHeads, shape.HeadDim,
+                segments.IsEmpty ? null : pseg, tileSize);
+    }
+
+    /// <summary>
+    /// Forward-only causal attention of <paramref name="queries"/> new rows at positions
+    /// <paramref name="queryOffset"/> .. <paramref name="queryOffset"/> + queries − 1 against a key/value cache that
+    /// holds positions 0 .. <paramref name="queryOffset"/> + queries − 1 (prompt processing and decoding). Query row r
+    /// sees keys 0 .. queryOffset + r. Key tiles start at absolute multiples of <paramref name="tileSize"/> and each row's
+    /// arithmetic does not depend on which other rows share the call, so a prompt processed at once and the same
+    /// tokens fed one by one give bit-identical outputs. No score matrix is formed: per task one tile² block.
+    /// </summary>
+    /// <param name="output">[queries, numHeads·headDim].</param>
+    /// <param name="q">[queries, numHeads·headDim], already rotated.</param>
+    /// <param name="keys">Cache [≥ queryOffset + queries, numKvHeads·headDim], already rotated.</param>
+    /// <param name="values">Cache [≥ queryOffset + queries, numKvHeads·headDim].</param>
+    public static unsafe void ForwardCached<T>(Span<T> output, ReadOnlySpan<T> q, ReadOnlySpan<T> keys, ReadOnlySpan<T> values,
+        int queries, int queryOffset, int numHeads, int numKvHeads, int headDim, int tileSize = DefaultTileSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (queries <= 0 || queryOffset < 0 || numHeads <= 0 || numKvHeads <= 0 || headDim <= 0 || numHeads % numKvHeads != 0)
+            throw new ArgumentException($"bad cached attention shape: {queries} queries at offset {queryOffset}, {numHeads}/{numKvHeads} heads of {headDim}");
+        if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
+        long qLen = (long)queries * numHeads * headDim, kvLen = ((long)queryOffset + queries) * numKvHeads * headDim;
+        if (q.Length < qLen || output.Length < qLen || keys.Length < kvLen || values.Length < kvLen)
+            throw new ArgumentException($"cached attention buffers too short: q {q.Length}, output {output.Length} need {qLen}; keys {keys.Length}, values {values.Length} need {kvLen}");
+        int keyRows = queryOffset + queries;
+        fixed (T* po = output, pq = q, pk = keys, pv = values)
+            ForwardCore(po, null, pq, pk, pv, 1, queries, queryOffset, keyRows, numHeads, numKvHeads, headDim, null, tileSize);
+    }
+
+    /// <summary>
+    /// The one forward kernel. Per batch b: nq query rows at absolute positions qOff..qOff+nq−1 (Q row b·nq + r), key and
+    /// value rows 0..keyRows−1 (row b·keyRows + s), segment ids indexed like keys. Tasks are (batch, head, query tile);
+    /// each writes only its own output rows and log-sum-exp entries.
+    /// </summary>
+    private static unsafe void ForwardCore<T>(T* po, T* plse, T* pq, T* pk, T* pv, int B, int nq, int qOff, int keyRows,
+        int nh, int nkv, int hd, int* pseg, int tileSize)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int qDim = nh * hd, kvDim = nkv * hd, group = nh / nkv;
+        int tile = Math.Min(tileSize, keyRows), tiles = (nq + tile - 1) / tile;
+        T scale = T.One / T.Sqrt(T.CreateChecked(hd));
+        int scratchLength = tile * tile + 2 * tile + tile * hd;
+        nint op = (nint)po, lp = (nint)plse, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv, sp = (nint)pseg;
+        void Work(int task, T[] scratch)
         {
-            nint op = (nint)po, lp = (nint)plse, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv, sp = (nint)pseg;
-            void Work(int task, T[] scratch)
+            int qTile = task % tiles, h = task / tiles % nh, b = task / tiles / nh, g = h / group;
+            T* O = (T*)op, Q = (T*)qp, K = (T*)kp, V = (T*)vp, L = (T*)lp;
+            int* seg = (int*)sp;
+            int q0 = qTile * tile, qn = Math.Min(tile, nq - q0);
+            fixed (T* scratchBase = scratch)
             {
-                int qTile = task % tiles, h = task / tiles % nh, b = task / tiles / nh, g = h / group;
-                T* O = (T*)op, Q = (T*)qp, K = (T*)kp, V = (T*)vp, L = (T*)lp;
-                int* seg = (int*)sp;
-                int q0 = qTile * tile, qn = Math.Min(tile, Tn - q0);
-                var S = scratch.AsSpan(0, tile * tile);
-                var m = scratch.AsSpan(tile * tile, tile);
-                var l = scratch.AsSpan(tile * tile + tile, tile);
-                var acc = scratch.AsSpan(tile * tile + 2 * tile, tile * hd);
-                m.Fill(T.NegativeInfinity);
-                l.Clear();
-                acc.Clear();
-                // Causal: this query tile sees keys 0 .. q0+qn−1 only.
-                for (int k0 = 0; k0 < q0 + qn; k0 += tile)
+                T* S = scratchBase, m = S + tile * tile, l = m + tile, acc = l + tile;
+                for (int r = 0; r < qn; r++) { m[r] = T.NegativeInfinity; l[r] = T.Zero; }
+                new Span<T>(acc, qn * hd).Clear();
+                long kvBase = (long)b * keyRows;
+                // Causal: this query tile sees keys 0 .. qOff+q0+qn−1 only. Key tiles are aligned to absolute position
+                // 0, so a row meets the same tiles with the same visible counts whatever rows it is grouped with.
+                int keyEnd = qOff + q0 + qn;
+                for (int k0 = 0; k0 < keyEnd; k0 += tile)
                 {
-                    int kn = Math.Min(tile, q0 + qn - k0);
+                    int kn = Math.Min(tile, keyEnd - k0);
+                    T* kTile = K + (kvBase + k0) * kvDim + g * hd, vTile = V + (kvBase + k0) * kvDim + g * hd;
                     for (int r = 0; r < qn; r++)
                     {
-                        int t = q0 + r;
-                        long rowT = (long)b * Tn + t;
-                        var qRow = new ReadOnlySpan<T>(Q + rowT * qDim + h * hd, hd);
-                        var s = S.Slice(r * tile, kn);
-                        T rowMax = T.NegativeInfinity;
-                        for (int c = 0; c < kn; c++)
-                        {
-                            int key = k0 + c;
-                            long rowS = (long)b * Tn + key;
-                            if (key > t || (masked && seg[rowS] != seg[rowT])) { s[c] = T.NegativeInfinity; continue; }
-                            T score = TensorPrimitives.Dot(qRow, new ReadOnlySpan<T>(K + rowS * kvDim + g * hd, hd)) * scale;
-                            s[c] = score;
-                            if (score > rowMax) rowMax = score;
-                        }
+                        int t = qOff + q0 + r;                   // absolute position of this query
+                        int visible = Math.Min(kn, t - k0 + 1); // keys k0 .. t of this tile
+                        if (visible <= 0) continue;
+                        T* s = S + r * tile;
+                        TileMath.Dots(Q + ((long)b * nq + q0 + r) * qDim + h * hd, kTile, kvDim, visible, hd, scale, s);
+                        if (seg != null)
+                            for (int c = 0; c < visible; c++)
+                                if (seg[kvBase + k0 + c] != seg[kvBase + t]) s[c] = T.NegativeInfinity;
+                        var sRow = new Span<T>(s, visible);
+                        T rowMax = TensorPrimitives.Max<T>(sRow);
                         if (T.IsNegativeInfinity(rowMax)) continue; // every key of this tile is masked for this row
                         T mNew = T.Max(m[r], rowMax);
                         T correction = T.Exp(m[r] - mNew); // exp(−∞) = 0 on the row's first visible tile
-                        var a = acc.Slice(r * hd, hd);
+                        var a = new Span<T>(acc + r * hd, hd);
                         if (correction != T.One) TensorPrimitives.Multiply(a, correction, a);
-                        T sum = T.Zero;
-                        for (int c = 0; c < kn; c++)
-                        {
-                            if (T.IsNegativeInfinity(s[c])) continue;
-                            T p = T.Exp(s[c] - mNew);
-                            sum += p;
-                            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<T>(V + ((long)b * Tn + k0 + c) * kvDim + g * hd, hd), p, a, a);
-                        }
-                        l[r] = l[r] * correction + sum;
+                        // p = exp(s − m) (masked entries become 0), then acc += p·V over the tile.
+                        TensorPrimitives.Subtract(sRow, mNew, sRow);
+                        TensorPrimitives.Exp<T>(sRow, sRow);
+                        l[r] = l[r] * correction + TensorPrimitives.Sum<T>(sRow);
                         m[r] = mNew;
+                        TileMath.WeightedSum(acc + r * hd, s, vTile, kvDim, visible, hd);
                     }
                 }
                 for (int r = 0; r < qn; r++)
                 {
-                    int t = q0 + r;
-                    var o = new Span<T>(O + ((long)b * Tn + t) * qDim + h * hd, hd);
+                    long rowQ = (long)b * nq + q0 + r;
+                    var o = new Span<T>(O + rowQ * qDim + h * hd, hd);
                     // Every query sees at least itself, so l > 0.
-                    TensorPrimitives.Multiply(acc.Slice(r * hd, hd), T.One / l[r], o);
-                    L[((long)b * nh + h) * Tn + t] = m[r] + T.Log(l[r]);
+                    TensorPrimitives.Multiply(new ReadOnlySpan<T>(acc + r * hd, hd), T.One / l[r], o);
+                    if (L != null) L[((long)b * nh + h) * nq + q0 + r] = m[r] + T.Log(l[r]);
                 }
             }
-            RunTasks<T>(B * nh * tiles, (long)B * nh * Tn * Tn * hd, scratchLength, Work);
         }
+        // Causal work: about nq·(qOff + nq/2) score rows of hd per head, twice (scores and values).
+        long work = (long)B * nh * nq * (qOff + nq / 2 + 1) * hd * 2;
+        RunTasks<T>(B * nh * tiles, work, scratchLength, Work);
     }
 
     /// <summary>
@@ -119,7 +155,7 @@ public static class FlashAttention
         int tile = Math.Min(tileSize, Tn);
         bool masked = !segments.IsEmpty;
         T scale = T.One / T.Sqrt(T.CreateChecked(hd));
-        int scratchLength = group * Tn + 2 * tile * hd;
+        int scratchLength = group * Tn + 2 * tile * hd + 2 * tile;
         fixed (T* pdq = dq, pdk = dk, pdv = dv, pdo = dOutput, pq = q, pk = k, pv = v, po = output, plse = logSumExp)
         fixed (int* pseg = segments)
         {
@@ -138,51 +174,57 @@ public static class FlashAttention
                     for (int t = 0; t < Tn; t++)
                     {
                         long off = ((long)b * Tn + t) * qDim + h * hd;
-                        D[hh * Tn + t] = TensorPrimitives.Dot(new ReadOnlySpan<T>(dO + off, hd), new ReadOnlySpan<T>(O + off, hd));
+                        // The same dot routine as dO·vᵀ below: with a single visible key O = v exactly and dS is exactly 0.
+                        T dot;
+                        TileMath.Dots(dO + off, O + off, 0, 1, hd, T.One, &dot);
+                        D[hh * Tn + t] = dot;
                     }
                 }
-                var dKt = scratch.AsSpan(group * Tn, tile * hd);
-                var dVt = scratch.AsSpan(group * Tn + tile * hd, tile * hd);
-                for (int k0 = 0; k0 < Tn; k0 += tile)
+                fixed (T* scratchBase = scratch)
                 {
-                    int kn = Math.Min(tile, Tn - k0);
-                    dKt.Clear();
-                    dVt.Clear();
-                    for (int hh = 0; hh < group; hh++)
+                    T* dKt = scratchBase + group * Tn, dVt = dKt + tile * hd, P = dVt + tile * hd, dS = P + tile;
+                    for (int k0 = 0; k0 < Tn; k0 += tile)
                     {
-                        int h = g * group + hh;
-                        // Causal: only queries at or after the tile's first key see it.
-                        for (int t = k0; t < Tn; t++)
+                        int kn = Math.Min(tile, Tn - k0);
+                        new Span<T>(dKt, 2 * tile * hd).Clear();
+                        T* kTile = K + ((long)b * Tn + k0) * kvDim + g * hd, vTile = V + ((long)b * Tn + k0) * kvDim + g * hd;
+                        for (int hh = 0; hh < group; hh++)
                         {
-                            long rowT = (long)b * Tn + t, qOff = rowT * qDim + h * hd;
-                            var qRow = new ReadOnlySpan<T>(Q + qOff, hd);
-                            var doRow = new ReadOnlySpan<T>(dO + qOff, hd);
-                            var dqRow = new Span<T>(dQ + qOff, hd);
-                            T lse = L[((long)b * nh + h) * Tn + t], d = D[hh * Tn + t];
-                            int last = Math.Min(kn, t - k0 + 1);
-                            for (int c = 0; c < last; c++)
+                            int h = g * group + hh;
+                            // Causal: only queries at or after the tile's first key see it.
+                            for (int t = k0; t < Tn; t++)
                             {
-                                long rowS = (long)b * Tn + k0 + c;
-                                if (masked && seg[rowS] != seg[rowT]) continue;
-                                var kRow = new ReadOnlySpan<T>(K + rowS * kvDim + g * hd, hd);
-                                var vRow = new ReadOnlySpan<T>(V + rowS * kvDim + g * hd, hd);
-                                T p = T.Exp(TensorPrimitives.Dot(qRow, kRow) * scale - lse);
-                                var dvc = dVt.Slice(c * hd, hd);
-                                TensorPrimitives.MultiplyAdd(doRow, p, dvc, dvc);
-                                T ds = p * (TensorPrimitives.Dot(doRow, vRow) - d) * scale;
-                                TensorPrimitives.MultiplyAdd(kRow, ds, dqRow, dqRow);
-                                var dkc = dKt.Slice(c * hd, hd);
-                                TensorPrimitives.MultiplyAdd(qRow, ds, dkc, dkc);
+                                long rowT = (long)b * Tn + t, qOff = rowT * qDim + h * hd;
+                                T* qRow = Q + qOff, doRow = dO + qOff;
+                                T lse = L[((long)b * nh + h) * Tn + t], d = D[hh * Tn + t];
+                                int last = Math.Min(kn, t - k0 + 1);
+                                // P = exp(q·k·scale − lse), recomputed from the forward's statistic; masked keys get 0.
+                                TileMath.Dots(qRow, kTile, kvDim, last, hd, scale, P);
+                                if (masked)
+                                    for (int c = 0; c < last; c++)
+                                        if (seg[(long)b * Tn + k0 + c] != seg[rowT]) P[c] = T.NegativeInfinity;
+                                var pRow = new Span<T>(P, last);
+                                TensorPrimitives.Subtract(pRow, lse, pRow);
+                                TensorPrimitives.Exp<T>(pRow, pRow);
+                                // dS = P ⊙ (dO·vᵀ − D)·scale.
+                                TileMath.Dots(doRow, vTile, kvDim, last, hd, T.One, dS);
+                                var dsRow = new Span<T>(dS, last);
+                                TensorPrimitives.Subtract(dsRow, d, dsRow);
+                                TensorPrimitives.Multiply<T>(dsRow, pRow, dsRow);
+                                TensorPrimitives.Multiply(dsRow, scale, dsRow);
+                                TileMath.RankOne(dVt, hd, P, doRow, last, hd);   // dV_c += P_c·dO
+                                TileMath.RankOne(dKt, hd, dS, qRow, last, hd);   // dK_c += dS_c·q
+                                TileMath.WeightedSum(dQ + qOff, dS, kTile, kvDim, last, hd); // dQ += Σ dS_c·k_c
                             }
                         }
-                    }
-                    for (int c = 0; c < kn; c++)
-                    {
-                        long off = ((long)b * Tn + k0 + c) * kvDim + g * hd;
-                        var dkRow = new Span<T>(dK + off, hd);
-                        var dvRow = new Span<T>(dV + off, hd);
-                        TensorPrimitives.Add(dkRow, dKt.Slice(c * hd, hd), dkRow);
-                        TensorPrimitives.Add(dvRow, dVt.Slice(c * hd, hd), dvRow);
+                        for (int c = 0; c < kn; c++)
+                        {
+                            long off = ((long)b * Tn + k0 + c) * kvDim + g * hd;
+                            var dkRow = new Span<T>(dK + off, hd);
+                            var dvRow = new Span<T>(dV + off, hd);
+                            TensorPrimitives.Add(dkRow, new ReadOnlySpan<T>(dKt + c * hd, hd), dkRow);
+                            TensorPrimitives.Add(dvRow, new ReadOnlySpan<T>(dVt + c * hd, hd), dvRow);
+                        }
                     }
                 }
             }

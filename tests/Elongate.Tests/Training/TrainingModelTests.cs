@@ -130,9 +130,10 @@ public class TrainingModelTests
     /// matmul, norm, RoPE table and SwiGLU; only attention's summation order differs (online vs two-pass softmax),
     /// so agreement is ~1e-7 relative. Tolerance: max |Δ| ≤ 1e-5 · max |logit| per row.
     /// </summary>
-    private static void AssertMatchesInference(LlamaTrainingModel<float> model, int[] inputs)
+    internal static void AssertMatchesInference(LlamaTrainingModel<float> model, int[] inputs, Func<LlamaModel, LlamaModel>? inferenceModel = null)
     {
         var exported = model.ToModel();
+        if (inferenceModel is not null) exported = inferenceModel(exported);
         int seqLen = model.SeqLen, vocab = model.Config.VocabSize;
         for (int b = 0; b < model.BatchSize; b++)
         {
