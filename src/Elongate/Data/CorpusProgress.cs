@@ -1,0 +1,4 @@
+namespace Elongate.Data;
+
+/// <summary>Where <see cref="CorpusPreparer.Prepare"/> stands: file <see cref="FileIndex"/> of <see cref="FileCount"/>, bytes read of all inputs.</summary>
+public sealed record CorpusProgress(int FileIndex, int FileCount, string File, long BytesRead, long TotalBytes);
