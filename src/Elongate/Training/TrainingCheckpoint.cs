@@ -52,6 +52,43 @@ public sealed class TrainingCheckpoint
     public long TokensSeen { get; init; }
     public double ElapsedSeconds { get; init; }
 
+    private static (State State, long Count) ReadState(FileStream f, string path)
+    {
+        long length = f.Length;
+        Span<byte> h = stackalloc byte[HeaderBytes];
+        if (length < HeaderBytes + 8 || f.ReadAtLeast(h, HeaderBytes, false) != HeaderBytes)
+            throw new ModelFormatException(path, $"file has {length} bytes, too few for a checkpoint", 0);
+        if (BinaryPrimitives.ReadUInt32LittleEndian(h) != Magic) throw new ModelFormatException(path, "not an Elongate training checkpoint (bad magic)", 0);
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
+        if (version != 1) throw new ModelFormatException(path, $"unsupported checkpoint version {version}", 4);
+        long jsonLength = BinaryPrimitives.ReadInt64LittleEndian(h[8..]);
+        if (jsonLength <= 0 || jsonLength > length - HeaderBytes - 8 || jsonLength > Array.MaxLength)
+            throw new ModelFormatException(path, $"state length {jsonLength} does not fit the file of {length} bytes", 8);
+        var json = new byte[jsonLength];
+        f.ReadExactly(json);
+        Span<byte> countBytes = stackalloc byte[8];
+        f.ReadExactly(countBytes);
+        long count = BinaryPrimitives.ReadInt64LittleEndian(countBytes);
+        long expected = HeaderBytes + jsonLength + 8 + count * 12;
+        if (count <= 0 || count > Array.MaxLength || expected != length)
+            throw new ModelFormatException(path, $"{count} parameters need a file of {expected} bytes, found {length} (truncated or not a checkpoint)", HeaderBytes + jsonLength);
+        State state;
+        try
+        {
+            state = JsonSerializer.Deserialize<State>(json, Json) ?? throw new ModelFormatException(path, "state is null", HeaderBytes);
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException(path, $"state is not valid: {e.Message}", HeaderBytes, inner: e);
+        }
+        if (state.Version != 1) throw new ModelFormatException(path, $"state version {state.Version} is not 1", HeaderBytes, "version");
+        if (state.Config is null || state.Options is null) throw new ModelFormatException(path, "state lacks config or options", HeaderBytes, "config");
+        state.Config.Validate(path);
+        if (state.Step < 0 || state.OptimizerStep < 0 || state.MetricsLength < 0)
+            throw new ModelFormatException(path, "negative step or metrics length", HeaderBytes, "step");
+        return (state, count);
+    }
+
     private sealed record State(int Version, LlamaConfig Config, TrainerOptions Options, TokenVocabulary? Vocabulary, int Step,
         int OptimizerStep, SequencePackerState[] Packers, ulong MixtureState, long MetricsLength, long TokensSeen, double ElapsedSeconds);
 
@@ -83,43 +120,20 @@ public sealed class TrainingCheckpoint
         });
     }
 
+    /// <summary>The training options of a checkpoint, without reading its tensors.</summary>
+    public static TrainerOptions ReadOptions(string path)
+    {
+        using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return ReadState(f, path).State.Options;
+    }
+
     /// <summary>Reads and validates a checkpoint.</summary>
     /// <exception cref="ModelFormatException">The file is not a complete, consistent checkpoint.</exception>
     public static TrainingCheckpoint Load(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException(path, "no checkpoint here");
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        long length = f.Length;
-        Span<byte> h = stackalloc byte[HeaderBytes];
-        if (length < HeaderBytes + 8 || f.ReadAtLeast(h, HeaderBytes, false) != HeaderBytes)
-            throw new ModelFormatException(path, $"file has {length} bytes, too few for a checkpoint", 0);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(h) != Magic) throw new ModelFormatException(path, "not an Elongate training checkpoint (bad magic)", 0);
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
-        if (version != 1) throw new ModelFormatException(path, $"unsupported checkpoint version {version}", 4);
-        long jsonLength = BinaryPrimitives.ReadInt64LittleEndian(h[8..]);
-        if (jsonLength <= 0 || jsonLength > length - HeaderBytes - 8 || jsonLength > Array.MaxLength)
-            throw new ModelFormatException(path, $"state length {jsonLength} does not fit the file of {length} bytes", 8);
-        var json = new byte[jsonLength];
-        f.ReadExactly(json);
-        Span<byte> countBytes = stackalloc byte[8];
-        f.ReadExactly(countBytes);
-        long count = BinaryPrimitives.ReadInt64LittleEndian(countBytes);
-        long expected = HeaderBytes + jsonLength + 8 + count * 12;
-        if (count <= 0 || count > Array.MaxLength || expected != length)
-            throw new ModelFormatException(path, $"{count} parameters need a file of {expected} bytes, found {length} (truncated or not a checkpoint)", HeaderBytes + jsonLength);
-        State state;
-        try
-        {
-            state = JsonSerializer.Deserialize<State>(json, Json) ?? throw new ModelFormatException(path, "state is null", HeaderBytes);
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"state is not valid: {e.Message}", HeaderBytes, inner: e);
-        }
-        if (state.Version != 1) throw new ModelFormatException(path, $"state version {state.Version} is not 1", HeaderBytes, "version");
-        state.Config.Validate(path);
-        if (state.Step < 0 || state.OptimizerStep < 0 || state.MetricsLength < 0)
-            throw new ModelFormatException(path, "negative step or metrics length", HeaderBytes, "step");
+        var (state, count) = ReadState(f, path);
         float[] Read()
         {
             var a = new float[count];
