@@ -102,6 +102,41 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Deterministic_mode_runs_parallel_loops_on_the_calling_thread()
+    {
+        var threads = new System.Collections.Concurrent.ConcurrentBag<int>();
+        int caller = SingleThreadScheduler.Run(() =>
+        {
+            Parallel.For(0, 64, _ => { threads.Add(Environment.CurrentManagedThreadId); Thread.SpinWait(2000); });
+            return Environment.CurrentManagedThreadId;
+        });
+        Assert.Equal(64, threads.Count);
+        Assert.All(threads, id => Assert.Equal(caller, id));
+    }
+
+    /// <summary>
+    /// Threads only split matrix products by output rows and attention by (sequence, head), so each value is summed
+    /// in the same order as on one thread; the stated tolerance (1e-5 relative per step's loss over 5 steps) leaves
+    /// room for a future kernel that splits reductions.
+    /// </summary>
+    [Fact]
+    public void Multi_threaded_run_stays_within_tolerance_of_the_deterministic_one()
+    {
+        var src = TwoSources();
+        var config = Tiny(TrainingTestData.VocabSize, 64) with { HiddenSize = 64, IntermediateSize = 128 };
+        var opts = Options(src, steps: 5, checkpointEvery: 0) with { SeqLen = 64, TokensPerStep = 512, BatchSize = 4 };
+        List<TrainingMetrics> Run(bool deterministic, string name)
+        {
+            using var t = Trainer.Create(config, opts with { Deterministic = deterministic }, Path.Combine(_dir, name));
+            return Enumerable.Range(0, opts.Steps).Select(_ => t.TrainStep()).ToList();
+        }
+        var one = Run(true, "one");
+        var many = Run(false, "many");
+        foreach (var (a, b) in one.Zip(many))
+            Assert.True(Math.Abs(a.Loss - b.Loss) <= 1e-5 * Math.Abs(a.Loss), $"step {a.Step}: {a.Loss} vs {b.Loss}");
+    }
+
+    [Fact]
     public void Checkpoint_round_trips_config_options_vocabulary_and_state()
     {
         var src = TwoSources();
