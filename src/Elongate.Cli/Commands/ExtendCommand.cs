@@ -14,7 +14,7 @@ public static class ExtendCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model to extend: GGUF, llama2.c .bin, or a Hugging Face folder" };
+        var model = new Option<string>("--model", "-m") { Description = "Model to extend: GGUF, llama2.c .bin, a Hugging Face folder, or an Elongate run folder (its model.gguf)" };
         var lr = new Option<float>("--lr") { Description = "Peak learning rate (paper: 2e-5 for 7B/13B)", DefaultValueFactory = _ => 2e-5f };
         var set = new TrainingOptionSet();
         var rope = new RopeOverrides();
@@ -34,6 +34,9 @@ public static class ExtendCommand
                 return TrainingRunner.Run(resumed, stdout, parse.GetValue(set.LogEvery));
             }
             var path = parse.GetValue(model) ?? throw new ArgumentException("--model is required (or --resume RUN)");
+            // An Elongate run folder stands for its exported model.
+            if (Directory.Exists(path) && !File.Exists(Path.Combine(path, "config.json")) && File.Exists(Path.Combine(path, Trainer.GgufFileName)))
+                path = Path.Combine(path, Trainer.GgufFileName);
             var source = ModelLoader.Load(path);
             var options = set.Build(parse, parse.GetValue(lr), SourceTokensPerStep(path));
             bool ropeGiven = new Option[] { rope.Base, rope.Scaling, rope.Factor, rope.OriginalContext, rope.BetaFast, rope.BetaSlow, rope.AttnFactor,

@@ -49,7 +49,9 @@ internal static class TrainingRunner
                         task.Value = trainer.Step;
                         trainer.StepCompleted = m =>
                         {
-                            task.Description = Markup.Escape(Line(m));
+                            // Short enough for an 80-column terminal next to the bar; ETA has its own column.
+                            task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                                $"step {m.Step}/{o.Steps} loss {m.Loss:F3} lr {m.LearningRate:0.0e+00} {m.TokensPerSecond:F0} tok/s"));
                             task.Value = m.Step;
                             if (m.ValidationLoss is not null) console.MarkupLine(Markup.Escape(Line(m)));
                         };

@@ -80,9 +80,9 @@ public sealed class TrainCliTests : IDisposable
         var run = Path.Combine(_dir, "base");
         Train(data, run);
 
-        // Default: ABF with base 500,000, tokens per step taken from the source run's checkpoint.
+        // Default: ABF with base 500,000; the run folder stands for its model.gguf and gives the tokens per step.
         var abf = Path.Combine(_dir, "abf");
-        var (rc, output, err) = CliTests.Run("extend", "--model", Path.Combine(run, Trainer.GgufFileName), "--data", data, "--seq-len", "128",
+        var (rc, output, err) = CliTests.Run("extend", "--model", run, "--data", data, "--seq-len", "128",
             "--steps", "4", "--batch-size", "1", "--out", abf);
         Assert.True(rc == 0, err + output);
         Assert.Contains("context 32 → 128", output);
