@@ -51,7 +51,7 @@ public static class DataCommand
                         return CorpusPreparer.Prepare(options, p =>
                         {
                             task ??= ctx.AddTask("tokenizing", maxValue: Math.Max(1, p.TotalBytes));
-                            task.Description = p.FileIndex < p.FileCount ? $"file {p.FileIndex + 1}/{p.FileCount} {Markup.Escape(Path.GetFileName(p.File))}" : "done";
+                            task.Description = $"file {p.FileIndex + 1}/{p.FileCount} {Markup.Escape(Path.GetFileName(p.File))}";
                             task.Value = p.BytesRead;
                         });
                     });
@@ -59,13 +59,12 @@ public static class DataCommand
             else
             {
                 var watch = System.Diagnostics.Stopwatch.StartNew();
-                int lastFile = -1;
                 report = CorpusPreparer.Prepare(options, p =>
                 {
-                    if (p.FileIndex == lastFile || p.FileIndex >= p.FileCount) return;
-                    lastFile = p.FileIndex;
+                    if (!p.FileDone || p.Stats is not { } s) return;
                     stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"file {p.FileIndex + 1}/{p.FileCount} {Path.GetFileName(p.File)} ({p.BytesRead / 1e6:F1}/{p.TotalBytes / 1e6:F1} MB, {p.BytesRead / 1e6 / Math.Max(1e-9, watch.Elapsed.TotalSeconds):F2} MB/s)"));
+                        $"file {p.FileIndex + 1}/{p.FileCount} {Path.GetFileName(p.File)}: {s.Documents} documents, {s.Tokens} tokens ({p.BytesRead / 1e6:F1}/{p.TotalBytes / 1e6:F1} MB, {p.BytesRead / 1e6 / Math.Max(1e-9, watch.Elapsed.TotalSeconds):F2} MB/s)"));
+                    stdout.Flush();
                 });
             }
             Print(console, report);

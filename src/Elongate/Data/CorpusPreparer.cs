@@ -67,9 +67,10 @@ public static class CorpusPreparer
                 progress?.Invoke(new CorpusProgress(fi, inputs.Length, file, bytesBefore + bytesRead, totalBytes));
             }
             bytesBefore += fileBytes;
-            sources.Add(new CorpusSourceStats(file, fileBytes, docs, tokens, trainDocs, valDocs, skipped));
+            var stats = new CorpusSourceStats(file, fileBytes, docs, tokens, trainDocs, valDocs, skipped);
+            sources.Add(stats);
+            progress?.Invoke(new CorpusProgress(fi, inputs.Length, file, bytesBefore, totalBytes, FileDone: true, stats));
         }
-        progress?.Invoke(new CorpusProgress(inputs.Length, inputs.Length, "", totalBytes, totalBytes));
 
         // The tokenizer travels with the data (unless it is a whole GGUF model), so training finds it even if the
         // original moves; report.json keeps the original path too.

@@ -49,10 +49,10 @@ public sealed class AdamW
     public AdamW(LlamaTrainingModel<float> model) : this(model.Tensors, model.Parameters.Length) { }
 
     /// <summary>First-moment averages m, laid out like the parameters; checkpoints save them so a resumed run steps identically.</summary>
-    public ReadOnlySpan<float> FirstMoments => _m;
+    public ReadOnlyMemory<float> FirstMoments => _m;
 
     /// <summary>Second-moment averages v, laid out like the parameters.</summary>
-    public ReadOnlySpan<float> SecondMoments => _v;
+    public ReadOnlyMemory<float> SecondMoments => _v;
 
     /// <summary>Restores moments and step count saved from an optimizer over the same parameters.</summary>
     public void RestoreState(ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments, int stepCount)

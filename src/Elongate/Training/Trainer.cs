@@ -254,13 +254,8 @@ public sealed class Trainer : IDisposable
     public void SaveCheckpoint()
     {
         var (packers, mixture) = _data.State;
-        new TrainingCheckpoint
-        {
-            Config = Model.Config, Options = Options, Vocabulary = Model.Vocabulary, Step = Step,
-            Parameters = Model.Parameters, FirstMoments = _optimizer.FirstMoments.ToArray(), SecondMoments = _optimizer.SecondMoments.ToArray(),
-            OptimizerStep = _optimizer.StepCount, Packers = packers, MixtureState = mixture, MetricsLength = _metricsLength,
-            TokensSeen = TokensSeen, ElapsedSeconds = _elapsedBefore + _clock.Elapsed.TotalSeconds,
-        }.Save(CheckpointPath, CheckpointWriteHook);
+        TrainingCheckpoint.Write(CheckpointPath, Model.Config, Options, Model.Vocabulary, Step, _optimizer.StepCount, packers, mixture, _metricsLength,
+            TokensSeen, _elapsedBefore + _clock.Elapsed.TotalSeconds, Model.Parameters, _optimizer.FirstMoments, _optimizer.SecondMoments, CheckpointWriteHook);
     }
 
     /// <summary>Trains until <see cref="TrainerOptions.Steps"/>, then writes the loss curve and the exports.</summary>

@@ -96,12 +96,19 @@ public sealed class TrainingCheckpoint
     public void Save(string path) => Save(path, null);
 
     /// <param name="afterParameters">Test hook run after the parameters are written, to simulate a crash mid-write.</param>
-    internal void Save(string path, Action? afterParameters)
+    internal void Save(string path, Action? afterParameters) =>
+        Write(path, Config, Options, Vocabulary, Step, OptimizerStep, Packers, MixtureState, MetricsLength, TokensSeen, ElapsedSeconds,
+            Parameters, FirstMoments, SecondMoments, afterParameters);
+
+    /// <summary>Writes a checkpoint straight from live buffers (no copies of the tensors), atomically.</summary>
+    internal static void Write(string path, LlamaConfig config, TrainerOptions options, TokenVocabulary? vocabulary, int step, int optimizerStep,
+        SequencePackerState[] packers, ulong mixtureState, long metricsLength, long tokensSeen, double elapsedSeconds,
+        ReadOnlyMemory<float> parameters, ReadOnlyMemory<float> firstMoments, ReadOnlyMemory<float> secondMoments, Action? afterParameters)
     {
-        if (FirstMoments.Length != Parameters.Length || SecondMoments.Length != Parameters.Length)
+        if (firstMoments.Length != parameters.Length || secondMoments.Length != parameters.Length)
             throw new ArgumentException("moments and parameters differ in length");
-        var json = JsonSerializer.SerializeToUtf8Bytes(new State(1, Config, Options, Vocabulary, Step, OptimizerStep, Packers, MixtureState,
-            MetricsLength, TokensSeen, ElapsedSeconds), Json);
+        var json = JsonSerializer.SerializeToUtf8Bytes(new State(1, config, options, vocabulary, step, optimizerStep, packers, mixtureState,
+            metricsLength, tokensSeen, elapsedSeconds), Json);
         AtomicFile.Write(path, s =>
         {
             Span<byte> h = stackalloc byte[HeaderBytes];
@@ -111,12 +118,12 @@ public sealed class TrainingCheckpoint
             s.Write(h);
             s.Write(json);
             Span<byte> count = stackalloc byte[8];
-            BinaryPrimitives.WriteInt64LittleEndian(count, Parameters.Length);
+            BinaryPrimitives.WriteInt64LittleEndian(count, parameters.Length);
             s.Write(count);
-            s.Write(MemoryMarshal.AsBytes(Parameters.AsSpan()));
+            s.Write(MemoryMarshal.AsBytes(parameters.Span));
             afterParameters?.Invoke();
-            s.Write(MemoryMarshal.AsBytes(FirstMoments.AsSpan()));
-            s.Write(MemoryMarshal.AsBytes(SecondMoments.AsSpan()));
+            s.Write(MemoryMarshal.AsBytes(firstMoments.Span));
+            s.Write(MemoryMarshal.AsBytes(secondMoments.Span));
         });
     }
 
