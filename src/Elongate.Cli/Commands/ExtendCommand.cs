@@ -28,6 +28,7 @@ public static class ExtendCommand
         rope.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "extend", (stdout, stderr) =>
         {
+            if (set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(set.Resume) is { } resume)
             {
                 using var resumed = Trainer.Resume(resume);

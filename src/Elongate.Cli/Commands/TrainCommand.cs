@@ -32,6 +32,7 @@ public static class TrainCommand
         rope.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "train", (stdout, stderr) =>
         {
+            if (set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(set.Resume) is { } resume)
             {
                 using var resumed = Trainer.Resume(resume);

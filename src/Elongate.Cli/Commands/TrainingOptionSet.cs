@@ -28,7 +28,7 @@ internal sealed class TrainingOptionSet
     public Option<int> UpsampleThreshold { get; } = new("--upsample-threshold") { Description = "Repeat documents longer than this many tokens --upsample-factor times per epoch (0: off)", DefaultValueFactory = _ => 0 };
     public Option<int> UpsampleFactor { get; } = new("--upsample-factor") { Description = "Repeats of a long document per epoch", DefaultValueFactory = _ => 2 };
     public Option<bool> DocMask { get; } = new("--doc-mask") { Description = "Mask attention across document boundaries inside packed sequences (default off, like Llama 2)" };
-    public Option<bool> Deterministic { get; } = new("--deterministic") { Description = "Run on one thread so --resume reproduces an uninterrupted run's losses bit for bit" };
+    public Option<bool> Deterministic { get; } = new("--deterministic") { Description = "Train on one thread (the command re-runs itself with DOTNET_PROCESSOR_COUNT=1), so --resume reproduces an uninterrupted run's losses bit for bit" };
     public Option<int> LogEvery { get; } = new("--log-every") { Description = "When stdout is not a terminal, print one line every N steps", DefaultValueFactory = _ => 10 };
     public Option<string?> Out { get; } = new("--out", "-o") { Description = "Run folder: checkpoint.elck, metrics.jsonl, loss.png, model.gguf, hf/" };
     public Option<string?> Resume { get; } = new("--resume") { Description = "Continue the run in this folder from its checkpoint (all other training options come from the checkpoint)" };
@@ -81,6 +81,18 @@ internal sealed class TrainingOptionSet
             UpsampleThreshold = parse.GetValue(UpsampleThreshold), UpsampleFactor = parse.GetValue(UpsampleFactor),
             DocumentMasking = parse.GetValue(DocMask), Deterministic = parse.GetValue(Deterministic),
         };
+    }
+
+    /// <summary>
+    /// For a deterministic run (asked for now, or recorded in the checkpoint being resumed) in a process with more than
+    /// one processor: the exit code of the same command run single-threaded in a child; null to go on in process.
+    /// </summary>
+    public int? RelaunchIfDeterministic(ParseResult parse, TextWriter stdout, TextWriter stderr)
+    {
+        bool deterministic = parse.GetValue(Resume) is { } run
+            ? File.Exists(Path.Combine(run, TrainingCheckpoint.FileName)) && TrainingCheckpoint.ReadOptions(Path.Combine(run, TrainingCheckpoint.FileName)).Deterministic
+            : parse.GetValue(Deterministic);
+        return deterministic ? SingleThreadedProcess.Relaunch(parse, stdout, stderr) : null;
     }
 
     /// <summary>Llama 2 and the paper warm up for 2,000 steps; a short run warms up for a tenth of its steps instead.</summary>

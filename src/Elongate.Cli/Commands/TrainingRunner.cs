@@ -20,7 +20,7 @@ internal static class TrainingRunner
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"model: {trainer.Model.Parameters.Length / 1e6:F2}M parameters ({ModelPresets.NonEmbeddingParameters(c) / 1e6:F2}M non-embedding), dim {c.HiddenSize}, {c.NumLayers} layers, {c.NumHeads}/{c.NumKvHeads} heads, ffn {c.IntermediateSize}, vocab {c.VocabSize}; RoPE θ {c.RopeTheta:G}{(c.RopeScaling is { } s ? ", " + s : "")}"));
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"steps {trainer.Step}→{o.Steps}: {o.TokensPerStep} tokens/step = {trainer.SequencesPerStep} sequences × {o.SeqLen} tokens, {trainer.MicroBatches} micro-batches of {o.BatchSize}; lr {o.LearningRate:G3}, warmup {o.WarmupSteps}{(o.Deterministic ? ", deterministic (1 thread)" : "")}"));
+            $"steps {trainer.Step}→{o.Steps}: {o.TokensPerStep} tokens/step = {trainer.SequencesPerStep} sequences × {o.SeqLen} tokens, {trainer.MicroBatches} micro-batches of {o.BatchSize}; lr {o.LearningRate:G3}, warmup {o.WarmupSteps}{(o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : "")}"));
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;

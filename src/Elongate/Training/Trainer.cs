@@ -19,8 +19,10 @@ namespace Elongate.Training;
 /// with vocabulary and RoPE keys) and <c>hf/</c> (config.json + model.safetensors).
 /// Exactness of <c>--resume</c>: the only randomness after initialization is the data order, whose whole state is
 /// in the checkpoint; parameters and moments are saved as raw fp32; metrics.jsonl is cut back to the checkpoint's
-/// step. With <see cref="TrainerOptions.Deterministic"/> the losses of a resumed run equal an uninterrupted run's
-/// bit for bit.
+/// step. Every kernel splits its work only across independent outputs (never across a sum), so each value is
+/// computed in the same order whatever the thread count: a resumed run's losses equal an uninterrupted run's bit for
+/// bit, and <see cref="TrainerOptions.Deterministic"/> (one thread) makes that a promise rather than a property of
+/// today's kernels.
 /// </remarks>
 public sealed class Trainer : IDisposable
 {
@@ -190,7 +192,7 @@ public sealed class Trainer : IDisposable
     public bool HasValidation => _validation.Count > 0;
 
     /// <summary>Mean cross-entropy per token over the fixed validation windows; null without validation data.</summary>
-    public float? Validate() => Options.Deterministic ? SingleThreadScheduler.Run(ValidateCore) : ValidateCore();
+    public float? Validate() => ValidateCore();
 
     private float? ValidateCore()
     {
@@ -212,7 +214,7 @@ public sealed class Trainer : IDisposable
     public TrainingMetrics TrainStep()
     {
         if (Step >= Options.Steps) throw new InvalidOperationException($"the run is complete ({Options.Steps} steps)");
-        var metrics = Options.Deterministic ? SingleThreadScheduler.Run(TrainStepCore) : TrainStepCore();
+        var metrics = TrainStepCore();
         StepCompleted?.Invoke(metrics);
         return metrics;
     }

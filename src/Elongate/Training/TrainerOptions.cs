@@ -62,8 +62,11 @@ public sealed record TrainerOptions
     public bool DocumentMasking { get; init; }
 
     /// <summary>
-    /// Run every kernel on one thread so a resumed run reproduces an uninterrupted one bit for bit (the matrix
-    /// kernels split work by output rows and so are deterministic with threads too, but only this mode promises it).
+    /// Train on one thread, so a resumed run reproduces an uninterrupted one bit for bit whatever the kernels do with
+    /// threads. Saved in the checkpoint; the `elongate` command honours it by running the training process with
+    /// DOTNET_PROCESSOR_COUNT=1 (every kernel then runs on the calling thread). A Trainer hosted in a process with
+    /// more processors records the flag but cannot narrow the process; today's kernels give the same bits there too,
+    /// since they split work only across independent outputs.
     /// </summary>
     public bool Deterministic { get; init; }
 
