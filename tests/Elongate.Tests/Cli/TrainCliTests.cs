@@ -109,6 +109,22 @@ public sealed class TrainCliTests : IDisposable
         Assert.Equal(128, y.Config.MaxPositionEmbeddings);
         Assert.Equal(TrainingTestData.VocabSize, y.Vocabulary!.Count);
         AssertRuns(y, 128);
+
+        // llama.cpp reads both exports (vocabulary, RoPE keys) and computes the same logits over the new length.
+        // Tolerance as for every F32 GGUF against llama.cpp (ForwardPassVsLlamaCppTests): 1e-4 of the largest |logit|.
+        var ids = Enumerable.Range(0, 128).Select(i => 3 + i * 37 % (TrainingTestData.VocabSize - 3)).ToArray();
+        foreach (var path in new[] { Path.Combine(abf, Trainer.GgufFileName), Path.Combine(yarn, Trainer.GgufFileName) })
+        {
+            using var oracle = Elongate.Tests.Oracles.LlamaCppOracle.Open(path, contextSize: 128);
+            var theirs = oracle.Logits(ids);
+            var ours = new InferenceSession(ModelLoader.Load(path), 128).ForwardAll(ids);
+            for (int t = 0; t < ids.Length; t++)
+            {
+                double scale = theirs[t].Max(Math.Abs), diff = 0;
+                for (int v = 0; v < theirs[t].Length; v++) diff = Math.Max(diff, Math.Abs(ours[t][v] - theirs[t][v]));
+                Assert.True(diff <= 1e-4 * scale, $"{path} position {t}: max |Δ| {diff:E2} vs max |logit| {scale:E2}");
+            }
+        }
     }
 
     [Fact]
