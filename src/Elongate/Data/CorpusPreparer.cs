@@ -43,6 +43,7 @@ public static class CorpusPreparer
         var valLengths = new List<int>();
         var sources = new List<CorpusSourceStats>();
         long bytesBefore = 0;
+        var matched = new HashSet<string>(StringComparer.Ordinal);
         using var train = new TokenShardWriter(Path.Combine(outDir, TrainFile), vocab);
         using var val = new TokenShardWriter(Path.Combine(outDir, ValidationFile), vocab);
         for (int fi = 0; fi < inputs.Length; fi++)
@@ -57,9 +58,14 @@ public static class CorpusPreparer
                 if (text.Length == 0) { skipped++; continue; }
                 var ids = tokenizer.Encode(text, addBos: true, addEos: true);
                 if (ids.Length < options.MinDocumentTokens) { skipped++; continue; }
-                bool isVal = valNames is not null
-                    ? valNames.Contains(name) || valNames.Contains(fileName)
-                    : DocumentSplit.IsValidation(name, options.ValidationFraction, options.Seed);
+                bool isVal;
+                if (valNames is not null)
+                {
+                    isVal = false;
+                    if (valNames.Contains(name)) { isVal = true; matched.Add(name); }
+                    if (valNames.Contains(fileName)) { isVal = true; matched.Add(fileName); }
+                }
+                else isVal = DocumentSplit.IsValidation(name, options.ValidationFraction, options.Seed);
                 if (isVal) { val.Add(ids); valLengths.Add(ids.Length); valDocs++; }
                 else { train.Add(ids); trainLengths.Add(ids.Length); trainDocs++; }
                 docs++;
@@ -71,6 +77,9 @@ public static class CorpusPreparer
             sources.Add(stats);
             progress?.Invoke(new CorpusProgress(fi, inputs.Length, file, bytesBefore, totalBytes, FileDone: true, stats));
         }
+
+        if (valNames is not null && valNames.Except(matched).ToArray() is { Length: > 0 } unmatched)
+            throw new ArgumentException($"--val-docs names no document: {string.Join(", ", unmatched)} (a .txt file's name, a .jsonl file's name, or file.jsonl:ID / file.jsonl:LINE)");
 
         // The tokenizer travels with the data (unless it is a whole GGUF model), so training finds it even if the
         // original moves; report.json keeps the original path too.

@@ -109,6 +109,21 @@ public sealed class CorpusPreparerTests : IDisposable
         Assert.Equal(2, report.Sources[0].Skipped);
     }
 
+    [Fact]
+    public void Validation_names_that_match_no_document_are_an_error()
+    {
+        var tokPath = TrainingTestData.WriteTokenizer(_dir);
+        var txt = Path.Combine(_dir, "a.txt");
+        File.WriteAllText(txt, "some text");
+        var outDir = Path.Combine(_dir, "data");
+        var e = Assert.Throws<ArgumentException>(() => CorpusPreparer.Prepare(new CorpusPrepareOptions
+        {
+            TokenizerPath = tokPath, Inputs = [txt], OutputDirectory = outDir, ValidationDocuments = ["a.txt", "b.txt"],
+        }));
+        Assert.Contains("b.txt", e.Message);
+        Assert.False(File.Exists(Path.Combine(outDir, CorpusPreparer.TrainFile)));
+    }
+
     [Theory]
     [InlineData("{\"txt\": \"no text field\"}", "no string \"text\" field")]
     [InlineData("{\"text\": 5}", "no string \"text\" field")]
