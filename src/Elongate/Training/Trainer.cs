@@ -148,7 +148,7 @@ public sealed class Trainer : IDisposable
                 throw new ModelFormatException(Path.Combine(dir, TrainingCheckpoint.FileName), $"{ckpt.Parameters.Length} parameters for a config that needs {model.Parameters.Length}");
             ckpt.Parameters.CopyTo(model.Parameters, 0);
             TrainingRope.Apply(model);
-            data.Restore(ckpt.Packers, ckpt.MixtureState, Path.Combine(dir, TrainingCheckpoint.FileName));
+            data.Restore(ckpt.Packers, ckpt.MixtureState, ckpt.DataSizes, Path.Combine(dir, TrainingCheckpoint.FileName));
             var trainer = new Trainer(model, options, data, dir)
             {
                 Step = ckpt.Step, TokensSeen = ckpt.TokensSeen, _metricsLength = ckpt.MetricsLength, _elapsedBefore = ckpt.ElapsedSeconds,
@@ -256,7 +256,7 @@ public sealed class Trainer : IDisposable
     public void SaveCheckpoint()
     {
         var (packers, mixture) = _data.State;
-        TrainingCheckpoint.Write(CheckpointPath, Model.Config, Options, Model.Vocabulary, Step, _optimizer.StepCount, packers, mixture, _metricsLength,
+        TrainingCheckpoint.Write(CheckpointPath, Model.Config, Options, Model.Vocabulary, Step, _optimizer.StepCount, packers, mixture, _data.Sizes, _metricsLength,
             TokensSeen, _elapsedBefore + _clock.Elapsed.TotalSeconds, Model.Parameters, _optimizer.FirstMoments, _optimizer.SecondMoments, CheckpointWriteHook);
     }
 

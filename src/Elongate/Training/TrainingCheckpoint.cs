@@ -46,6 +46,9 @@ public sealed class TrainingCheckpoint
     public required SequencePackerState[] Packers { get; init; }
     public required ulong MixtureState { get; init; }
 
+    /// <summary>Documents and tokens of each source's train.tokens, in pairs, so a resume notices data that changed.</summary>
+    public long[] DataSizes { get; init; } = [];
+
     /// <summary>Bytes of metrics.jsonl written up to this step; a resumed run cuts the file back to it.</summary>
     public long MetricsLength { get; init; }
 
@@ -90,25 +93,25 @@ public sealed class TrainingCheckpoint
     }
 
     private sealed record State(int Version, LlamaConfig Config, TrainerOptions Options, TokenVocabulary? Vocabulary, int Step,
-        int OptimizerStep, SequencePackerState[] Packers, ulong MixtureState, long MetricsLength, long TokensSeen, double ElapsedSeconds);
+        int OptimizerStep, SequencePackerState[] Packers, ulong MixtureState, long MetricsLength, long TokensSeen, double ElapsedSeconds, long[]? DataSizes);
 
     /// <summary>Writes the checkpoint atomically (temp file + rename).</summary>
     public void Save(string path) => Save(path, null);
 
     /// <param name="afterParameters">Test hook run after the parameters are written, to simulate a crash mid-write.</param>
     internal void Save(string path, Action? afterParameters) =>
-        Write(path, Config, Options, Vocabulary, Step, OptimizerStep, Packers, MixtureState, MetricsLength, TokensSeen, ElapsedSeconds,
+        Write(path, Config, Options, Vocabulary, Step, OptimizerStep, Packers, MixtureState, DataSizes, MetricsLength, TokensSeen, ElapsedSeconds,
             Parameters, FirstMoments, SecondMoments, afterParameters);
 
     /// <summary>Writes a checkpoint straight from live buffers (no copies of the tensors), atomically.</summary>
     internal static void Write(string path, LlamaConfig config, TrainerOptions options, TokenVocabulary? vocabulary, int step, int optimizerStep,
-        SequencePackerState[] packers, ulong mixtureState, long metricsLength, long tokensSeen, double elapsedSeconds,
+        SequencePackerState[] packers, ulong mixtureState, long[] dataSizes, long metricsLength, long tokensSeen, double elapsedSeconds,
         ReadOnlyMemory<float> parameters, ReadOnlyMemory<float> firstMoments, ReadOnlyMemory<float> secondMoments, Action? afterParameters)
     {
         if (firstMoments.Length != parameters.Length || secondMoments.Length != parameters.Length)
             throw new ArgumentException("moments and parameters differ in length");
         var json = JsonSerializer.SerializeToUtf8Bytes(new State(1, config, options, vocabulary, step, optimizerStep, packers, mixtureState,
-            metricsLength, tokensSeen, elapsedSeconds), Json);
+            metricsLength, tokensSeen, elapsedSeconds, dataSizes), Json);
         AtomicFile.Write(path, s =>
         {
             Span<byte> h = stackalloc byte[HeaderBytes];
@@ -152,7 +155,7 @@ public sealed class TrainingCheckpoint
             Config = state.Config, Options = state.Options, Vocabulary = state.Vocabulary, Step = state.Step,
             Parameters = Read(), FirstMoments = Read(), SecondMoments = Read(), OptimizerStep = state.OptimizerStep,
             Packers = state.Packers ?? [], MixtureState = state.MixtureState, MetricsLength = state.MetricsLength,
-            TokensSeen = state.TokensSeen, ElapsedSeconds = state.ElapsedSeconds,
+            TokensSeen = state.TokensSeen, ElapsedSeconds = state.ElapsedSeconds, DataSizes = state.DataSizes ?? [],
         };
     }
 }

@@ -70,11 +70,16 @@ internal sealed class TrainingData : IDisposable
         _segs = new int[_seqLen + 1];
     }
 
+    /// <summary>Documents and tokens of each source's training shard, in pairs.</summary>
+    public long[] Sizes => _train.SelectMany(t => new[] { (long)t.DocumentCount, t.TokenCount }).ToArray();
+
     /// <summary>Packer positions and the mixture generator state.</summary>
     public (SequencePackerState[] Packers, ulong Mixture) State => (_packers.Select(p => p.State).ToArray(), _mixture.State);
 
-    public void Restore(SequencePackerState[] packers, ulong mixture, string source)
+    public void Restore(SequencePackerState[] packers, ulong mixture, long[] sizes, string source)
     {
+        if (sizes.Length > 0 && !sizes.SequenceEqual(Sizes))
+            throw new ArgumentException($"the training data changed since {source} was written (documents/tokens per source were {string.Join(" ", sizes)}, now {string.Join(" ", Sizes)}): the run cannot continue exactly");
         if (packers.Length != _packers.Length)
             throw new ModelFormatException(source, $"checkpoint has {packers.Length} data positions for {_packers.Length} sources", key: "packers");
         for (int i = 0; i < packers.Length; i++) _packers[i].Restore(packers[i]);

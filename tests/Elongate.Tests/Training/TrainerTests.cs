@@ -145,6 +145,12 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(Options(src, 2, 1) with { Sources = ckpt.Options.Sources }, ckpt.Options);
         Assert.Equal(TrainingTestData.VocabSize, ckpt.Vocabulary!.Count);
         Assert.Contains(ckpt.FirstMoments, m => m != 0);
+        Assert.Equal(4, ckpt.DataSizes.Length);
+
+        // Data prepared again differently cannot continue the run exactly: refused.
+        TrainingTestData.Prepare(_dir, src.B, documents: 3, words: 90, validation: 1, seed: 8);
+        var changed = Assert.Throws<ArgumentException>(() => Trainer.Resume(run));
+        Assert.Contains("changed", changed.Message);
 
         // A truncated checkpoint is reported, not half-read.
         var bytes = File.ReadAllBytes(Path.Combine(run, TrainingCheckpoint.FileName));
