@@ -56,6 +56,8 @@ public sealed record CorpusReport
             var r = JsonSerializer.Deserialize<CorpusReport>(File.ReadAllBytes(path), Json)
                 ?? throw new ModelFormatException(path, "report is null");
             if (r.VocabSize <= 0) throw new ModelFormatException(path, $"vocabSize {r.VocabSize} must be positive", key: "vocabSize");
+            if (r.Tokenizer is null || r.Train is null || r.Validation is null || r.Sources is null)
+                throw new ModelFormatException(path, "tokenizer, train, validation and sources are required", key: "tokenizer");
             return r;
         }
         catch (JsonException e)

@@ -55,7 +55,7 @@ public sealed class TrainingCheckpoint
     public long TokensSeen { get; init; }
     public double ElapsedSeconds { get; init; }
 
-    private static (State State, long Count) ReadState(FileStream f, string path)
+    private static (State State, long Count) ReadState(Stream f, string path)
     {
         long length = f.Length;
         Span<byte> h = stackalloc byte[HeaderBytes];
@@ -84,11 +84,41 @@ public sealed class TrainingCheckpoint
         {
             throw new ModelFormatException(path, $"state is not valid: {e.Message}", HeaderBytes, inner: e);
         }
-        if (state.Version != 1) throw new ModelFormatException(path, $"state version {state.Version} is not 1", HeaderBytes, "version");
-        if (state.Config is null || state.Options is null) throw new ModelFormatException(path, "state lacks config or options", HeaderBytes, "config");
-        state.Config.Validate(path);
-        if (state.Step < 0 || state.OptimizerStep < 0 || state.MetricsLength < 0)
-            throw new ModelFormatException(path, "negative step or metrics length", HeaderBytes, "step");
+        void Fail(string key, string problem) => throw new ModelFormatException(path, problem, HeaderBytes, key);
+        if (state.Version != 1) Fail("version", $"state version {state.Version} is not 1");
+        if (state.Config is null) Fail("config", "state has no config");
+        if (state.Options is null) Fail("options", "state has no training options");
+        state.Config!.Validate(path);
+        var c = state.Config;
+        // The tensors must be exactly this config's parameters (double is exact at these magnitudes, and cannot overflow).
+        double perLayer = 2.0 * c.HiddenSize + (double)c.HiddenSize * c.NumHeads * c.HeadDim * 2 + 2.0 * c.HiddenSize * c.KvDim
+            + 3.0 * c.HiddenSize * c.IntermediateSize;
+        double want = (double)c.NumLayers * perLayer + c.HiddenSize + (double)c.VocabSize * c.HiddenSize * (c.TieWordEmbeddings ? 1 : 2);
+        if (want != count) Fail("config", $"the config has {want} parameters but the file holds {count}");
+        var o = state.Options!;
+        if (o.Sources is null || o.Sources.Any(x => x is null || x.Name is null || x.Directory is null)) Fail("options.sources", "data sources are missing");
+        try
+        {
+            o.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            Fail("options", $"training options are invalid: {e.Message}");
+        }
+        if (state.Step < 0 || state.OptimizerStep < 0 || state.MetricsLength < 0 || state.TokensSeen < 0)
+            Fail("step", "negative step, token or metrics count");
+        if (state.Packers is null || state.Packers.Length != o.Sources!.Count || state.Packers.Any(p => p is null || p.Epoch < 0 || p.OrderIndex < 0 || p.Offset < 0))
+            Fail("packers", $"need one non-negative data position per source ({o.Sources!.Count})");
+        if (state.DataSizes is { } sizes && sizes.Length != 0 && sizes.Length != 2 * o.Sources!.Count) Fail("dataSizes", "need documents and tokens per source");
+        if (state.Vocabulary is { } v)
+        {
+            if (v.Pieces is null || v.Scores is null || v.Types is null || v.Pieces.Any(x => x is null)
+                || v.Scores.Length != v.Pieces.Length || v.Types.Length != v.Pieces.Length)
+                Fail("vocabulary", "pieces, scores and types must be present and of equal length");
+            if (v.Pieces!.Length != c.VocabSize) Fail("vocabulary", $"{v.Pieces.Length} pieces for a vocabulary of {c.VocabSize}");
+            foreach (var id in new[] { v.BosId, v.EosId, v.UnkId })
+                if ((uint)id >= (uint)c.VocabSize) Fail("vocabulary", $"special token id {id} is outside the vocabulary");
+        }
         return (state, count);
     }
 
@@ -137,24 +167,31 @@ public sealed class TrainingCheckpoint
         return ReadState(f, path).State.Options;
     }
 
-    /// <summary>Reads and validates a checkpoint.</summary>
+    /// <summary>Reads and validates a checkpoint file.</summary>
     /// <exception cref="ModelFormatException">The file is not a complete, consistent checkpoint.</exception>
     public static TrainingCheckpoint Load(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException(path, "no checkpoint here");
         using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        var (state, count) = ReadState(f, path);
+        return Load(f, path);
+    }
+
+    /// <summary>Reads and validates a checkpoint from a seekable stream; <paramref name="source"/> names it in errors.</summary>
+    /// <exception cref="ModelFormatException">The bytes are not a complete, consistent checkpoint.</exception>
+    public static TrainingCheckpoint Load(Stream stream, string source)
+    {
+        var (state, count) = ReadState(stream, source);
         float[] Read()
         {
             var a = new float[count];
-            f.ReadExactly(MemoryMarshal.AsBytes(a.AsSpan()));
+            stream.ReadExactly(MemoryMarshal.AsBytes(a.AsSpan()));
             return a;
         }
         return new TrainingCheckpoint
         {
             Config = state.Config, Options = state.Options, Vocabulary = state.Vocabulary, Step = state.Step,
             Parameters = Read(), FirstMoments = Read(), SecondMoments = Read(), OptimizerStep = state.OptimizerStep,
-            Packers = state.Packers ?? [], MixtureState = state.MixtureState, MetricsLength = state.MetricsLength,
+            Packers = state.Packers, MixtureState = state.MixtureState, MetricsLength = state.MetricsLength,
             TokensSeen = state.TokensSeen, ElapsedSeconds = state.ElapsedSeconds, DataSizes = state.DataSizes ?? [],
         };
     }
