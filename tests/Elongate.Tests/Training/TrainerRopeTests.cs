@@ -8,7 +8,7 @@ namespace Elongate.Tests.Training;
 /// The RoPE a run trains with is the RoPE its export runs with: the training model's logits under each scaling type
 /// equal those of an independent <see cref="InferenceSession"/> on the exported weights and config.
 /// </summary>
-public class TrainingRopeTests
+public class TrainerRopeTests
 {
     public static TheoryData<string, double, float> Types => new()
     {
