@@ -108,6 +108,11 @@ public sealed class Trainer : IDisposable
         {
             if (data.VocabSize != config.VocabSize)
                 throw new ArgumentException($"the model's vocabulary has {config.VocabSize} pieces but the data was tokenized with {data.VocabSize}");
+            if (vocabulary is not null && !vocabulary.Pieces.SequenceEqual(data.Vocabulary.Pieces))
+            {
+                int at = Enumerable.Range(0, vocabulary.Count).First(i => vocabulary.Pieces[i] != data.Vocabulary.Pieces[i]);
+                throw new ArgumentException($"the model's vocabulary differs from the data's tokenizer (piece {at}: '{vocabulary.Pieces[at]}' vs '{data.Vocabulary.Pieces[at]}'): prepare the data with the model's tokenizer");
+            }
             LlamaTrainingModel<float> model;
             if (initialWeights is null)
             {

@@ -194,6 +194,13 @@ public sealed class TrainerTests : IDisposable
         Assert.Throws<ModelFormatException>(() => Trainer.Resume(Path.Combine(_dir, "nothing-here")));
         var wrongVocab = Assert.Throws<ArgumentException>(() => Trainer.Create(Tiny(100, 16), Options(src, 1, 1), Path.Combine(_dir, "v")));
         Assert.Contains("vocabulary", wrongVocab.Message);
+
+        // Continual pretraining on data from another tokenizer of the same size is refused too.
+        var vocab = Elongate.Tokenization.TokenizerLoader.Load(Path.Combine(_dir, "tok", "tokenizer.bin")).Vocabulary;
+        var other = vocab with { Pieces = vocab.Pieces.Select((p, i) => i == 300 ? "▁zz" : p).ToArray() };
+        var weights = new LlamaTrainingModel<float>(Tiny(TrainingTestData.VocabSize, 16), 1, 16).ToModel().Weights;
+        var differs = Assert.Throws<ArgumentException>(() => Trainer.Create(Tiny(TrainingTestData.VocabSize, 16), Options(src, 1, 1), Path.Combine(_dir, "w"), weights, other));
+        Assert.Contains("piece 300", differs.Message);
     }
 
     [Fact]
