@@ -17,7 +17,7 @@ public static class DataCommand
         var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin or a GGUF whose vocabulary to use", Required = true };
         var input = new Option<string[]>("--input", "-i")
         {
-            Description = "Input files: .txt (each file is one document, e.g. a book) or .jsonl (one document per line in a \"text\" field)",
+            Description = "Input files: .txt (each file is one document, e.g. a book) or .jsonl (one document per line in a \"text\" field); a folder means its .txt and .jsonl files",
             Required = true, AllowMultipleArgumentsPerToken = true,
         };
         var output = new Option<string>("--out", "-o") { Description = "Output folder (train.tokens, val.tokens, report.json, tokenizer copy)", Required = true };

@@ -33,7 +33,7 @@ public static class CorpusPreparer
         int vocab = tokenizer.Vocabulary.Count;
         var outDir = Path.GetFullPath(options.OutputDirectory);
         Directory.CreateDirectory(outDir);
-        var inputs = options.Inputs.Select(Path.GetFullPath).ToArray();
+        var inputs = options.ExpandedInputs();
         foreach (var f in inputs)
             if (!File.Exists(f)) throw new ModelFormatException(f, "no such input file");
         long totalBytes = inputs.Sum(f => new FileInfo(f).Length);

@@ -162,13 +162,15 @@ public sealed class CorpusPreparerTests : IDisposable
             return p;
         }).ToArray();
         var outDir = Path.Combine(_dir, "data");
-        var (rc, output, err) = CliTests.Run(["data", "prepare", "--tokenizer", tokPath, "--input", .. files, "--out", outDir, "--val-docs", "book1.txt"]);
+        var (rc, output, err) = CliTests.Run(["data", "prepare", "--tokenizer", tokPath, "--input", files[0], _dir, "--out", outDir, "--val-docs", "book1.txt"]);
         Assert.True(rc == 0, err);
         Assert.Contains("validation", output);
         Assert.Contains("book2.txt", output);
         Assert.Matches(@"MB/s", output);
         var report = CorpusReport.Load(outDir);
-        Assert.Equal(2, report.Train.Documents);
+        // The folder brings all three books (book0 a second time: named twice, read twice).
+        Assert.Equal(new[] { "book0.txt", "book0.txt", "book1.txt", "book2.txt" }, report.Sources.Select(s => Path.GetFileName(s.File)));
+        Assert.Equal(3, report.Train.Documents);
         Assert.Equal(1, report.Validation.Documents);
         Assert.Equal(Path.GetFullPath(tokPath), report.Tokenizer);
     }
