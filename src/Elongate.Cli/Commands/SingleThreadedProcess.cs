@@ -37,7 +37,16 @@ internal static class SingleThreadedProcess
         Console.CancelKeyPress += onCancel;
         try
         {
-            using var child = Process.Start(psi) ?? throw new IOException($"could not start {psi.FileName}");
+            Process? started;
+            try
+            {
+                started = Process.Start(psi);
+            }
+            catch (System.ComponentModel.Win32Exception e)
+            {
+                throw new IOException($"--deterministic could not start the single-threaded child ({psi.FileName}): {e.Message}", e);
+            }
+            using var child = started ?? throw new IOException($"--deterministic could not start {psi.FileName}");
             if (!inherit)
             {
                 var gate = new object();
