@@ -15,6 +15,9 @@ public static class ElongateCli
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(RopeCommand.Create());
+        root.Subcommands.Add(DataCommand.Create());
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(ExtendCommand.Create());
         return root;
     }
 

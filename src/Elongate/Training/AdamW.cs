@@ -48,6 +48,23 @@ public sealed class AdamW
     /// <summary>Optimizer for a training model's own parameters.</summary>
     public AdamW(LlamaTrainingModel<float> model) : this(model.Tensors, model.Parameters.Length) { }
 
+    /// <summary>First-moment averages m, laid out like the parameters; checkpoints save them so a resumed run steps identically.</summary>
+    public ReadOnlyMemory<float> FirstMoments => _m;
+
+    /// <summary>Second-moment averages v, laid out like the parameters.</summary>
+    public ReadOnlyMemory<float> SecondMoments => _v;
+
+    /// <summary>Restores moments and step count saved from an optimizer over the same parameters.</summary>
+    public void RestoreState(ReadOnlySpan<float> firstMoments, ReadOnlySpan<float> secondMoments, int stepCount)
+    {
+        if (firstMoments.Length != _m.Length || secondMoments.Length != _v.Length)
+            throw new ArgumentException($"expected {_m.Length} moments, got {firstMoments.Length} and {secondMoments.Length}");
+        ArgumentOutOfRangeException.ThrowIfNegative(stepCount);
+        firstMoments.CopyTo(_m);
+        secondMoments.CopyTo(_v);
+        StepCount = stepCount;
+    }
+
     /// <summary>
     /// Clips <paramref name="gradients"/> in place to the global norm, updates <paramref name="parameters"/>, and
     /// returns the gradient norm before clipping (the number worth logging).

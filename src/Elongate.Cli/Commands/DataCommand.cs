@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Globalization;
+using Elongate.Data;
+using Spectre.Console;
+
+namespace Elongate.Cli.Commands;
+
+/// <summary>
+/// `elongate data prepare --tokenizer T --input FILES... --out DIR [--val-fraction F | --val-docs NAMES] [--seed S]
+/// [--min-doc-tokens N]`: tokenizes .txt (one document per file) and .jsonl (one document per line, "text" field)
+/// into DIR/train.tokens and DIR/val.tokens, streaming, and reports the length distribution.
+/// </summary>
+public static class DataCommand
+{
+    public static Command Create()
+    {
+        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin or a GGUF whose vocabulary to use", Required = true };
+        var input = new Option<string[]>("--input", "-i")
+        {
+            Description = "Input files: .txt (each file is one document, e.g. a book) or .jsonl (one document per line in a \"text\" field); a folder means its .txt and .jsonl files",
+            Required = true, AllowMultipleArgumentsPerToken = true,
+        };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder (train.tokens, val.tokens, report.json, tokenizer copy)", Required = true };
+        var fraction = new Option<double>("--val-fraction") { Description = "Share of documents held out for validation, chosen by a seeded hash of each document's name", DefaultValueFactory = _ => 0.1 };
+        var valDocs = new Option<string[]>("--val-docs")
+        {
+            Description = "Hold out exactly these documents instead: a .txt file's name (e.g. dracula.txt), a whole .jsonl file's name, or file.jsonl:ID / file.jsonl:LINE",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the hashed validation split", DefaultValueFactory = _ => 1UL };
+        var minTokens = new Option<int>("--min-doc-tokens") { Description = "Skip documents with fewer tokens (BOS and EOS included)", DefaultValueFactory = _ => 0 };
+        var prepare = new Command("prepare", "Tokenize text files into training and validation shards") { tokenizer, input, output, fraction, valDocs, seed, minTokens };
+        prepare.SetAction(parse => CliErrors.Run(parse, "data prepare", (stdout, _) =>
+        {
+            var options = new CorpusPrepareOptions
+            {
+                TokenizerPath = parse.GetValue(tokenizer)!, Inputs = parse.GetValue(input) ?? [], OutputDirectory = parse.GetValue(output)!,
+                ValidationFraction = parse.GetValue(fraction), ValidationDocuments = parse.GetValue(valDocs), Seed = parse.GetValue(seed),
+                MinDocumentTokens = parse.GetValue(minTokens),
+            };
+            var console = ConsoleUi.Create(stdout);
+            CorpusReport report;
+            if (ConsoleUi.IsInteractive(stdout))
+            {
+                report = console.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(),
+                        new TransferSpeedColumn(), new RemainingTimeColumn())
+                    .Start(ctx =>
+                    {
+                        ProgressTask? task = null;
+                        return CorpusPreparer.Prepare(options, p =>
+                        {
+                            task ??= ctx.AddTask("tokenizing", maxValue: Math.Max(1, p.TotalBytes));
+                            task.Description = $"file {p.FileIndex + 1}/{p.FileCount} {Markup.Escape(Path.GetFileName(p.File))}";
+                            task.Value = p.BytesRead;
+                        });
+                    });
+            }
+            else
+            {
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                report = CorpusPreparer.Prepare(options, p =>
+                {
+                    if (!p.FileDone || p.Stats is not { } s) return;
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"file {p.FileIndex + 1}/{p.FileCount} {Path.GetFileName(p.File)}: {s.Documents} documents, {s.Tokens} tokens ({p.BytesRead / 1e6:F1}/{p.TotalBytes / 1e6:F1} MB, {p.BytesRead / 1e6 / Math.Max(1e-9, watch.Elapsed.TotalSeconds):F2} MB/s)"));
+                    stdout.Flush();
+                });
+            }
+            Print(console, report);
+            stdout.WriteLine($"wrote {Path.Combine(Path.GetFullPath(options.OutputDirectory), CorpusPreparer.TrainFile)}, {CorpusPreparer.ValidationFile}, {CorpusReport.FileName}");
+            return 0;
+        }));
+        return new Command("data", "Prepare training data") { prepare };
+    }
+
+    private static void Print(IAnsiConsole console, CorpusReport r)
+    {
+        var splits = new Table().Title("document lengths (tokens, BOS/EOS included)");
+        foreach (var h in new[] { "split", "documents", "tokens", "min", "median", "p90", "p99", "max" }) splits.AddColumn(h);
+        void Split(string name, LengthReport l) => splits.AddRow(name, l.Documents.ToString(CultureInfo.InvariantCulture), l.Tokens.ToString(CultureInfo.InvariantCulture),
+            l.Min.ToString(CultureInfo.InvariantCulture), l.Median.ToString(CultureInfo.InvariantCulture), l.P90.ToString(CultureInfo.InvariantCulture),
+            l.P99.ToString(CultureInfo.InvariantCulture), l.Max.ToString(CultureInfo.InvariantCulture));
+        Split("train", r.Train);
+        Split("validation", r.Validation);
+        console.Write(splits);
+        var files = new Table().Title($"sources (tokenizer {Markup.Escape(Path.GetFileName(r.Tokenizer))}, vocabulary {r.VocabSize})");
+        foreach (var h in new[] { "file", "MB", "documents", "tokens", "train docs", "val docs", "skipped" }) files.AddColumn(h);
+        foreach (var s in r.Sources)
+            files.AddRow(Markup.Escape(Path.GetFileName(s.File)), (s.Bytes / 1e6).ToString("F2", CultureInfo.InvariantCulture), s.Documents.ToString(CultureInfo.InvariantCulture),
+                s.Tokens.ToString(CultureInfo.InvariantCulture), s.TrainDocuments.ToString(CultureInfo.InvariantCulture),
+                s.ValidationDocuments.ToString(CultureInfo.InvariantCulture), s.Skipped.ToString(CultureInfo.InvariantCulture));
+        console.Write(files);
+    }
+}

@@ -1,0 +1,301 @@
+using System.Diagnostics;
+using System.Numerics.Tensors;
+using System.Text;
+using System.Text.Json;
+using Elongate.Formats;
+using Elongate.Model;
+using Elongate.Tokenization;
+
+namespace Elongate.Training;
+
+/// <summary>
+/// The training loop: packed sequences from prepared shards, gradient accumulation over micro-batches to a fixed
+/// number of tokens per step, AdamW with warmup + cosine, validation on fixed windows, atomic checkpoints that
+/// resume exactly, metrics.jsonl, and at the end a loss-curve PNG and exports to GGUF and safetensors.
+/// </summary>
+/// <remarks>
+/// Run folder: <c>checkpoint.elck</c> (<see cref="TrainingCheckpoint"/>), <c>metrics.jsonl</c> (one
+/// <see cref="TrainingMetrics"/> per step), and after <see cref="Run"/>: <c>loss.png</c>, <c>model.gguf</c> (f32,
+/// with vocabulary and RoPE keys) and <c>hf/</c> (config.json + model.safetensors).
+/// Exactness of <c>--resume</c>: the only randomness after initialization is the data order, whose whole state is
+/// in the checkpoint; parameters and moments are saved as raw fp32; metrics.jsonl is cut back to the checkpoint's
+/// step. Every kernel splits its work only across independent outputs (never across a sum), so each value is
+/// computed in the same order whatever the thread count: a resumed run's losses equal an uninterrupted run's bit for
+/// bit, and <see cref="TrainerOptions.Deterministic"/> (one thread) makes that a promise rather than a property of
+/// today's kernels.
+/// </remarks>
+public sealed class Trainer : IDisposable
+{
+    public const string MetricsFileName = "metrics.jsonl";
+    public const string LossPlotFileName = "loss.png";
+    public const string GgufFileName = "model.gguf";
+    public const string SafetensorsFolderName = "hf";
+
+    private static readonly JsonSerializerOptions MetricsJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
+    private readonly TrainingData _data;
+    private readonly AdamW _optimizer;
+    private readonly CosineSchedule _schedule;
+    private readonly int[] _inputs, _targets, _segments;
+    private readonly List<(int[] Inputs, int[] Targets, int[] Segments)> _validation = [];
+    private long _metricsLength;
+    private double _elapsedBefore;
+    private readonly Stopwatch _clock = new();
+
+    /// <summary>The model being trained (fp32 master weights).</summary>
+    public LlamaTrainingModel<float> Model { get; }
+
+    public TrainerOptions Options { get; }
+    public string RunDirectory { get; }
+
+    /// <summary>Optimizer steps completed.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>Training tokens consumed so far.</summary>
+    public long TokensSeen { get; private set; }
+
+    /// <summary>Sequences per optimizer step (tokens per step / sequence length).</summary>
+    public int SequencesPerStep { get; }
+
+    /// <summary>Forward/backward passes per optimizer step.</summary>
+    public int MicroBatches { get; }
+
+    /// <summary>Called after every step with its metrics (the CLI draws its progress from it).</summary>
+    public Action<TrainingMetrics>? StepCompleted { get; set; }
+
+    /// <summary>Test hook: runs inside checkpoint writing, after the parameters are written.</summary>
+    internal Action? CheckpointWriteHook { get; set; }
+
+    public string CheckpointPath => Path.Combine(RunDirectory, TrainingCheckpoint.FileName);
+    public string MetricsPath => Path.Combine(RunDirectory, MetricsFileName);
+
+    private Trainer(LlamaTrainingModel<float> model, TrainerOptions options, TrainingData data, string runDirectory)
+    {
+        Model = model;
+        Options = options;
+        _data = data;
+        RunDirectory = runDirectory;
+        (SequencesPerStep, MicroBatches) = options.Shape;
+        _optimizer = new AdamW(model)
+        {
+            Beta1 = options.Beta1, Beta2 = options.Beta2, Epsilon = options.Epsilon, WeightDecay = options.WeightDecay, MaxGradNorm = options.MaxGradNorm,
+        };
+        _schedule = options.Schedule;
+        int bt = options.BatchSize * options.SeqLen;
+        _inputs = new int[bt];
+        _targets = new int[bt];
+        _segments = new int[bt];
+        BuildValidationBatches();
+    }
+
+    /// <summary>
+    /// Starts a run in <paramref name="runDirectory"/>: from random weights (seeded by <see cref="TrainerOptions.Seed"/>)
+    /// or, for continual pretraining, from <paramref name="initialWeights"/>. <paramref name="config"/> carries the
+    /// RoPE to train with; its vocabulary size must match the data's.
+    /// </summary>
+    /// <param name="vocabulary">Vocabulary for the checkpoint and the exports; null takes the data's tokenizer's.</param>
+    /// <exception cref="ArgumentException">Bad options, or the folder already holds a checkpoint (resume it instead).</exception>
+    public static Trainer Create(LlamaConfig config, TrainerOptions options, string runDirectory, LlamaWeights? initialWeights = null, TokenVocabulary? vocabulary = null)
+    {
+        options.Validate();
+        var dir = Path.GetFullPath(runDirectory);
+        if (File.Exists(Path.Combine(dir, TrainingCheckpoint.FileName)))
+            throw new ArgumentException($"{dir} already holds a checkpoint: continue it with --resume, or choose another --out");
+        config = config with { MaxPositionEmbeddings = Math.Max(config.MaxPositionEmbeddings, options.SeqLen) };
+        config.Validate("<training config>");
+        var data = new TrainingData(options);
+        try
+        {
+            if (data.VocabSize != config.VocabSize)
+                throw new ArgumentException($"the model's vocabulary has {config.VocabSize} pieces but the data was tokenized with {data.VocabSize}");
+            if (vocabulary is not null && !vocabulary.Pieces.SequenceEqual(data.Vocabulary.Pieces))
+            {
+                int at = Enumerable.Range(0, vocabulary.Count).First(i => vocabulary.Pieces[i] != data.Vocabulary.Pieces[i]);
+                throw new ArgumentException($"the model's vocabulary differs from the data's tokenizer (piece {at}: '{vocabulary.Pieces[at]}' vs '{data.Vocabulary.Pieces[at]}'): prepare the data with the model's tokenizer");
+            }
+            LlamaTrainingModel<float> model;
+            if (initialWeights is null)
+            {
+                model = new LlamaTrainingModel<float>(config, options.BatchSize, options.SeqLen);
+                model.InitializeRandom(unchecked((int)options.Seed));
+            }
+            else
+            {
+                model = LlamaTrainingModel<float>.FromModel(new LlamaModel { Config = config, Weights = initialWeights, Source = "<initial weights>" },
+                    options.BatchSize, options.SeqLen);
+            }
+            model.Vocabulary = vocabulary ?? data.Vocabulary;
+            TrainingRope.Apply(model);
+            Directory.CreateDirectory(dir);
+            File.WriteAllBytes(Path.Combine(dir, MetricsFileName), []);
+            return new Trainer(model, options, data, dir);
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Continues the run saved in <paramref name="runDirectory"/> from its checkpoint.</summary>
+    /// <exception cref="ModelFormatException">The checkpoint is missing or damaged.</exception>
+    public static Trainer Resume(string runDirectory)
+    {
+        var dir = Path.GetFullPath(runDirectory);
+        var ckpt = TrainingCheckpoint.Load(Path.Combine(dir, TrainingCheckpoint.FileName));
+        var options = ckpt.Options;
+        options.Validate();
+        var data = new TrainingData(options);
+        try
+        {
+            var model = new LlamaTrainingModel<float>(ckpt.Config, options.BatchSize, options.SeqLen) { Vocabulary = ckpt.Vocabulary };
+            if (ckpt.Parameters.Length != model.Parameters.Length)
+                throw new ModelFormatException(Path.Combine(dir, TrainingCheckpoint.FileName), $"{ckpt.Parameters.Length} parameters for a config that needs {model.Parameters.Length}");
+            ckpt.Parameters.CopyTo(model.Parameters, 0);
+            TrainingRope.Apply(model);
+            data.Restore(ckpt.Packers, ckpt.MixtureState, ckpt.DataSizes, Path.Combine(dir, TrainingCheckpoint.FileName));
+            var trainer = new Trainer(model, options, data, dir)
+            {
+                Step = ckpt.Step, TokensSeen = ckpt.TokensSeen, _metricsLength = ckpt.MetricsLength, _elapsedBefore = ckpt.ElapsedSeconds,
+            };
+            trainer._optimizer.RestoreState(ckpt.FirstMoments, ckpt.SecondMoments, ckpt.OptimizerStep);
+            // Steps after the checkpoint (a crash came later) are dropped from the metrics: they will be redone.
+            using (var f = new FileStream(trainer.MetricsPath, FileMode.OpenOrCreate, FileAccess.Write))
+                if (f.Length > ckpt.MetricsLength) f.SetLength(ckpt.MetricsLength);
+            return trainer;
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+    }
+
+    private void BuildValidationBatches()
+    {
+        var windows = _data.ValidationWindows(Options.ValidationWindows);
+        int B = Options.BatchSize, T = Options.SeqLen;
+        for (int start = 0; start < windows.Count; start += B)
+        {
+            var inputs = new int[B * T];
+            var targets = new int[B * T];
+            var segments = new int[B * T];
+            // A last, partial batch is padded with rows whose targets are all ignored.
+            Array.Fill(targets, Model.IgnoreIndex);
+            for (int b = 0; b < B && start + b < windows.Count; b++)
+            {
+                var (tok, seg) = windows[start + b];
+                tok.AsSpan(0, T).CopyTo(inputs.AsSpan(b * T));
+                tok.AsSpan(1, T).CopyTo(targets.AsSpan(b * T));
+                seg.AsSpan(0, T).CopyTo(segments.AsSpan(b * T));
+            }
+            _validation.Add((inputs, targets, segments));
+        }
+    }
+
+    /// <summary>True when this run has validation data.</summary>
+    public bool HasValidation => _validation.Count > 0;
+
+    /// <summary>Mean cross-entropy per token over the fixed validation windows; null without validation data.</summary>
+    public float? Validate() => ValidateCore();
+
+    private float? ValidateCore()
+    {
+        if (_validation.Count == 0) return null;
+        double sum = 0;
+        long count = 0;
+        foreach (var (inputs, targets, segments) in _validation)
+        {
+            int valid = targets.Count(t => t != Model.IgnoreIndex);
+            if (valid == 0) continue;
+            float loss = Model.Forward(inputs, targets, Options.DocumentMasking ? segments : default);
+            sum += (double)loss * valid;
+            count += valid;
+        }
+        return count == 0 ? null : (float)(sum / count);
+    }
+
+    /// <summary>One optimizer step (plus validation and checkpoint when due); returns its metrics.</summary>
+    public TrainingMetrics TrainStep()
+    {
+        if (Step >= Options.Steps) throw new InvalidOperationException($"the run is complete ({Options.Steps} steps)");
+        var metrics = TrainStepCore();
+        StepCompleted?.Invoke(metrics);
+        return metrics;
+    }
+
+    private TrainingMetrics TrainStepCore()
+    {
+        _clock.Start();
+        var watch = Stopwatch.StartNew();
+        float lr = _schedule.At(Step);
+        Model.ZeroGrad();
+        double lossSum = 0;
+        for (int mb = 0; mb < MicroBatches; mb++)
+        {
+            _data.NextBatch(Options.BatchSize, _inputs, _targets, _segments);
+            lossSum += Model.Forward(_inputs, _targets, Options.DocumentMasking ? _segments : default);
+            Model.Backward();
+        }
+        // Each micro-batch added the gradient of its own mean; the step's loss is the mean over micro-batches.
+        if (MicroBatches > 1) TensorPrimitives.Multiply(Model.Gradients, 1f / MicroBatches, Model.Gradients);
+        float norm = _optimizer.Step(Model.Parameters, Model.Gradients, lr);
+        Step++;
+        TokensSeen += Options.TokensPerStep;
+        double seconds = watch.Elapsed.TotalSeconds;
+        float? val = (Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0) || Step == Options.Steps ? ValidateCore() : null;
+        _clock.Stop();
+        var metrics = new TrainingMetrics(Step, (float)(lossSum / MicroBatches), lr, norm, Options.TokensPerStep / Math.Max(seconds, 1e-9),
+            TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds);
+        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, MetricsJson) + "\n");
+        using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
+        {
+            f.Write(line);
+            _metricsLength = f.Position;
+        }
+        if ((Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0) || Step == Options.Steps) SaveCheckpoint();
+        return metrics;
+    }
+
+    /// <summary>Writes checkpoint.elck atomically (temp file + rename).</summary>
+    public void SaveCheckpoint()
+    {
+        var (packers, mixture) = _data.State;
+        TrainingCheckpoint.Write(CheckpointPath, Model.Config, Options, Model.Vocabulary, Step, _optimizer.StepCount, packers, mixture, _data.Sizes, _metricsLength,
+            TokensSeen, _elapsedBefore + _clock.Elapsed.TotalSeconds, Model.Parameters, _optimizer.FirstMoments, _optimizer.SecondMoments, CheckpointWriteHook);
+    }
+
+    /// <summary>Trains until <see cref="TrainerOptions.Steps"/>, then writes the loss curve and the exports.</summary>
+    public TrainingSummary Run(CancellationToken cancellation = default)
+    {
+        TrainingMetrics? last = null;
+        while (Step < Options.Steps)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            last = TrainStep();
+        }
+        return Export(last);
+    }
+
+    /// <summary>Writes loss.png, model.gguf and hf/ from the current weights and the whole metrics history.</summary>
+    public TrainingSummary Export(TrainingMetrics? last = null)
+    {
+        var history = LossCurvePlot.ReadMetrics(MetricsPath);
+        last ??= history.LastOrDefault();
+        var plot = Path.Combine(RunDirectory, LossPlotFileName);
+        var c = Model.Config;
+        LossCurvePlot.Write(plot, history, $"{ModelPresets.NonEmbeddingParameters(c) / 1e6:F2}M non-embedding params, T = {Options.SeqLen}, θ = {c.RopeTheta:G}"
+            + (c.RopeScaling is { } s ? $", {s.Type}" : ""));
+        var model = Model.ToModel(RunDirectory);
+        var gguf = Path.Combine(RunDirectory, GgufFileName);
+        ModelLoader.Save(model, gguf, "f32", Model.Vocabulary);
+        var hf = Path.Combine(RunDirectory, SafetensorsFolderName);
+        ModelLoader.Save(model, hf, "f32");
+        var trained = history.Where(m => m.Step > 0).ToArray();
+        return new TrainingSummary(Step, TokensSeen, last?.Loss, history.LastOrDefault(m => m.ValidationLoss is not null)?.ValidationLoss,
+            trained.Length == 0 ? 0 : trained.Sum(m => (double)Options.TokensPerStep) / Math.Max(1e-9, trained.Sum(m => Options.TokensPerStep / m.TokensPerSecond)),
+            gguf, hf, plot, MetricsPath);
+    }
+
+    public void Dispose() => _data.Dispose();
+}
