@@ -15,6 +15,7 @@ public static class ElongateCli
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(RopeCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         return root;
     }
 
