@@ -32,15 +32,13 @@ internal static class EvalLossCommand
         var maxWindows = new Option<int>("--max-windows") { Description = "Windows per length at most (0 = all the data)", DefaultValueFactory = _ => 0 };
         var buckets = new Option<int>("--buckets") { Description = "Position buckets per length (logarithmic edges)", DefaultValueFactory = _ => 8 };
         var cmd = new Command("loss", "Loss and perplexity against context length, with the power-law fit (α/c)^β + γ\n\n" + Help) { data, stride, maxWindows, buckets };
-        support.AddTo(cmd);
+        support.AddTo(cmd, withContext: false);
         cmd.SetAction(parse => CliErrors.Run(parse, "eval loss", (stdout, stderr) =>
         {
             var lengths = support.ParseLengths(parse);
             int s = parse.GetValue(stride), w = parse.GetValue(maxWindows);
             if (s < 0) throw new ArgumentException("--stride must be ≥ 0");
             if (w < 0) throw new ArgumentException("--max-windows must be ≥ 0");
-            if (parse.GetValue(support.Context) is > 0 and var c && c < lengths.Max())
-                throw new ArgumentException($"--context {c} is smaller than the largest length {lengths.Max()}");
             var (model, tokenizer, overridden) = support.Load(parse);
             var (jsonPath, pngPath) = support.OutputPaths(parse, "loss.png");
             using var corpus = EvalCorpus.Open(parse.GetValue(data)!);

@@ -33,9 +33,11 @@ internal sealed class EvalSupport
         Out = new Option<string>("--out", "-o") { Description = "Output folder for results.json and the PNG", DefaultValueFactory = _ => Path.Combine("elongate-eval", task) };
     }
 
-    public void AddTo(Command cmd)
+    /// <summary>Adds the shared options; <paramref name="withContext"/> is false for tasks that generate nothing (the session is then sized by the longest length).</summary>
+    public void AddTo(Command cmd, bool withContext = true)
     {
-        foreach (var o in new Option[] { Model, Tokenizer, Lengths, Out, Context }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { Model, Tokenizer, Lengths, Out }) cmd.Options.Add(o);
+        if (withContext) cmd.Options.Add(Context);
         Rope.AddTo(cmd);
     }
 
