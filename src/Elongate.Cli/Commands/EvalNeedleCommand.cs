@@ -47,7 +47,7 @@ internal static class EvalNeedleCommand
             using var corpus = EvalCorpus.Open(parse.GetValue(haystack)!);
             var report = NeedleEvaluation.Evaluate(model, tokenizer, corpus, options, EvalSupport.Progress(stderr));
             EvalJson.Write(jsonPath, support.Run("needle", parse, model, overridden, corpus.Source, report));
-            EvalPlots.WriteHeatmap(pngPath, report, $"Needle in a haystack: {Path.GetFileName(model.Source.TrimEnd('/'))}", "normalized match");
+            EvalPlots.WriteHeatmap(pngPath, report, $"Needle in a haystack, normalized match: {Path.GetFileName(model.Source.TrimEnd('/'))}");
             EvalSupport.Console(stdout).Write(EvalSupport.Grid(report, "needle: normalized match"));
             stdout.WriteLine($"wrote {jsonPath} and {pngPath}");
             return 0;

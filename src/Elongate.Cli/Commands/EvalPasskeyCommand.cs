@@ -43,7 +43,7 @@ internal static class EvalPasskeyCommand
             var (jsonPath, pngPath) = support.OutputPaths(parse, "passkey.png");
             var report = PasskeyEvaluation.Evaluate(model, tokenizer, options, EvalSupport.Progress(stderr));
             EvalJson.Write(jsonPath, support.Run("passkey", parse, model, overridden, null, report));
-            EvalPlots.WriteHeatmap(pngPath, report, $"Passkey retrieval: {Path.GetFileName(model.Source.TrimEnd('/'))} ({options.Trials} keys per cell)", "accuracy");
+            EvalPlots.WriteHeatmap(pngPath, report, $"Passkey retrieval accuracy: {Path.GetFileName(model.Source.TrimEnd('/'))} ({options.Trials} keys per cell)");
             EvalSupport.Console(stdout).Write(EvalSupport.Grid(report, "passkey accuracy"));
             stdout.WriteLine($"wrote {jsonPath} and {pngPath}");
             return 0;

@@ -85,7 +85,7 @@ public static class EvalPlots
     /// A lengths × depths heatmap of cell scores in [0, 1], length on x, depth on y (0 at the top, as the text
     /// reads), each cell labelled with its value.
     /// </summary>
-    public static void WriteHeatmap(string path, RetrievalReport report, string title, string scoreLabel)
+    public static void WriteHeatmap(string path, RetrievalReport report, string title)
     {
         int rows = report.Depths.Count, cols = report.Lengths.Count;
         var data = new double[rows, cols];
@@ -108,8 +108,8 @@ public static class EvalPlots
                 label.LabelAlignment = Alignment.MiddleCenter;
                 label.LabelFontColor = v > 0.6 ? Colors.Black : Colors.White;
             }
-        var bar = plt.Add.ColorBar(hm);
-        bar.Label = scoreLabel;
+        // The colour bar is unlabelled (ScottPlot draws its label over the tick labels); titles name the metric.
+        plt.Add.ColorBar(hm);
         plt.Axes.Bottom.SetTicks(Enumerable.Range(0, cols).Select(i => (double)i).ToArray(),
             report.Lengths.Select(l => l.ToString(CultureInfo.InvariantCulture)).ToArray());
         plt.Axes.Left.SetTicks(Enumerable.Range(0, rows).Select(r => (double)(rows - 1 - r)).ToArray(),
