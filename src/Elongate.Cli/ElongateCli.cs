@@ -18,6 +18,7 @@ public static class ElongateCli
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ExtendCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         return root;
     }
 
