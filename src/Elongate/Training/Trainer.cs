@@ -125,7 +125,6 @@ public sealed class Trainer : IDisposable
                     options.BatchSize, options.SeqLen);
             }
             model.Vocabulary = vocabulary ?? data.Vocabulary;
-            TrainingRope.Apply(model);
             Directory.CreateDirectory(dir);
             File.WriteAllBytes(Path.Combine(dir, MetricsFileName), []);
             return new Trainer(model, options, data, dir);
@@ -152,7 +151,6 @@ public sealed class Trainer : IDisposable
             if (ckpt.Parameters.Length != model.Parameters.Length)
                 throw new ModelFormatException(Path.Combine(dir, TrainingCheckpoint.FileName), $"{ckpt.Parameters.Length} parameters for a config that needs {model.Parameters.Length}");
             ckpt.Parameters.CopyTo(model.Parameters, 0);
-            TrainingRope.Apply(model);
             data.Restore(ckpt.Packers, ckpt.MixtureState, ckpt.DataSizes, Path.Combine(dir, TrainingCheckpoint.FileName));
             var trainer = new Trainer(model, options, data, dir)
             {

@@ -80,8 +80,12 @@ public class RopeForwardTests
         for (int t = 0; t < tokens.Length; t++)
         {
             var logits = single.Forward(tokens[t]);
-            // Same per-row arithmetic in both paths (matmul rows and attention rows are computed identically), so exact.
-            Assert.True(batched[t].AsSpan().SequenceEqual(logits), $"{type}: logits differ at position {t}");
+            // The batched prompt goes through the blocked GEMM, single tokens through GEMV: only the summation order
+            // differs (float32 ulps, ~1e-7 of the logit range). Rotating with another frequency set — the
+            // transformers #25104 failure — changes positions, not rounding, and is far outside this bound.
+            double scale = logits.Max(Math.Abs), diff = 0;
+            for (int v = 0; v < logits.Length; v++) diff = Math.Max(diff, Math.Abs(batched[t][v] - logits[v]));
+            Assert.True(diff <= 1e-5 * scale, $"{type}: logits differ at position {t} by {diff / scale:G3} of their range");
         }
     }
 
