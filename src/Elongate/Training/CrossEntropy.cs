@@ -25,7 +25,7 @@ public static class CrossEntropy
         {
             nint lp = (nint)pl, sp = (nint)ps;
             // Rows are independent; with a large vocabulary this is the costliest non-matmul step.
-            Gemm.ParallelRange(rows, (long)rows * vocab * 8, (t0, t1) =>
+            MatrixProducts.ParallelRange(rows, (long)rows * vocab * 8, (t0, t1) =>
             {
                 for (int t = t0; t < t1; t++)
                 {
@@ -66,7 +66,7 @@ public static class CrossEntropy
         fixed (int* py = targets)
         {
             nint dp = (nint)pd, lp = (nint)pl, sp = (nint)ps, yp = (nint)py;
-            Gemm.ParallelRange(rows, (long)rows * vocab * 8, (t0, t1) =>
+            MatrixProducts.ParallelRange(rows, (long)rows * vocab * 8, (t0, t1) =>
             {
                 for (int t = t0; t < t1; t++)
                 {

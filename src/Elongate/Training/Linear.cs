@@ -8,14 +8,14 @@ public static class Linear
     /// <summary>y[rows, out] = x[rows, in]·Wᵀ (overwrites y).</summary>
     public static void Forward<T>(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> weight, int rows, int inDim, int outDim)
         where T : unmanaged, IFloatingPointIeee754<T>
-        => Gemm.Forward(y, x, weight, rows, inDim, outDim);
+        => MatrixProducts.Forward(y, x, weight, rows, inDim, outDim);
 
     /// <summary>dX += dY·W and dW += dYᵀ·X; X is the input saved from the forward pass.</summary>
     public static void Backward<T>(Span<T> dx, Span<T> dWeight, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> weight,
         int rows, int inDim, int outDim)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Gemm.AccumulateInputGradient(dx, dy, weight, rows, inDim, outDim);
-        Gemm.AccumulateWeightGradient(dWeight, dy, x, rows, inDim, outDim);
+        MatrixProducts.AccumulateInputGradient(dx, dy, weight, rows, inDim, outDim);
+        MatrixProducts.AccumulateWeightGradient(dWeight, dy, x, rows, inDim, outDim);
     }
 }

@@ -6,12 +6,12 @@ using Elongate.Kernels;
 namespace Elongate.Training;
 
 /// <summary>
-/// The three matrix products training needs, kept behind these small entry points so a faster GEMM can replace
-/// them in one place. Weights are row-major [out, in] (nn.Linear layout). The float forward goes to
-/// <see cref="MatMul.Forward"/> so training logits agree bit for bit with <see cref="Model.InferenceSession"/>;
-/// the generic paths exist so the same layer code runs in double for finite-difference gradient checks.
+/// The three matrix products training needs. Weights are row-major [out, in] (nn.Linear layout). In float they run
+/// on the blocked GEMM (<see cref="Kernels.Gemm"/>; the forward through <see cref="MatMul.Forward"/>, so training
+/// logits agree with <see cref="Model.InferenceSession"/>); the generic paths exist so the same layer code runs in
+/// double for finite-difference gradient checks.
 /// </summary>
-public static class Gemm
+public static class MatrixProducts
 {
     /// <summary>Below this many multiply-adds one core is faster than waking the pool.</summary>
     private const long ParallelThreshold = 1 << 17;
@@ -47,6 +47,12 @@ public static class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(dy.Length, dx.Length, w.Length, rows, inDim, outDim, "dy", "dx");
+        if (typeof(T) == typeof(float))
+        {
+            // dx[rows, in] += dy[rows, out] · w[out, in]
+            Kernels.Gemm.NN(MemoryMarshal.Cast<T, float>(dx), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(w), rows, inDim, outDim, accumulate: true);
+            return;
+        }
         fixed (T* pdx = dx, pdy = dy, pw = w)
         {
             nint dxp = (nint)pdx, dyp = (nint)pdy, wp = (nint)pw;
@@ -73,6 +79,12 @@ public static class Gemm
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(dy.Length, x.Length, dw.Length, rows, inDim, outDim, "dy", "x");
+        if (typeof(T) == typeof(float))
+        {
+            // dw[out, in] += dy[rows, out]ᵀ · x[rows, in]
+            Kernels.Gemm.TN(MemoryMarshal.Cast<T, float>(dw), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(x), outDim, inDim, rows, accumulate: true);
+            return;
+        }
         fixed (T* pdw = dw, pdy = dy, px = x)
         {
             nint dwp = (nint)pdw, dyp = (nint)pdy, xp = (nint)px;

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Elongate.Kernels;
+using Elongate.Training;
+
+namespace Elongate.Bench;
+
+/// <summary>
+/// Training throughput and model-FLOPs utilisation (MFU) of a ~20M-parameter model, against the machine's sgemm
+/// peak measured in the same run (OpenBLAS when installed, and our own GEMM): `-- train [--seq 256,1024]
+/// [--steps 3] [--preset 20m] [--tokens 4096] [--out train.json]`.
+/// Model FLOPs per token follow PaLM (Chowdhery et al. 2022, appendix B): 6·N for the matmuls of forward + backward
+/// (N = non-embedding parameters plus the output head) plus 6·L·T·d for attention scores and values (causal: half of
+/// the 12·L·T·d full-matrix count). MFU = achieved model FLOP/s ÷ peak sgemm FLOP/s on all cores.
+/// </summary>
+internal static class TrainBench
+{
+    public static int Run(string[] args)
+    {
+        int[] seqs = [256, 1024];
+        int steps = 3, tokens = 4096;
+        string preset = "20m";
+        string? outPath = null;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--seq": seqs = args[++i].Split(',').Select(int.Parse).ToArray(); break;
+                case "--steps": steps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--tokens": tokens = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--preset": preset = args[++i]; break;
+                case "--out": outPath = args[++i]; break;
+                default: Console.Error.WriteLine($"train bench: unknown option {args[i]}"); return 2;
+            }
+        }
+
+        // Peak: a large square sgemm on all cores, best of 3 (n = 2048 saturates both libraries here).
+        const int n = 2048;
+        double oursPeak = SgemmGflops((a, b, c) => Gemm.NN(c, a, b, n, n, n), n);
+        double? blasPeak = null;
+        string blasCore = "not installed";
+        if (OpenBlas.TryLoad(out var why))
+        {
+            unsafe
+            {
+                blasPeak = SgemmGflops((a, b, c) =>
+                {
+                    fixed (float* pa = a, pb = b, pc = c)
+                        OpenBlas.cblas_sgemm(OpenBlas.RowMajor, OpenBlas.NoTrans, OpenBlas.NoTrans, n, n, n, 1f, pa, n, pb, n, 0f, pc, n);
+                }, n);
+            }
+            blasCore = OpenBlas.CoreName;
+        }
+        else Console.Error.WriteLine($"OpenBLAS not available ({why}); MFU is against our own GEMM's peak only");
+        double peak = Math.Max(oursPeak, blasPeak ?? 0);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"sgemm {n}³ on {Environment.ProcessorCount} cores: ours {oursPeak:F0} GFLOP/s, OpenBLAS ({blasCore}) {(blasPeak is { } bp ? bp.ToString("F0", CultureInfo.InvariantCulture) : "-")} GFLOP/s; peak used {peak:F0}"));
+
+        var rows = new List<object>();
+        Console.WriteLine($"{"preset",-7}{"T",6}{"B",4}{"params",12}{"tok/s",10}{"GFLOP/s",10}{"MFU",8}{"peak MiB",10}");
+        foreach (int T in seqs)
+        {
+            int batch = Math.Max(1, tokens / T);
+            var config = ModelPresets.Create(preset, 512, T);
+            var model = new LlamaTrainingModel<float>(config, batch, T);
+            model.InitializeRandom(1);
+            var adam = new AdamW(model);
+            var rng = new Random(1);
+            var ids = Enumerable.Range(0, batch * (T + 1)).Select(_ => rng.Next(config.VocabSize)).ToArray();
+            var inputs = new int[batch * T];
+            var targets = new int[batch * T];
+            for (int b = 0; b < batch; b++)
+            {
+                ids.AsSpan(b * (T + 1), T).CopyTo(inputs.AsSpan(b * T));
+                ids.AsSpan(b * (T + 1) + 1, T).CopyTo(targets.AsSpan(b * T));
+            }
+            void Step()
+            {
+                model.ZeroGrad();
+                model.Forward(inputs, targets);
+                model.Backward();
+                adam.Step(model.Parameters, model.Gradients, 1e-4f);
+            }
+            Step(); // warm-up: JIT and first-touch of buffers
+            var sw = Stopwatch.StartNew();
+            for (int s = 0; s < steps; s++) Step();
+            double seconds = sw.Elapsed.TotalSeconds / steps;
+            long embedding = (long)config.VocabSize * config.HiddenSize;
+            long n6 = model.Parameters.LongLength - (config.TieWordEmbeddings ? 0 : embedding); // the input embedding is a lookup, not a matmul
+            double flopsPerToken = 6.0 * n6 + 6.0 * config.NumLayers * T * config.HiddenSize;
+            double tokPerSec = batch * T / seconds;
+            double gflops = tokPerSec * flopsPerToken / 1e9;
+            double mfu = gflops / peak;
+            long peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{preset,-7}{T,6}{batch,4}{model.Parameters.LongLength,12:N0}{tokPerSec,10:F0}{gflops,10:F1}{mfu,8:P1}{peakMiB,10}"));
+            rows.Add(new { preset, seq_len = T, batch, parameters = model.Parameters.LongLength, tokens_per_second = tokPerSec, model_gflops = gflops, mfu, peak_working_set_mib = peakMiB });
+        }
+        if (outPath is not null)
+        {
+            var json = JsonSerializer.Serialize(new { cores = Environment.ProcessorCount, sgemm_n = n, ours_gflops = oursPeak, openblas_gflops = blasPeak, openblas_core = blasCore, peak_gflops = peak, runs = rows },
+                new JsonSerializerOptions { WriteIndented = true });
+            File.WriteAllText(outPath, json);
+        }
+        return 0;
+    }
+
+    private static double SgemmGflops(Action<float[], float[], float[]> gemm, int n)
+    {
+        var rng = new Random(3);
+        float[] a = new float[n * n], b = new float[n * n], c = new float[n * n];
+        for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble() - 0.5f; b[i] = (float)rng.NextDouble() - 0.5f; }
+        gemm(a, b, c);
+        double best = double.MaxValue;
+        for (int r = 0; r < 3; r++)
+        {
+            var sw = Stopwatch.StartNew();
+            gemm(a, b, c);
+            best = Math.Min(best, sw.Elapsed.TotalSeconds);
+        }
+        return 2.0 * n * n * n / best / 1e9;
+    }
+}
