@@ -60,17 +60,7 @@ public class CheckpointingTests
         var inputs = Enumerable.Range(0, 6).Select(_ => rng.Next(config.VocabSize)).ToArray();
         var targets = Enumerable.Range(0, 6).Select(_ => rng.Next(config.VocabSize)).ToArray();
         double Loss() => model.Forward(inputs, targets);
-        Loss();
-        model.ZeroGrad();
-        model.Backward();
-        var analytic = (double[])model.Gradients.Clone();
-        foreach (var t in model.Tensors)
-        {
-            var values = model.Parameters.AsSpan(t.Offset, t.Length).ToArray();
-            double TensorLoss() { values.CopyTo(model.Parameters, t.Offset); return Loss(); }
-            GradCheck.Check($"checkpointed {t.Name}", values, analytic.AsSpan(t.Offset, t.Length), TensorLoss);
-            values.CopyTo(model.Parameters, t.Offset);
-        }
+        GradCheck.CheckModel(model, Loss, $"checkpointed");
     }
 
     [Fact]

@@ -35,6 +35,25 @@ internal static class GradCheck
         Assert.True(maxGrad > 1e-4, $"{name}: the loss barely depends on this input (max |grad| {maxGrad:E2})");
     }
 
+    /// <summary>
+    /// Whole-model check: backpropagates <paramref name="loss"/> once, then compares every parameter tensor's gradient
+    /// with central differences of the same loss.
+    /// </summary>
+    public static void CheckModel(Elongate.Training.LlamaTrainingModel<double> model, Func<double> loss, string label)
+    {
+        loss();
+        model.ZeroGrad();
+        model.Backward();
+        var analytic = (double[])model.Gradients.Clone();
+        foreach (var t in model.Tensors)
+        {
+            var values = model.Parameters.AsSpan(t.Offset, t.Length).ToArray();
+            double TensorLoss() { values.CopyTo(model.Parameters, t.Offset); return loss(); }
+            Check($"{label} {t.Name}", values, analytic.AsSpan(t.Offset, t.Length), TensorLoss);
+            values.CopyTo(model.Parameters, t.Offset);
+        }
+    }
+
     public static double[] Random(Random rng, int n, double scale = 1)
     {
         var a = new double[n];

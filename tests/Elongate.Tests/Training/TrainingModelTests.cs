@@ -61,17 +61,7 @@ public class TrainingModelTests
             model.SetRope(cos, sin, qs, ks);
         }
         double Loss() => model.Forward(inputs, targets, segments);
-        Loss();
-        model.ZeroGrad();
-        model.Backward();
-        var analytic = (double[])model.Gradients.Clone();
-        foreach (var t in model.Tensors)
-        {
-            var values = model.Parameters.AsSpan(t.Offset, t.Length).ToArray();
-            double TensorLoss() { values.CopyTo(model.Parameters, t.Offset); return Loss(); }
-            GradCheck.Check($"{variant} tied={tied} {t.Name}", values, analytic.AsSpan(t.Offset, t.Length), TensorLoss);
-            values.CopyTo(model.Parameters, t.Offset);
-        }
+        GradCheck.CheckModel(model, Loss, $"{variant} tied={tied}");
     }
 
     [Fact]

@@ -75,17 +75,7 @@ public class TrainingRopeTests
             Assert.True(Math.Abs(loss - plainLoss) > 1e-6, $"{type}: loss {loss} equals plain RoPE's {plainLoss}");
         }
 
-        Loss();
-        model.ZeroGrad();
-        model.Backward();
-        var analytic = (double[])model.Gradients.Clone();
-        foreach (var t in model.Tensors)
-        {
-            var values = model.Parameters.AsSpan(t.Offset, t.Length).ToArray();
-            double TensorLoss() { values.CopyTo(model.Parameters, t.Offset); return Loss(); }
-            GradCheck.Check($"{type} {t.Name}", values, analytic.AsSpan(t.Offset, t.Length), TensorLoss);
-            values.CopyTo(model.Parameters, t.Offset);
-        }
+        GradCheck.CheckModel(model, Loss, $"{type}");
     }
 
     private static LlamaConfig Small(string type, int l)
