@@ -111,6 +111,17 @@ public class GgufFixtureTests
     }
 
     [SkippableFact]
+    public void TinyRandomLlamaVocabularyEqualsTokenizerModel()
+    {
+        var fromGguf = GgufVocabularyReader.ReadFile(Fixtures.Path("models/llama-2-tiny-random.gguf"));
+        var fromProto = Elongate.Tokenization.SentencePieceModelReader.Read(Fixtures.Path("tokenizers/tokenizer.model")).Vocabulary;
+        Assert.Equal(fromProto.Pieces, fromGguf.Pieces);
+        Assert.Equal(fromProto.Scores, fromGguf.Scores);
+        Assert.Equal(fromProto.Types, fromGguf.Types);
+        Assert.Equal((fromProto.BosId, fromProto.EosId, fromProto.UnkId), (fromGguf.BosId, fromGguf.EosId, fromGguf.UnkId));
+    }
+
+    [SkippableFact]
     public void FixtureReWrittenByOurWriterIsByteIdenticalInEveryTensor()
     {
         // Re-emitting every key and tensor (raw bytes, same types) must reproduce all of them exactly.
