@@ -25,8 +25,8 @@ internal static class ExperimentCommand
         var preset = new Option<string?>("--preset") { Description = "Model size preset (1m, 5m, 20m, 100m; default 1m)" };
         var seqLen = new Option<int?>("--seq-len") { Description = "Base (pretraining) context; extensions train at 4× (default 256, --quick 128)" };
         var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step for both stages (default 4096, --quick 2048)" };
-        var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 400, --quick 60)" };
-        var extendSteps = new Option<int?>("--extend-steps") { Description = "Continual-pretraining steps per variant (default 100, --quick 15)" };
+        var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 500, --quick 60)" };
+        var extendSteps = new Option<int?>("--extend-steps") { Description = "Continual-pretraining steps per variant (default 125, --quick 15)" };
         var baseLr = new Option<float?>("--base-lr") { Description = "Peak learning rate of pretraining (default 2e-3)" };
         var extendLr = new Option<float?>("--extend-lr") { Description = "Peak learning rate of each extension (default 5e-4)" };
         var seed = new Option<ulong?>("--seed") { Description = "Seed of the data, the initialization and the probes (default 1)" };

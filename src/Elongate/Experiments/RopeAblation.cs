@@ -98,6 +98,9 @@ public static class RopeAblation
             var lengths = options.Multiples.Select(m => m * T).Distinct().Order().ToList();
             int passkeyMin = lengths.FirstOrDefault(l => Fits(() => PasskeyEvaluation.FitPrompt(tokenizer, 12345, 0.5, l)), int.MaxValue);
             var passkeyLengths = lengths.Where(l => l >= passkeyMin).ToList();
+            // First-sentence needs room for the instruction plus some text to recall.
+            int instruction = tokenizer.Encode(FirstSentenceEvaluation.Instruction, addBos: true, addEos: false).Length;
+            var firstLengths = lengths.Where(l => l >= instruction + 16).ToList();
             var variants = new List<AblationVariant>();
             int index = 0;
             foreach (var (name, description, model, context, trainer, trainSeconds) in models)
@@ -117,11 +120,12 @@ public static class RopeAblation
                     }, EvalLog);
                     EvalPlots.WriteHeatmap(Path.Combine(outDir, $"passkey-{name}.png"), passkey, $"{name}: passkey accuracy");
                 }
+                if (firstLengths.Count > 0)
                 try
                 {
                     first = FirstSentenceEvaluation.Evaluate(model, tokenizer, evalCorpus, new FirstSentenceOptions
                     {
-                        Lengths = lengths, Trials = options.FirstSentenceTrials, Seed = (int)(options.Seed % int.MaxValue),
+                        Lengths = firstLengths, Trials = options.FirstSentenceTrials, Seed = (int)(options.Seed % int.MaxValue),
                     }, EvalLog);
                 }
                 catch (ArgumentException e)

@@ -34,8 +34,8 @@ public sealed record RopeAblationOptions
     /// <summary>Tokens per optimizer step, the same for the base run and every extension (the paper's rule).</summary>
     public int TokensPerStep { get; init; } = 4096;
 
-    public int BaseSteps { get; init; } = 400;
-    public int ExtendSteps { get; init; } = 100;
+    public int BaseSteps { get; init; } = 500;
+    public int ExtendSteps { get; init; } = 125;
     public float BaseLearningRate { get; init; } = 2e-3f;
     public float ExtendLearningRate { get; init; } = 5e-4f;
     public ulong Seed { get; init; } = 1;
@@ -47,7 +47,7 @@ public sealed record RopeAblationOptions
     public int VocabSize { get; init; } = 512;
 
     /// <summary>Synthetic documents for training and for evaluation, and their size in words.</summary>
-    public int SyntheticTrainDocuments { get; init; } = 120;
+    public int SyntheticTrainDocuments { get; init; } = 200;
     public int SyntheticValidationDocuments { get; init; } = 8;
     public int SyntheticWords { get; init; } = 3000;
 
