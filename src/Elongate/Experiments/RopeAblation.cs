@@ -42,7 +42,9 @@ public static class RopeAblation
             if (Directory.Exists(Path.Combine(outDir, sub))) Directory.Delete(Path.Combine(outDir, sub), recursive: true);
 
         var watch = Stopwatch.StartNew();
-        Log("phase: data");
+        int phaseCount = 3 + options.Variants.Count(v => v != "base"), phase = 0;
+        string Phase() => $"[{++phase}/{phaseCount}] phase: ";
+        Log(Phase() + "data");
         var (prepared, tokenizerPath, valTexts, corpusName) = PrepareData(options, outDir, Log);
         var tokenizer = TokenizerLoader.Load(tokenizerPath);
         using var evalCorpus = EvalCorpus.FromTexts(valTexts, "held-out documents");
@@ -64,7 +66,7 @@ public static class RopeAblation
         try
         {
             watch.Restart();
-            Log($"phase: pretrain base at {T} tokens ({options.BaseSteps} steps × {options.TokensPerStep} tokens)");
+            Log(Phase() + $"pretrain base at {T} tokens ({options.BaseSteps} steps × {options.TokensPerStep} tokens)");
             var baseTrainer = Trainer.Create(baseConfig, Train(T, options.BaseSteps, options.BaseLearningRate), Path.Combine(outDir, "runs", "base"));
             trainers.Add(baseTrainer);
             runner(baseTrainer);
@@ -85,7 +87,7 @@ public static class RopeAblation
                 };
                 config = config with { MaxPositionEmbeddings = TL };
                 watch.Restart();
-                Log($"phase: extend {name} to {TL} tokens: {description} ({options.ExtendSteps} steps)");
+                Log(Phase() + $"extend {name} to {TL} tokens: {description} ({options.ExtendSteps} steps)");
                 var trainer = Trainer.Create(config, Train(TL, options.ExtendSteps, options.ExtendLearningRate), Path.Combine(outDir, "runs", name),
                     baseModel.Weights, baseTrainer.Model.Vocabulary);
                 trainers.Add(trainer);
@@ -96,12 +98,16 @@ public static class RopeAblation
             }
 
             var lengths = options.Multiples.Select(m => m * T).Distinct().Order().ToList();
+            var lossDocs = SameTokensAtEveryLength(evalDocs, lengths[^1], options.LossWindows);
+            if (lossDocs.Count == 0)
+                throw new ArgumentException($"no held-out document has the {lengths[^1] + 1} tokens the longest evaluated length needs");
             int passkeyMin = lengths.FirstOrDefault(l => Fits(() => PasskeyEvaluation.FitPrompt(tokenizer, 12345, 0.5, l)), int.MaxValue);
             var passkeyLengths = lengths.Where(l => l >= passkeyMin).ToList();
             // First-sentence needs room for the instruction plus some text to recall.
             int instruction = tokenizer.Encode(FirstSentenceEvaluation.Instruction, addBos: true, addEos: false).Length;
             var firstLengths = lengths.Where(l => l >= instruction + 16).ToList();
             var variants = new List<AblationVariant>();
+            Log(Phase() + $"evaluate {models.Count} models at {string.Join(", ", lengths)} tokens");
             int index = 0;
             foreach (var (name, description, model, context, trainer, trainSeconds) in models)
             {
@@ -109,7 +115,7 @@ public static class RopeAblation
                 watch.Restart();
                 index++;
                 void EvalLog(string s) => Log($"eval {name} ({index}/{models.Count}): {s}");
-                var loss = LossCurveReport.Run(model, evalDocs, lengths, maxWindows: options.LossWindows, progress: EvalLog);
+                var loss = LossCurveReport.Run(model, lossDocs, lengths, progress: EvalLog);
                 EvalPlots.WriteLossCurve(Path.Combine(outDir, $"loss-{name}.png"), loss, $"{name}: loss against context");
                 RetrievalReport? passkey = null, first = null;
                 if (passkeyLengths.Count > 0)
@@ -161,6 +167,27 @@ public static class RopeAblation
         {
             foreach (var t in trainers) t.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The held-out documents cut to whole multiples of the longest length (plus the one token a window shares with
+    /// the next), up to <paramref name="maxWindows"/> windows of that length in all (0 = all): non-overlapping
+    /// windows of every shorter length that divides it then tile exactly the same targets, so losses at different
+    /// lengths differ only by the context each token had, never by which text was scored.
+    /// </summary>
+    internal static List<int[]> SameTokensAtEveryLength(IReadOnlyList<int[]> documents, int longest, int maxWindows)
+    {
+        var list = new List<int[]>();
+        int left = maxWindows > 0 ? maxWindows : int.MaxValue;
+        foreach (var d in documents)
+        {
+            int k = Math.Min((d.Length - 1) / longest, left);
+            if (k <= 0) continue;
+            list.Add(d[..(k * longest + 1)]);
+            left -= k;
+            if (left == 0) break;
+        }
+        return list;
     }
 
     private static bool Fits(Action a)

@@ -51,8 +51,11 @@ public sealed record RopeAblationOptions
     public int SyntheticValidationDocuments { get; init; } = 8;
     public int SyntheticWords { get; init; } = 3000;
 
-    /// <summary>Loss windows per evaluated length (0 = all of the held-out text).</summary>
-    public int LossWindows { get; init; } = 16;
+    /// <summary>
+    /// Held-out text scored for loss, in windows of the longest evaluated length (0 = all of it). Every length
+    /// scores these same tokens (see <see cref="RopeAblation"/>), so the loss-by-length curve compares like with like.
+    /// </summary>
+    public int LossWindows { get; init; } = 24;
 
     public int PasskeyTrials { get; init; } = 3;
     public IReadOnlyList<double> PasskeyDepths { get; init; } = [0.25, 0.75];

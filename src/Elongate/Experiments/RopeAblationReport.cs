@@ -60,7 +60,7 @@ public static class RopeAblationReport
         sb.AppendLine().AppendLine("## Settings").AppendLine();
         sb.AppendLine($"- corpus: {r.Corpus}").AppendLine($"- tokenizer: {r.Tokenizer} ({r.VocabSize} pieces)").AppendLine($"- model: {r.ModelSummary}");
         sb.AppendLine(string.Create(ci, $"- base: {o.BaseSteps} steps at {o.SeqLen} tokens, lr {o.BaseLearningRate:G3}; extensions: {o.ExtendSteps} steps at {o.SeqLen * o.ExtendFactor} tokens, lr {o.ExtendLearningRate:G3}; {o.TokensPerStep} tokens per step throughout; warmup 10% then cosine to 10%; seed {o.Seed}"));
-        sb.AppendLine($"- loss: up to {o.LossWindows} non-overlapping windows per length (0 = all)");
+        sb.AppendLine($"- loss: the same held-out tokens at every length — up to {(o.LossWindows == 0 ? "all" : o.LossWindows.ToString(ci))} windows of the longest length, tiled by non-overlapping windows of each length; {r.Variants.FirstOrDefault()?.Loss.Lengths[^1].ScoredTokens} tokens scored per length");
         sb.AppendLine().AppendLine("## Wall time").AppendLine().AppendLine("| phase | seconds |").AppendLine("|---|---|");
         foreach (var (k, s) in r.PhaseSeconds) sb.AppendLine($"| {k} | {s.ToString("F1", ci)} |");
         sb.AppendLine($"| **total** | {r.TotalSeconds.ToString("F1", ci)} |");

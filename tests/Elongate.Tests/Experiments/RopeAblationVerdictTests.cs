@@ -37,4 +37,15 @@ public sealed class RopeAblationVerdictTests
         Assert.False(c[1].Collapses);
         Assert.Null(c[2].Collapses); // nothing to lose
     }
+
+    [Fact]
+    public void Loss_documents_are_cut_to_whole_windows_of_the_longest_length()
+    {
+        int[] Doc(int n) => Enumerable.Range(0, n).ToArray();
+        var docs = RopeAblation.SameTokensAtEveryLength([Doc(100), Doc(2 * 256 + 50), Doc(3 * 256 + 1), Doc(5 * 256 + 7)], 256, maxWindows: 4);
+        // 100 tokens: no window; 562: 2 windows (513 tokens); 769: 3 windows but only 2 left of the budget of 4.
+        Assert.Equal([513, 513], docs.Select(d => d.Length));
+        Assert.Equal(Doc(513), docs[0]);
+        Assert.Equal([513, 769, 1281], RopeAblation.SameTokensAtEveryLength([Doc(562), Doc(769), Doc(1287)], 256, 0).Select(d => d.Length));
+    }
 }
