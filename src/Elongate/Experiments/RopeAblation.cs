@@ -238,8 +238,10 @@ public static class RopeAblation
             var at = variants.Select(v => (v.Name, Loss: v.Scores.First(s => s.Length == l).Loss)).OrderBy(x => x.Loss).ToList();
             string text = string.Join(" < ", at.Select(x => string.Create(CultureInfo.InvariantCulture, $"{x.Name} ({x.Loss:F4})")));
             double? Loss(string n) => at.Where(x => x.Name == n).Select(x => (double?)x.Loss).FirstOrDefault();
-            bool? matches = Loss("abf") is { } abf && Loss("pi") is { } pi && Loss("rope") is { } rope ? abf <= pi && pi < rope : null;
-            list.Add(new AblationOrdering(l, (double)l / baseContext, text, matches));
+            bool? abfPi = Loss("abf") is { } abf && Loss("pi") is { } pi ? abf <= pi : null;
+            bool? piRope = Loss("pi") is { } pi2 && Loss("rope") is { } rope ? pi2 < rope : null;
+            bool? matches = abfPi is { } x && piRope is { } y ? x && y : null;
+            list.Add(new AblationOrdering(l, (double)l / baseContext, text, matches, abfPi, piRope));
         }
         return list;
     }
@@ -268,7 +270,7 @@ public static class RopeAblation
         if (decided.Count == 0) parts.Add("The paper's loss ordering (ABF ≤ PI < RoPE) was not tested: rope, pi and abf were not all run.");
         else
             parts.Add(string.Join(" ", decided.Select(o => string.Create(CultureInfo.InvariantCulture,
-                $"At {o.Multiple:0.#}× ({o.Length} tokens) the measured ordering is {o.Ordering}: {(o.MatchesPaper!.Value ? "matches" : "does not match")} the paper's ABF ≤ PI < RoPE."))));
+                $"At {o.Multiple:0.#}× ({o.Length} tokens) the measured ordering is {o.Ordering}: {(o.MatchesPaper!.Value ? "matches" : "does not match")} the paper's ABF ≤ PI < RoPE (ABF ≤ PI: {(o.AbfAtMostPi!.Value ? "yes" : "no")}; PI < RoPE: {(o.PiBelowRope!.Value ? "yes" : "no")})."))));
         var rope = collapse.Where(c => c.Variant is "rope" or "base" && c.Collapses is not null).ToList();
         if (rope.Count == 0) parts.Add("Retrieval collapse of plain RoPE past its trained length could not be judged (no retrieval within the trained length to lose).");
         else

@@ -20,7 +20,9 @@ public sealed record AblationVariant(string Name, string Description, double Rop
 /// <param name="Multiple">Length ÷ base context.</param>
 /// <param name="Ordering">Variants from lowest to highest loss, e.g. "abf (2.10) &lt; pi (2.31) &lt; rope (2.95)".</param>
 /// <param name="MatchesPaper">ABF ≤ PI &lt; RoPE at this length; null when one of the three was not run.</param>
-public sealed record AblationOrdering(int Length, double Multiple, string Ordering, bool? MatchesPaper);
+/// <param name="AbfAtMostPi">The first half of the paper's claim, ABF ≤ PI (null when either was not run).</param>
+/// <param name="PiBelowRope">The second half, PI &lt; RoPE unchanged (null when either was not run).</param>
+public sealed record AblationOrdering(int Length, double Multiple, string Ordering, bool? MatchesPaper, bool? AbfAtMostPi = null, bool? PiBelowRope = null);
 
 /// <summary>Whether a model's retrieval collapses past the length it was trained at.</summary>
 /// <param name="Variant">Model.</param>

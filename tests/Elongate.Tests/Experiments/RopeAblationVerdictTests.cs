@@ -21,6 +21,7 @@ public sealed class RopeAblationVerdictTests
         var o = RopeAblation.Orderings(variants, [1024, 2048], 256);
         Assert.True(o[0].MatchesPaper); // ABF = PI < RoPE: ties count for the paper (≤)
         Assert.False(o[1].MatchesPaper); // ABF above PI
+        Assert.Equal((false, true), (o[1].AbfAtMostPi!.Value, o[1].PiBelowRope!.Value));
         Assert.Equal("pi (2.6000) < abf (2.7000) < rope (4.0000)", o[1].Ordering);
         Assert.Equal(8.0, o[1].Multiple);
     }
