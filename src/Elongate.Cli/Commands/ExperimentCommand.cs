@@ -1,0 +1,74 @@
+using System.CommandLine;
+using System.Globalization;
+using Elongate.Experiments;
+
+namespace Elongate.Cli.Commands;
+
+/// <summary>`elongate experiment rope-ablation`: the paper's positional-encoding ablation end to end (see <see cref="RopeAblation"/>).</summary>
+internal static class ExperimentCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("experiment", "End-to-end experiments that reproduce the paper's findings in miniature");
+        cmd.Subcommands.Add(RopeAblationCommand());
+        return cmd;
+    }
+
+    private static Command RopeAblationCommand()
+    {
+        var output = new Option<string>("--out", "-o") { Description = "Output folder (report.md, results.json, PNGs, runs/, data/; its runs/ and data/ are replaced)", DefaultValueFactory = _ => "rope-ablation" };
+        var corpus = new Option<string?>("--corpus") { Description = "Folder of .txt books to use instead of the built-in synthetic corpus" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for --corpus (tokenizer.model, tokenizer.bin or GGUF)" };
+        var valDocs = new Option<string?>("--val-docs") { Description = "Comma-separated corpus file names held out for evaluation (default: the last two in name order)" };
+        var quick = new Option<bool>("--quick") { Description = "A tiny run (≤ 3 minutes): T=128, 60 + 15 steps, a tiny evaluation grid" };
+        var smoke = new Option<bool>("--smoke") { Description = "Smaller still than --quick (for tests): a few seconds", Hidden = true };
+        var preset = new Option<string?>("--preset") { Description = "Model size preset (1m, 5m, 20m, 100m; default 1m)" };
+        var seqLen = new Option<int?>("--seq-len") { Description = "Base (pretraining) context; extensions train at 4× (default 256, --quick 128)" };
+        var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step for both stages (default 4096, --quick 2048)" };
+        var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 500, --quick 60)" };
+        var extendSteps = new Option<int?>("--extend-steps") { Description = "Continual-pretraining steps per variant (default 125, --quick 15)" };
+        var baseLr = new Option<float?>("--base-lr") { Description = "Peak learning rate of pretraining (default 2e-3)" };
+        var extendLr = new Option<float?>("--extend-lr") { Description = "Peak learning rate of each extension (default 5e-4)" };
+        var seed = new Option<ulong?>("--seed") { Description = "Seed of the data, the initialization and the probes (default 1)" };
+        var variants = new Option<string?>("--variants") { Description = "Comma-separated subset of base,rope,pi,abf,xpos-abf (default: all)" };
+        var logEvery = new Option<int>("--log-every") { Description = "Training log line every N steps when output is redirected", DefaultValueFactory = _ => 10 };
+        var cmd = new Command("rope-ablation",
+            "Pretrain a small model at a short context, continue training copies at 4× the length with the same tokens — RoPE unchanged, "
+            + "Position Interpolation (factor 4), ABF (base 500,000), xPos with ABF — and evaluate them and the base on held-out text: loss at 1×, 2×, 4× and 8× "
+            + "the base context with the power-law fit, passkey and first-sentence retrieval. Writes report.md and results.json. "
+            + "Runs with no arguments on a built-in synthetic corpus and tokenizer (≈30 min on 2 cores; --quick ≈ 3 min).")
+        { output, corpus, tokenizer, valDocs, quick, smoke, preset, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants, logEvery };
+        cmd.SetAction(parse => CliErrors.Run(parse, "experiment rope-ablation", (stdout, stderr) =>
+        {
+            var outDir = parse.GetValue(output)!;
+            var o = parse.GetValue(smoke) ? Smoke(outDir) : parse.GetValue(quick) ? RopeAblationOptions.Quick(outDir) : new RopeAblationOptions { OutputDirectory = outDir };
+            static IReadOnlyList<string> Split(string s) => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            o = o with
+            {
+                CorpusDirectory = parse.GetValue(corpus), TokenizerPath = parse.GetValue(tokenizer),
+                ValidationDocuments = parse.GetValue(valDocs) is { } v ? Split(v) : null,
+                Preset = parse.GetValue(preset) ?? o.Preset, SeqLen = parse.GetValue(seqLen) ?? o.SeqLen, TokensPerStep = parse.GetValue(tps) ?? o.TokensPerStep,
+                BaseSteps = parse.GetValue(baseSteps) ?? o.BaseSteps, ExtendSteps = parse.GetValue(extendSteps) ?? o.ExtendSteps,
+                BaseLearningRate = parse.GetValue(baseLr) ?? o.BaseLearningRate, ExtendLearningRate = parse.GetValue(extendLr) ?? o.ExtendLearningRate,
+                Seed = parse.GetValue(seed) ?? o.Seed, Variants = parse.GetValue(variants) is { } vs ? Split(vs) : o.Variants,
+            };
+            if (o.TokenizerPath is not null && o.CorpusDirectory is null) throw new ArgumentException("--tokenizer is only used with --corpus (the synthetic corpus builds its own)");
+            int every = parse.GetValue(logEvery);
+            var result = RopeAblation.Run(o, line => { stdout.WriteLine(line); stdout.Flush(); }, trainer =>
+            {
+                if (TrainingRunner.Run(trainer, stdout, every) == 130) throw new OperationCanceledException("interrupted");
+            });
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"wrote {Path.Combine(o.OutputDirectory, RopeAblation.ReportFileName)} and {Path.Combine(o.OutputDirectory, RopeAblation.ResultsFileName)} in {result.TotalSeconds:F0} s"));
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>The CI smoke setting: every phase runs, on the smallest inputs that still exercise it.</summary>
+    private static RopeAblationOptions Smoke(string outDir) => RopeAblationOptions.Quick(outDir) with
+    {
+        SeqLen = 32, TokensPerStep = 256, BaseSteps = 4, ExtendSteps = 2, SyntheticTrainDocuments = 4, SyntheticValidationDocuments = 2,
+        SyntheticWords = 400, VocabSize = 300, LossWindows = 2, Multiples = [1, 2, 4, 8],
+    };
+}

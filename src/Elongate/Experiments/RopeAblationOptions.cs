@@ -1,0 +1,95 @@
+namespace Elongate.Experiments;
+
+/// <summary>
+/// Settings of <see cref="RopeAblation"/>. The defaults are sized by measurement to finish in about half an hour on
+/// two cores (the 1m preset trains at roughly 4–6k tokens/s at T = 256); <see cref="Quick"/> in a few minutes.
+/// </summary>
+public sealed record RopeAblationOptions
+{
+    /// <summary>Variant ids, in report order: the unextended base model, then the four continual-pretraining recipes.</summary>
+    public static IReadOnlyList<string> AllVariants { get; } = ["base", "rope", "pi", "abf", "xpos-abf"];
+
+    /// <summary>Folder receiving report.md, results.json, the PNGs and one run folder per model.</summary>
+    public required string OutputDirectory { get; init; }
+
+    /// <summary>Folder of .txt documents (books) to train and evaluate on; null uses the built-in synthetic corpus.</summary>
+    public string? CorpusDirectory { get; init; }
+
+    /// <summary>Tokenizer for <see cref="CorpusDirectory"/> (required with it); without a corpus a built-in one is learned.</summary>
+    public string? TokenizerPath { get; init; }
+
+    /// <summary>Names of the corpus files held out for evaluation; null holds out the <see cref="ValidationCount"/> last in ordinal name order.</summary>
+    public IReadOnlyList<string>? ValidationDocuments { get; init; }
+
+    /// <summary>Corpus documents held out when <see cref="ValidationDocuments"/> is null.</summary>
+    public int ValidationCount { get; init; } = 2;
+
+    public string Preset { get; init; } = "1m";
+
+    /// <summary>Base (pretraining) context; extensions train at <see cref="ExtendFactor"/> times it.</summary>
+    public int SeqLen { get; init; } = 256;
+
+    public int ExtendFactor { get; init; } = 4;
+
+    /// <summary>Tokens per optimizer step, the same for the base run and every extension (the paper's rule).</summary>
+    public int TokensPerStep { get; init; } = 4096;
+
+    public int BaseSteps { get; init; } = 500;
+    public int ExtendSteps { get; init; } = 125;
+    public float BaseLearningRate { get; init; } = 2e-3f;
+    public float ExtendLearningRate { get; init; } = 5e-4f;
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>Subset of <see cref="AllVariants"/> to run.</summary>
+    public IReadOnlyList<string> Variants { get; init; } = AllVariants;
+
+    /// <summary>Vocabulary size of the built-in tokenizer (synthetic corpus only).</summary>
+    public int VocabSize { get; init; } = 512;
+
+    /// <summary>Synthetic documents for training and for evaluation, and their size in words.</summary>
+    public int SyntheticTrainDocuments { get; init; } = 200;
+    public int SyntheticValidationDocuments { get; init; } = 8;
+    public int SyntheticWords { get; init; } = 3000;
+
+    /// <summary>
+    /// Held-out text scored for loss, in windows of the longest evaluated length (0 = all of it). Every length
+    /// scores these same tokens (see <see cref="RopeAblation"/>), so the loss-by-length curve compares like with like.
+    /// </summary>
+    public int LossWindows { get; init; } = 24;
+
+    public int PasskeyTrials { get; init; } = 3;
+    public IReadOnlyList<double> PasskeyDepths { get; init; } = [0.25, 0.75];
+    public int FirstSentenceTrials { get; init; } = 3;
+
+    /// <summary>Multiples of the base context evaluated (1×, 2×, 4× and 8×: the last is extrapolation for every model).</summary>
+    public IReadOnlyList<int> Multiples { get; init; } = [1, 2, 4, 8];
+
+    /// <summary>The ≤ 3-minute setting: a tiny model, few steps, a tiny grid.</summary>
+    public static RopeAblationOptions Quick(string outputDirectory) => new()
+    {
+        OutputDirectory = outputDirectory, SeqLen = 128, TokensPerStep = 2048, BaseSteps = 60, ExtendSteps = 15,
+        SyntheticTrainDocuments = 24, SyntheticValidationDocuments = 3, SyntheticWords = 1500, VocabSize = 400,
+        LossWindows = 4, PasskeyTrials = 1, PasskeyDepths = [0.5], FirstSentenceTrials = 1,
+    };
+
+    /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the option.</summary>
+    public void Validate()
+    {
+        if (CorpusDirectory is not null && TokenizerPath is null) throw new ArgumentException("--corpus needs --tokenizer (e.g. tok512.model)");
+        if (CorpusDirectory is not null && !Directory.Exists(CorpusDirectory)) throw new ArgumentException($"--corpus {CorpusDirectory} is not a folder");
+        if (Variants.Count == 0) throw new ArgumentException("--variants names none");
+        foreach (var v in Variants)
+            if (!AllVariants.Contains(v)) throw new ArgumentException($"unknown variant '{v}'; known: {string.Join(", ", AllVariants)}");
+        if (Variants.Distinct().Count() != Variants.Count) throw new ArgumentException("--variants repeats a name");
+        if (SeqLen < 16) throw new ArgumentException($"--seq-len must be ≥ 16, got {SeqLen}");
+        if (ExtendFactor < 2) throw new ArgumentException($"the extension factor must be ≥ 2, got {ExtendFactor}");
+        if (BaseSteps < 1 || ExtendSteps < 1) throw new ArgumentException("--base-steps and --extend-steps must be positive");
+        if (TokensPerStep % (SeqLen * ExtendFactor) != 0)
+            throw new ArgumentException($"--tokens-per-step {TokensPerStep} must be a multiple of the extended length {SeqLen * ExtendFactor}, so both stages see whole sequences");
+        if (ValidationCount < 1) throw new ArgumentException("--val-count must be ≥ 1");
+        if (SyntheticTrainDocuments < 1 || SyntheticValidationDocuments < 1 || SyntheticWords < 50) throw new ArgumentException("synthetic corpus sizes must be positive");
+        if (LossWindows < 0 || PasskeyTrials < 1 || FirstSentenceTrials < 1) throw new ArgumentException("evaluation sizes must be positive");
+        if (Multiples.Count == 0 || Multiples.Any(m => m < 1)) throw new ArgumentException("multiples must be ≥ 1");
+        _ = Training.ModelPresets.Dimensions(Preset);
+    }
+}
