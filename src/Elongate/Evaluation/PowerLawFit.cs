@@ -52,9 +52,21 @@ public static class PowerLawFit
         var objective = ObjectiveFunction.NonlinearModel(Model, Jacobian, x, y);
         var minimizer = new LevenbergMarquardtMinimizer(maximumIterations: 10_000);
         var start = Vector<double>.Build.DenseOfArray([Math.Log(alpha0), Math.Log(beta0), gamma0]);
-        var result = minimizer.FindMinimum(objective, start);
-        var q = result.MinimizingPoint;
+        Vector<double> q;
+        try
+        {
+            q = minimizer.FindMinimum(objective, start).MinimizingPoint;
+        }
+        catch (Exception e) when (e is ArgumentException or MathNet.Numerics.NonConvergenceException or MaximumIterationsException)
+        {
+            // The optimizer leaves the finite range or stalls when the points follow no decreasing power law.
+            throw new ArgumentException($"no power law fits: the loss does not decrease with context ({e.Message})", e);
+        }
         double[] p = [Math.Exp(q[0]), Math.Exp(q[1]), q[2]];
+        // A loss that does not fall with context drives α → ∞ and β → 0 (a constant plus a flat power): there is
+        // no power law to report, and saying so beats printing α = 1.8e308.
+        if (!p.All(double.IsFinite) || p[0] > 1e12 || p[1] < 1e-4)
+            throw new ArgumentException($"no power law fits: the loss does not decrease with context (fit went to α = {p[0]:G3}, β = {p[1]:G3})");
 
         double mean = losses.Average(), ssTot = 0, ssRes = 0;
         for (int i = 0; i < losses.Count; i++)

@@ -66,6 +66,13 @@ public class ScorerTests
     }
 
     [Fact]
+    public void Power_law_fit_refuses_a_loss_that_rises_with_context()
+    {
+        var e = Assert.Throws<ArgumentException>(() => PowerLawFit.Fit([256, 512, 1024, 2048], [1.60, 1.62, 1.70, 1.90]));
+        Assert.Contains("does not decrease", e.Message);
+    }
+
+    [Fact]
     public void Power_law_fit_rejects_underdetermined_input() =>
         Assert.Throws<ArgumentException>(() => PowerLawFit.Fit([1, 2, 2], [1, 2, 3]));
 }
