@@ -25,6 +25,7 @@ internal sealed class TrainingOptionSet
     public Option<int> ValWindows { get; } = new("--val-windows") { Description = "Fixed validation windows (of --seq-len tokens) per source", DefaultValueFactory = _ => 16 };
     public Option<int> CheckpointEvery { get; } = new("--checkpoint-every") { Description = "Checkpoint every N steps (0: only at the end); written atomically to RUN/checkpoint.elck", DefaultValueFactory = _ => 0 };
     public Option<ulong> Seed { get; } = new("--seed") { Description = "Seed of the data order (and of the initial weights)", DefaultValueFactory = _ => 1UL };
+    public Option<int> ShuffleChunk { get; } = new("--shuffle-chunk") { Description = "Shuffle documents in chunks of this many tokens instead of whole (0: whole documents); use it when the corpus is a few long books", DefaultValueFactory = _ => 0 };
     public Option<int> UpsampleThreshold { get; } = new("--upsample-threshold") { Description = "Repeat documents longer than this many tokens --upsample-factor times per epoch (0: off)", DefaultValueFactory = _ => 0 };
     public Option<int> UpsampleFactor { get; } = new("--upsample-factor") { Description = "Repeats of a long document per epoch", DefaultValueFactory = _ => 2 };
     public Option<bool> DocMask { get; } = new("--doc-mask") { Description = "Mask attention across document boundaries inside packed sequences (default off, like Llama 2)" };
@@ -36,7 +37,7 @@ internal sealed class TrainingOptionSet
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Data, Mix, SeqLen, TokensPerStep, BatchSize, Steps, MinLr, Warmup, WeightDecay, GradClip, ValEvery, ValWindows,
-                     CheckpointEvery, Seed, UpsampleThreshold, UpsampleFactor, DocMask, Deterministic, LogEvery, Out, Resume })
+                     CheckpointEvery, Seed, ShuffleChunk, UpsampleThreshold, UpsampleFactor, DocMask, Deterministic, LogEvery, Out, Resume })
             command.Options.Add(o);
     }
 
@@ -78,7 +79,7 @@ internal sealed class TrainingOptionSet
             LearningRate = learningRate, MinLearningRate = parse.GetValue(MinLr), WarmupSteps = parse.GetValue(Warmup) ?? DefaultWarmup(steps),
             WeightDecay = parse.GetValue(WeightDecay), MaxGradNorm = parse.GetValue(GradClip), ValidateEvery = parse.GetValue(ValEvery),
             ValidationWindows = parse.GetValue(ValWindows), CheckpointEvery = parse.GetValue(CheckpointEvery), Seed = parse.GetValue(Seed),
-            UpsampleThreshold = parse.GetValue(UpsampleThreshold), UpsampleFactor = parse.GetValue(UpsampleFactor),
+            ShuffleChunkTokens = parse.GetValue(ShuffleChunk), UpsampleThreshold = parse.GetValue(UpsampleThreshold), UpsampleFactor = parse.GetValue(UpsampleFactor),
             DocumentMasking = parse.GetValue(DocMask), Deterministic = parse.GetValue(Deterministic),
         };
     }

@@ -6,15 +6,17 @@ namespace Elongate.Data;
 /// first T, targets the last T); the next window starts where the previous one's targets ended, so no token is
 /// lost or repeated. Each token also carries the index of the document it came from, for optional document-boundary
 /// masking in attention (off by default, like Llama 2). Documents longer than a threshold can be upsampled. Each
-/// epoch reshuffles with the seed and the epoch number.
+/// epoch reshuffles with the seed and the epoch number. With a chunk size, long documents are shuffled as chunks of
+/// that many tokens rather than whole: a corpus of a few books then mixes them within an epoch instead of walking
+/// through one book at a time (each chunk counts as its own document for boundary masking).
 /// </summary>
 public sealed class SequencePacker
 {
     private readonly TokenShard _shard;
     private readonly int _length;
     private readonly ulong _seed;
-    private readonly int _upsampleThreshold, _upsampleFactor;
-    private int[] _order = [];
+    private readonly int _upsampleThreshold, _upsampleFactor, _chunkTokens;
+    private (int Doc, int Start, int End)[] _order = [];
     private int _epoch, _orderIndex, _offset;
     private int _segmentCounter;
 
@@ -22,8 +24,11 @@ public sealed class SequencePacker
     /// <param name="sequenceLength">T: tokens of input per sequence.</param>
     /// <param name="seed">Shuffle seed.</param>
     /// <param name="upsampleThreshold">Documents with more tokens than this are repeated <paramref name="upsampleFactor"/> times per epoch (0 = off).</param>
-    public SequencePacker(TokenShard shard, int sequenceLength, ulong seed, int upsampleThreshold = 0, int upsampleFactor = 1)
+    /// <param name="chunkTokens">Shuffle documents in pieces of this many tokens (0 = whole documents).</param>
+    public SequencePacker(TokenShard shard, int sequenceLength, ulong seed, int upsampleThreshold = 0, int upsampleFactor = 1, int chunkTokens = 0)
     {
+        if (chunkTokens < 0) throw new ArgumentOutOfRangeException(nameof(chunkTokens));
+        _chunkTokens = chunkTokens;
         if (sequenceLength < 1) throw new ArgumentOutOfRangeException(nameof(sequenceLength));
         if (upsampleFactor < 1) throw new ArgumentOutOfRangeException(nameof(upsampleFactor));
         if (shard.TokenCount < 2) throw new ArgumentException($"{shard.Path} holds {shard.TokenCount} tokens; packing needs at least 2");
@@ -50,13 +55,16 @@ public sealed class SequencePacker
         _offset = state.Offset;
     }
 
-    private int[] BuildOrder(int epoch)
+    private (int Doc, int Start, int End)[] BuildOrder(int epoch)
     {
-        var order = new List<int>(_shard.DocumentCount);
+        var order = new List<(int, int, int)>(_shard.DocumentCount);
         for (int d = 0; d < _shard.DocumentCount; d++)
         {
-            int repeats = _upsampleThreshold > 0 && _shard.DocumentLength(d) > _upsampleThreshold ? _upsampleFactor : 1;
-            for (int r = 0; r < repeats; r++) order.Add(d);
+            int length = _shard.DocumentLength(d);
+            int repeats = _upsampleThreshold > 0 && length > _upsampleThreshold ? _upsampleFactor : 1;
+            int chunk = _chunkTokens > 0 ? _chunkTokens : Math.Max(length, 1);
+            for (int r = 0; r < repeats; r++)
+                for (int start = 0; start < length; start += chunk) order.Add((d, start, Math.Min(length, start + chunk)));
         }
         var arr = order.ToArray();
         var rng = new SplitMix64(_seed ^ (0x9E37UL * (ulong)(epoch + 1)));
@@ -82,17 +90,17 @@ public sealed class SequencePacker
                 _orderIndex = 0;
                 _offset = 0;
             }
-            int doc = _order[_orderIndex];
-            int available = _shard.DocumentLength(doc) - _offset;
+            var (doc, start, end) = _order[_orderIndex];
+            int available = end - start - _offset;
             int take = Math.Min(available, tokens.Length - filled);
             if (take > 0)
             {
-                _shard.ReadDocument(doc, _offset, tokens.Slice(filled, take));
+                _shard.ReadDocument(doc, start + _offset, tokens.Slice(filled, take));
                 segments.Slice(filled, take).Fill(_segmentCounter);
                 filled += take;
                 _offset += take;
             }
-            if (_offset >= _shard.DocumentLength(doc))
+            if (_offset >= end - start)
             {
                 _orderIndex++;
                 _offset = 0;
@@ -106,7 +114,8 @@ public sealed class SequencePacker
             // The window ended exactly at a document end: re-read that document's last token next time.
             _orderIndex--;
             _segmentCounter--;
-            _offset = _shard.DocumentLength(_order[_orderIndex]) - 1;
+            var (_, start, end) = _order[_orderIndex];
+            _offset = end - start - 1;
         }
     }
 }

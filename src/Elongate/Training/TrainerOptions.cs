@@ -58,6 +58,12 @@ public sealed record TrainerOptions
 
     public int UpsampleFactor { get; init; } = 1;
 
+    /// <summary>
+    /// Shuffle documents in chunks of this many tokens (0 = whole documents). With a few book-length documents,
+    /// whole-document shuffling walks through one book at a time; chunks mix them within each epoch.
+    /// </summary>
+    public int ShuffleChunkTokens { get; init; }
+
     /// <summary>Confine attention to each packed document (off by default, like Llama 2).</summary>
     public bool DocumentMasking { get; init; }
 
@@ -103,6 +109,7 @@ public sealed record TrainerOptions
         if (WarmupSteps < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {WarmupSteps}");
         if (ValidateEvery < 0 || CheckpointEvery < 0) throw new ArgumentException("--val-every and --checkpoint-every must be ≥ 0");
         if (ValidationWindows < 1) throw new ArgumentException($"--val-windows must be positive, got {ValidationWindows}");
+        if (ShuffleChunkTokens < 0) throw new ArgumentException("--shuffle-chunk must be ≥ 0");
         if (UpsampleThreshold < 0 || UpsampleFactor < 1) throw new ArgumentException("--upsample-threshold must be ≥ 0 and --upsample-factor ≥ 1");
         if (!(WeightDecay >= 0) || !(MaxGradNorm >= 0)) throw new ArgumentException("--weight-decay and --grad-clip must be ≥ 0");
     }

@@ -53,7 +53,7 @@ internal sealed class TrainingData : IDisposable
                 }
                 // Each source shuffles with its own seed so adding a source does not reorder the others.
                 _packers[i] = new SequencePacker(_train[i], options.SeqLen, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)i,
-                    options.UpsampleThreshold, options.UpsampleFactor);
+                    options.UpsampleThreshold, options.UpsampleFactor, options.ShuffleChunkTokens);
             }
         }
         catch
