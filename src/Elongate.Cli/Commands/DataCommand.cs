@@ -71,7 +71,47 @@ public static class DataCommand
             stdout.WriteLine($"wrote {Path.Combine(Path.GetFullPath(options.OutputDirectory), CorpusPreparer.TrainFile)}, {CorpusPreparer.ValidationFile}, {CorpusReport.FileName}");
             return 0;
         }));
-        return new Command("data", "Prepare training data") { prepare };
+        return new Command("data", "Prepare training data") { prepare, Tokenizer() };
+    }
+
+    /// <summary>`elongate data tokenizer --input FILES... --out tokenizer.bin [--vocab-size N] [--exclude NAMES]`.</summary>
+    private static Command Tokenizer()
+    {
+        var input = new Option<string[]>("--input", "-i")
+        {
+            Description = "Text to learn from: .txt or .jsonl files, or folders of them (documents read as `data prepare` reads them)",
+            Required = true, AllowMultipleArgumentsPerToken = true,
+        };
+        var output = new Option<string>("--out", "-o") { Description = "Where to write the vocabulary (llama2.c tokenizer.bin format; every command reads it)", Required = true };
+        var size = new Option<int>("--vocab-size") { Description = "Pieces in the vocabulary: 3 special + 256 byte-fallback pieces + characters + learned merges", DefaultValueFactory = _ => 4096 };
+        var exclude = new Option<string[]>("--exclude")
+        {
+            Description = "Documents to leave out (e.g. the ones you will pass to data prepare --val-docs): a .txt or .jsonl file's name, or file.jsonl:ID / file.jsonl:LINE",
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var cmd = new Command("tokenizer",
+            "Learn a byte-fallback BPE vocabulary (SentencePiece-style, merges scored in learned order) from your own text. A vocabulary fitted to the corpus "
+            + "packs more text into each token than a borrowed one: a small model then sees more text per step, and its samples are made of whole words.")
+        { input, output, size, exclude };
+        cmd.SetAction(parse => CliErrors.Run(parse, "data tokenizer", (stdout, _) =>
+        {
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            var inputs = parse.GetValue(input) ?? [];
+            var outPath = parse.GetValue(output)!;
+            int lastReported = 0;
+            var vocab = CorpusPreparer.LearnTokenizer(inputs, parse.GetValue(exclude), parse.GetValue(size), outPath, (done, total) =>
+            {
+                if (done - lastReported < Math.Max(1, total / 10) && done != total) return;
+                lastReported = done;
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"merges {done}/{total} ({watch.Elapsed.TotalSeconds:F1} s)"));
+                stdout.Flush();
+            });
+            int merges = vocab.Scores.Count(s => s < 0);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"wrote {Path.GetFullPath(outPath)}: {vocab.Count} pieces ({merges} merges, {vocab.Count - 259 - merges} characters, 256 bytes, 3 special) in {watch.Elapsed.TotalSeconds:F1} s"));
+            return 0;
+        }));
+        return cmd;
     }
 
     private static void Print(IAnsiConsole console, CorpusReport r)

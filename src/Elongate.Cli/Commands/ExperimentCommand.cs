@@ -18,7 +18,9 @@ internal static class ExperimentCommand
     {
         var output = new Option<string>("--out", "-o") { Description = "Output folder (report.md, results.json, PNGs, runs/, data/; its runs/ and data/ are replaced)", DefaultValueFactory = _ => "rope-ablation" };
         var corpus = new Option<string?>("--corpus") { Description = "Folder of .txt books to use instead of the built-in synthetic corpus" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for --corpus (tokenizer.model, tokenizer.bin or GGUF)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for --corpus (tokenizer.model, tokenizer.bin or GGUF); without it a BPE vocabulary of --vocab-size pieces is learned from the training books" };
+        var vocabSize = new Option<int?>("--vocab-size") { Description = "Pieces of the learned tokenizer (synthetic corpus, or --corpus without --tokenizer; default 512)" };
+        var shuffleChunk = new Option<int?>("--shuffle-chunk") { Description = "Shuffle training documents in chunks of this many tokens, 0 for whole documents (default 4096: a few long books otherwise arrive one at a time)" };
         var valDocs = new Option<string?>("--val-docs") { Description = "Comma-separated corpus file names held out for evaluation (default: the last two in name order)" };
         var quick = new Option<bool>("--quick") { Description = "A tiny run (≤ 3 minutes): T=128, 60 + 15 steps, a tiny evaluation grid" };
         var smoke = new Option<bool>("--smoke") { Description = "Smaller still than --quick (for tests): a few seconds", Hidden = true };
@@ -37,7 +39,7 @@ internal static class ExperimentCommand
             + "Position Interpolation (factor 4), ABF (base 500,000), xPos with ABF — and evaluate them and the base on held-out text: loss at 1×, 2×, 4× and 8× "
             + "the base context with the power-law fit, passkey and first-sentence retrieval. Writes report.md and results.json. "
             + "Runs with no arguments on a built-in synthetic corpus and tokenizer (≈30 min on 2 cores; --quick ≈ 3 min).")
-        { output, corpus, tokenizer, valDocs, quick, smoke, preset, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants, logEvery };
+        { output, corpus, tokenizer, vocabSize, shuffleChunk, valDocs, quick, smoke, preset, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants, logEvery };
         cmd.SetAction(parse => CliErrors.Run(parse, "experiment rope-ablation", (stdout, stderr) =>
         {
             var outDir = parse.GetValue(output)!;
@@ -50,9 +52,11 @@ internal static class ExperimentCommand
                 Preset = parse.GetValue(preset) ?? o.Preset, SeqLen = parse.GetValue(seqLen) ?? o.SeqLen, TokensPerStep = parse.GetValue(tps) ?? o.TokensPerStep,
                 BaseSteps = parse.GetValue(baseSteps) ?? o.BaseSteps, ExtendSteps = parse.GetValue(extendSteps) ?? o.ExtendSteps,
                 BaseLearningRate = parse.GetValue(baseLr) ?? o.BaseLearningRate, ExtendLearningRate = parse.GetValue(extendLr) ?? o.ExtendLearningRate,
+                VocabSize = parse.GetValue(vocabSize) ?? o.VocabSize, ShuffleChunkTokens = parse.GetValue(shuffleChunk) ?? o.ShuffleChunkTokens,
                 Seed = parse.GetValue(seed) ?? o.Seed, Variants = parse.GetValue(variants) is { } vs ? Split(vs) : o.Variants,
             };
             if (o.TokenizerPath is not null && o.CorpusDirectory is null) throw new ArgumentException("--tokenizer is only used with --corpus (the synthetic corpus builds its own)");
+            if (o.TokenizerPath is not null && parse.GetValue(vocabSize) is not null) throw new ArgumentException("--vocab-size sizes a learned tokenizer; it cannot change --tokenizer's");
             int every = parse.GetValue(logEvery);
             var result = RopeAblation.Run(o, line => { stdout.WriteLine(line); stdout.Flush(); }, trainer =>
             {

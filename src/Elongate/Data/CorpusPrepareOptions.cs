@@ -38,11 +38,14 @@ public sealed record CorpusPrepareOptions
     }
 
     /// <summary>The input files with folders expanded; each must be a .txt or .jsonl file.</summary>
-    internal string[] ExpandedInputs()
+    internal string[] ExpandedInputs() => ExpandInputs(Inputs);
+
+    /// <summary>Files with folders expanded to their .txt and .jsonl files (ordinal order); anything else is an error.</summary>
+    internal static string[] ExpandInputs(IReadOnlyList<string> inputs)
     {
         static bool Supported(string f) => f.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
         var files = new List<string>();
-        foreach (var input in Inputs)
+        foreach (var input in inputs)
         {
             if (Directory.Exists(input))
             {

@@ -106,6 +106,41 @@ public static class CorpusPreparer
         return report;
     }
 
+    /// <summary>
+    /// Learns a byte-fallback BPE vocabulary of <paramref name="vocabSize"/> pieces (<see cref="BpeTrainer"/>) from the
+    /// documents of <paramref name="inputs"/> (files or folders, read like <see cref="Prepare"/>), leaving out the
+    /// documents named in <paramref name="exclude"/> (so held-out books do not shape the vocabulary), and writes it
+    /// atomically as a llama2.c tokenizer.bin, which `data prepare`, training and the GGUF export read.
+    /// </summary>
+    public static TokenVocabulary LearnTokenizer(IReadOnlyList<string> inputs, IReadOnlyCollection<string>? exclude, int vocabSize, string outputPath,
+        Action<int, int>? progress = null)
+    {
+        if (inputs.Count == 0) throw new ArgumentException("data tokenizer needs at least one --input file");
+        var files = CorpusPrepareOptions.ExpandInputs(inputs);
+        foreach (var f in files)
+            if (!File.Exists(f)) throw new ModelFormatException(f, "no such input file");
+        var skip = new HashSet<string>(exclude ?? [], StringComparer.Ordinal);
+        var matched = new HashSet<string>(StringComparer.Ordinal);
+        IEnumerable<string> Documents()
+        {
+            foreach (var file in files)
+            {
+                var fileName = Path.GetFileName(file);
+                if (skip.Contains(fileName)) { matched.Add(fileName); continue; }
+                foreach (var (name, text, _) in ReadDocuments(file))
+                {
+                    if (skip.Contains(name)) { matched.Add(name); continue; }
+                    yield return text;
+                }
+            }
+        }
+        var vocabulary = BpeTrainer.Train(Documents(), vocabSize, progress);
+        if (skip.Except(matched).ToArray() is { Length: > 0 } unmatched)
+            throw new ArgumentException($"--exclude names no document: {string.Join(", ", unmatched)} (a .txt file's name, a .jsonl file's name, or file.jsonl:ID / file.jsonl:LINE)");
+        BpeTrainer.WriteLlama2cBin(vocabulary, outputPath);
+        return vocabulary;
+    }
+
     private static TokenizerFileKind TokenizerFileKindOf(string path)
     {
         var head = new byte[16];

@@ -59,6 +59,7 @@ public static class RopeAblation
         {
             Sources = [new TrainingSource("data", prepared)], SeqLen = seqLen, TokensPerStep = options.TokensPerStep, BatchSize = batch,
             Steps = steps, LearningRate = lr, WarmupSteps = Math.Max(1, steps / 10), Seed = options.Seed, ValidationWindows = 8,
+            ShuffleChunkTokens = options.ShuffleChunkTokens,
         };
         var runner = runTrainer ?? (t => t.Run(cancellation));
         var models = new List<(string Name, string Description, LlamaModel Model, int Context, Trainer Summary, double Seconds)>();
@@ -208,9 +209,17 @@ public static class RopeAblation
             foreach (var v in val)
                 if (!File.Exists(Path.Combine(corpus, v))) throw new ArgumentException($"--val-docs {v} is not a .txt file in {corpus}");
             log($"corpus {corpus}: {files.Length} books, held out: {string.Join(", ", val)}");
-            CorpusPreparer.Prepare(new CorpusPrepareOptions { TokenizerPath = o.TokenizerPath!, Inputs = files, OutputDirectory = prepared, ValidationDocuments = val });
+            var tokenizerPath = o.TokenizerPath;
+            if (tokenizerPath is null)
+            {
+                Directory.CreateDirectory(dataDir);
+                tokenizerPath = Path.Combine(dataDir, "tokenizer.bin");
+                log($"learning a {o.VocabSize}-piece byte-fallback BPE tokenizer from the training books");
+                CorpusPreparer.LearnTokenizer(files, val, o.VocabSize, tokenizerPath);
+            }
+            CorpusPreparer.Prepare(new CorpusPrepareOptions { TokenizerPath = tokenizerPath, Inputs = files, OutputDirectory = prepared, ValidationDocuments = val });
             var texts = val.Select(v => File.ReadAllText(Path.Combine(corpus, v)).Replace("\r\n", "\n")).ToList();
-            return (prepared, Path.GetFullPath(o.TokenizerPath!), texts, Path.GetFullPath(corpus));
+            return (prepared, Path.GetFullPath(tokenizerPath), texts, Path.GetFullPath(corpus));
         }
         var synthetic = new SyntheticCorpus(o.Seed);
         var raw = Path.Combine(dataDir, "synthetic");
@@ -222,9 +231,9 @@ public static class RopeAblation
         var valNames = new List<string>();
         for (int i = 0; i < valTexts.Count; i++) { var n = $"val-{i:D5}.txt"; File.WriteAllText(Path.Combine(raw, n), valTexts[i]); inputs.Add(Path.Combine(raw, n)); valNames.Add(n); }
         log($"synthetic corpus: {train.Count} training + {valTexts.Count} held-out documents of about {o.SyntheticWords} words; learning a {o.VocabSize}-piece byte-fallback BPE tokenizer");
-        var vocab = BuiltInTokenizer.Train(train.Take(Math.Min(train.Count, 16)), o.VocabSize);
+        var vocab = BpeTrainer.Train(train.Take(Math.Min(train.Count, 16)), o.VocabSize);
         var tokPath = Path.Combine(dataDir, "tokenizer.bin");
-        BuiltInTokenizer.WriteLlama2cBin(vocab, tokPath);
+        BpeTrainer.WriteLlama2cBin(vocab, tokPath);
         CorpusPreparer.Prepare(new CorpusPrepareOptions { TokenizerPath = tokPath, Inputs = inputs, OutputDirectory = prepared, ValidationDocuments = valNames });
         return (prepared, tokPath, valTexts, $"built-in synthetic corpus (seed {o.Seed})");
     }

@@ -15,7 +15,7 @@ public sealed record RopeAblationOptions
     /// <summary>Folder of .txt documents (books) to train and evaluate on; null uses the built-in synthetic corpus.</summary>
     public string? CorpusDirectory { get; init; }
 
-    /// <summary>Tokenizer for <see cref="CorpusDirectory"/> (required with it); without a corpus a built-in one is learned.</summary>
+    /// <summary>Tokenizer for <see cref="CorpusDirectory"/>; null learns a <see cref="VocabSize"/>-piece BPE vocabulary from the training documents (the held-out ones never shape it).</summary>
     public string? TokenizerPath { get; init; }
 
     /// <summary>Names of the corpus files held out for evaluation; null holds out the <see cref="ValidationCount"/> last in ordinal name order.</summary>
@@ -40,10 +40,16 @@ public sealed record RopeAblationOptions
     public float ExtendLearningRate { get; init; } = 5e-4f;
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// Shuffle training documents in chunks of this many tokens (0: whole documents). A corpus of a few books
+    /// otherwise walks one book at a time, and the last steps of a short run see a single book.
+    /// </summary>
+    public int ShuffleChunkTokens { get; init; } = 4096;
+
     /// <summary>Subset of <see cref="AllVariants"/> to run.</summary>
     public IReadOnlyList<string> Variants { get; init; } = AllVariants;
 
-    /// <summary>Vocabulary size of the built-in tokenizer (synthetic corpus only).</summary>
+    /// <summary>Vocabulary size of the tokenizer learned when <see cref="TokenizerPath"/> is null.</summary>
     public int VocabSize { get; init; } = 512;
 
     /// <summary>Synthetic documents for training and for evaluation, and their size in words.</summary>
@@ -75,7 +81,6 @@ public sealed record RopeAblationOptions
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the option.</summary>
     public void Validate()
     {
-        if (CorpusDirectory is not null && TokenizerPath is null) throw new ArgumentException("--corpus needs --tokenizer (e.g. tok512.model)");
         if (CorpusDirectory is not null && !Directory.Exists(CorpusDirectory)) throw new ArgumentException($"--corpus {CorpusDirectory} is not a folder");
         if (Variants.Count == 0) throw new ArgumentException("--variants names none");
         foreach (var v in Variants)
@@ -86,6 +91,7 @@ public sealed record RopeAblationOptions
         if (BaseSteps < 1 || ExtendSteps < 1) throw new ArgumentException("--base-steps and --extend-steps must be positive");
         if (TokensPerStep % (SeqLen * ExtendFactor) != 0)
             throw new ArgumentException($"--tokens-per-step {TokensPerStep} must be a multiple of the extended length {SeqLen * ExtendFactor}, so both stages see whole sequences");
+        if (ShuffleChunkTokens < 0) throw new ArgumentException($"--shuffle-chunk must be ≥ 0, got {ShuffleChunkTokens}");
         if (ValidationCount < 1) throw new ArgumentException("--val-count must be ≥ 1");
         if (SyntheticTrainDocuments < 1 || SyntheticValidationDocuments < 1 || SyntheticWords < 50) throw new ArgumentException("synthetic corpus sizes must be positive");
         if (LossWindows < 0 || PasskeyTrials < 1 || FirstSentenceTrials < 1) throw new ArgumentException("evaluation sizes must be positive");

@@ -72,4 +72,23 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", _dir.FullName, "--out", outDir).Rc);
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--tokens-per-step", "100", "--out", outDir).Rc);
     }
+
+    [Fact]
+    public void Rope_ablation_on_a_corpus_without_a_tokenizer_learns_one_from_the_training_books_only()
+    {
+        var books = Directory.CreateDirectory(Path.Combine(_dir.FullName, "books")).FullName;
+        var synthetic = new Elongate.Data.SyntheticCorpus(5);
+        for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(books, $"book{i}.txt"), synthetic.Document(i, 900));
+        File.WriteAllText(Path.Combine(books, "zz-held.txt"), synthetic.Document(7, 900) + " Жёщ Жёщ Жёщ");
+        var outDir = Path.Combine(_dir.FullName, "corpus-run");
+        var (rc, output, err) = CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", books, "--val-docs", "zz-held.txt",
+            "--variants", "base,abf", "--vocab-size", "320", "--out", outDir);
+        Assert.True(rc == 0, err + output);
+        var tok = Elongate.Tokenization.TokenizerLoader.Load(Path.Combine(outDir, "data", "tokenizer.bin"));
+        Assert.Equal(320, tok.Vocabulary.Count);
+        Assert.DoesNotContain("Ж", tok.Vocabulary.Pieces);
+        Assert.Contains("shuffled in 4096-token chunks", File.ReadAllText(Path.Combine(outDir, "report.md")));
+        Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", books, "--tokenizer", Path.Combine(outDir, "data", "tokenizer.bin"),
+            "--vocab-size", "300", "--out", outDir).Rc);
+    }
 }
