@@ -49,4 +49,16 @@ public sealed class RopeAblationVerdictTests
         Assert.Equal(Doc(513), docs[0]);
         Assert.Equal([513, 769, 1281], RopeAblation.SameTokensAtEveryLength([Doc(562), Doc(769), Doc(1287)], 256, 0).Select(d => d.Length));
     }
+
+    [Fact]
+    public void First_sentence_collapse_is_judged_only_above_chance_overlap()
+    {
+        AblationVariant F(string name, params (int Length, double Rouge)[] scores) =>
+            new(name, name, 10000, null, 256, 1, null, null, 0, 0,
+                scores.Select(s => new AblationScore(s.Length, s.Length / 256.0, 2, null, s.Rouge)).ToList(), null!, null, null, name);
+        var c = RopeAblation.Collapses([F("base", (256, 0.14), (512, 0.04)), F("rope", (256, 0.8), (512, 0.2))])
+            .Where(x => x.Task == "first-sentence").ToList();
+        Assert.Null(c[0].Collapses); // 0.14 → 0.04 is chance word overlap falling, not retrieval collapsing
+        Assert.True(c[1].Collapses);
+    }
 }
