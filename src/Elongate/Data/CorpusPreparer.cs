@@ -121,6 +121,10 @@ public static class CorpusPreparer
             if (!File.Exists(f)) throw new ModelFormatException(f, "no such input file");
         var skip = new HashSet<string>(exclude ?? [], StringComparer.Ordinal);
         var matched = new HashSet<string>(StringComparer.Ordinal);
+        // A whole-file name that matches no input is known before any text is read: say so before learning for minutes.
+        var fileNames = files.Select(f => Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal);
+        if (skip.Where(n => !n.Contains(':') && !fileNames.Contains(n)).ToArray() is { Length: > 0 } missing)
+            throw new ArgumentException($"--exclude names no input file: {string.Join(", ", missing)} (a .txt file's name, a .jsonl file's name, or file.jsonl:ID / file.jsonl:LINE)");
         IEnumerable<string> Documents()
         {
             foreach (var file in files)
