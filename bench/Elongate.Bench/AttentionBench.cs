@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Elongate.Training;
+using Elongate.Kernels;
 
 namespace Elongate.Bench;
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Elongate.Model;
 using Elongate.Training;
+using Elongate.Kernels;
 
 namespace Elongate.Bench;
 

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using Elongate.Bench;
+using Elongate.Kernels;
 
 // Benchmarks are separate commands, never part of the test suite:
 //   dotnet run -c Release --project bench/Elongate.Bench -- gemm [--out gemm.json] [--reps 3] [--sizes 256,512] [--threads 1,2] [--isa avx2] [--quick]

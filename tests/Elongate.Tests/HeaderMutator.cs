@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tests;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Cli.Commands;
 

@@ -3,6 +3,7 @@ using System.Globalization;
 using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Elongate.Rope;
+using Elongate.Common;
 
 namespace Elongate.Cli.Commands;
 
@@ -72,7 +73,7 @@ internal static class RopeCommand
                 Console.WriteLine($"wrote {csv} and {png}");
                 return 0;
             }
-            catch (Exception e) when (e is FormatException or Formats.ModelFormatException)
+            catch (Exception e) when (e is FormatException or Common.ModelFormatException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;
@@ -109,7 +110,7 @@ internal static class RopeCommand
                     }
                 return 0;
             }
-            catch (Exception e) when (e is FormatException or Formats.ModelFormatException)
+            catch (Exception e) when (e is FormatException or Common.ModelFormatException)
             {
                 Console.Error.WriteLine($"error: {e.Message}");
                 return 2;

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text;
 using Elongate.Formats;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Cli.Commands;
 

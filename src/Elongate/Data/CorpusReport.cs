@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Elongate.Formats;
 using Elongate.Tokenization;
+using Elongate.Common;
+using Elongate.Formats;
 
 namespace Elongate.Data;
 

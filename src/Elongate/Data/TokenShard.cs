@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
-using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Data;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Elongate.Data;
 using Elongate.Formats;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Evaluation;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Evaluation;
 

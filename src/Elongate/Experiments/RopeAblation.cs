@@ -6,6 +6,7 @@ using Elongate.Model;
 using Elongate.Rope;
 using Elongate.Tokenization;
 using Elongate.Training;
+using Elongate.Formats;
 
 namespace Elongate.Experiments;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Experiments;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Text;
 using Elongate.Kernels;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 
@@ -192,7 +193,7 @@ public sealed class GgufFile : IDisposable
         var result = new float[n];
         // Blocks never straddle rows (ne[0] is a multiple of the block size), so convert runs of whole blocks of at most
         // ~16 MiB each, in parallel: every source span stays far inside int range however large the tensor or its rows are.
-        int bs = GgmlQuants.BlockSize(tensor.Type), ts = GgmlQuants.TypeSize(tensor.Type);
+        int bs = GgmlTypes.BlockSize(tensor.Type), ts = GgmlTypes.TypeSize(tensor.Type);
         long blocks = n / bs;
         long perChunk = Math.Max(1, (16L << 20) / ts);
         long chunks = (blocks + perChunk - 1) / perChunk;
@@ -326,14 +327,14 @@ public sealed class GgufFile : IDisposable
                 }
                 long typeAt = _pos;
                 uint rawType = U32("tensor type", name);
-                if (!GgmlQuants.IsSupported(rawType))
-                    throw Fail($"unsupported tensor type {rawType} ({GgmlQuants.TypeName(rawType)})", typeAt, name);
+                if (!GgmlTypes.IsSupported(rawType))
+                    throw Fail($"unsupported tensor type {rawType} ({GgmlTypes.TypeName(rawType)})", typeAt, name);
                 var type = (GgmlType)rawType;
                 ulong offset = U64("tensor offset", name);
-                int bs = GgmlQuants.BlockSize(type);
+                int bs = GgmlTypes.BlockSize(type);
                 if (ne[0] % bs != 0)
                     throw Fail($"row length ne[0] = {ne[0]} is not a multiple of the {type} block size {bs}", dimsAt, name);
-                long rowBlocks = ne[0] / bs, ts = GgmlQuants.TypeSize(type);
+                long rowBlocks = ne[0] / bs, ts = GgmlTypes.TypeSize(type);
                 long rows = elements / ne[0];
                 if (rowBlocks > long.MaxValue / ts || rowBlocks * ts > long.MaxValue / rows)
                     throw Fail("byte size overflows 64 bits", dimsAt, name);

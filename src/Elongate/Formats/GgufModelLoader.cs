@@ -1,5 +1,6 @@
 using Elongate.Model;
 using Elongate.Rope;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 

@@ -1,5 +1,6 @@
 using Elongate.Model;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 
@@ -34,7 +35,7 @@ public static class GgufModelWriter
             GgufOutputType.F32 => GgmlType.F32,
             GgufOutputType.F16 => GgmlType.F16,
             GgufOutputType.BF16 => GgmlType.BF16,
-            GgufOutputType.Q8_0 => ne[0] % Kernels.GgmlQuants.QK == 0 ? GgmlType.Q8_0 : GgmlType.F16,
+            GgufOutputType.Q8_0 => ne[0] % GgmlTypes.QK == 0 ? GgmlType.Q8_0 : GgmlType.F16,
             _ => throw new ArgumentOutOfRangeException(nameof(type)),
         };
     }

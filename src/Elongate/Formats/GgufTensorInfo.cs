@@ -1,3 +1,5 @@
+using Elongate.Common;
+
 namespace Elongate.Formats;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Elongate.Kernels;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 
@@ -73,8 +74,8 @@ public sealed class GgufWriter
         if (type is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0))
             throw new ArgumentOutOfRangeException(nameof(type), type, "the writer encodes only F32, F16, BF16 and Q8_0");
         long expected = CheckTensor(name, ne, type);
-        if (GgmlQuants.ByteCount(type, values.Length) != expected)
-            throw new ArgumentException($"tensor '{name}' of shape {string.Join("x", ne)} needs {expected / GgmlQuants.TypeSize(type) * GgmlQuants.BlockSize(type)} values, got {values.Length}", nameof(values));
+        if (GgmlTypes.ByteCount(type, values.Length) != expected)
+            throw new ArgumentException($"tensor '{name}' of shape {string.Join("x", ne)} needs {expected / GgmlTypes.TypeSize(type) * GgmlTypes.BlockSize(type)} values, got {values.Length}", nameof(values));
         Register(name, ne, type, expected, null, values);
         return this;
     }
@@ -96,9 +97,9 @@ public sealed class GgufWriter
             if (d <= 0) throw new ArgumentException($"dimension {d} is not positive", nameof(ne));
             n = checked(n * d);
         }
-        if (ne[0] % GgmlQuants.BlockSize(type) != 0)
+        if (ne[0] % GgmlTypes.BlockSize(type) != 0)
             throw new ArgumentException($"row length {ne[0]} is not a multiple of the {type} block size", nameof(ne));
-        return GgmlQuants.ByteCount(type, n);
+        return GgmlTypes.ByteCount(type, n);
     }
 
     /// <summary>The whole file image.</summary>

@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Elongate.Model;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 

@@ -1,4 +1,5 @@
 using Elongate.Model;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Elongate.Model;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 

@@ -1,6 +1,7 @@
 using Elongate.Model;
 using Elongate.Rope;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 

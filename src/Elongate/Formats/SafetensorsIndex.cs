@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Elongate.Common;
 
 namespace Elongate.Formats;
 

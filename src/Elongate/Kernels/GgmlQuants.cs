@@ -1,85 +1,26 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
-using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Kernels;
 
 /// <summary>
 /// Block layouts, dequantization and (for the writer) quantization of GGML tensor types. Layouts follow ggml-common.h:
-/// every quantized row is a sequence of fixed-size blocks, each holding <see cref="BlockSize"/> weights in
-/// <see cref="TypeSize"/> bytes, little-endian, fp16 scales. Dequantization reproduces ggml's reference
+/// every quantized row is a sequence of fixed-size blocks, each holding <see cref="GgmlTypes.BlockSize"/> weights in
+/// <see cref="GgmlTypes.TypeSize"/> bytes, little-endian, fp16 scales. Dequantization reproduces ggml's reference
 /// <c>dequantize_row_*</c> formulas exactly (same operation order in fp32), so results are bit-identical to llama.cpp's
 /// scalar path.
 /// </summary>
 public static class GgmlQuants
 {
-    /// <summary>Weights per super-block of the k-quants.</summary>
-    public const int QK_K = 256;
-
-    /// <summary>Weights per block of the legacy quants (Q4_0 … Q8_0).</summary>
-    public const int QK = 32;
-
-    /// <summary>True for the types this library can dequantize.</summary>
-    public static bool IsSupported(uint type) => type switch
-    {
-        0 or 1 or 2 or 3 or 6 or 7 or 8 or 12 or 13 or 14 or 15 or 30 => true,
-        _ => false,
-    };
-
-    /// <summary>ggml's name for a type number, including ones this library cannot read, for error messages.</summary>
-    public static string TypeName(uint type) => type switch
-    {
-        0 => "F32", 1 => "F16", 2 => "Q4_0", 3 => "Q4_1", 4 => "Q4_2 (removed)", 5 => "Q4_3 (removed)", 6 => "Q5_0", 7 => "Q5_1",
-        8 => "Q8_0", 9 => "Q8_1", 10 => "Q2_K", 11 => "Q3_K", 12 => "Q4_K", 13 => "Q5_K", 14 => "Q6_K", 15 => "Q8_K",
-        16 => "IQ2_XXS", 17 => "IQ2_XS", 18 => "IQ3_XXS", 19 => "IQ1_S", 20 => "IQ4_NL", 21 => "IQ3_S", 22 => "IQ2_S",
-        23 => "IQ4_XS", 24 => "I8", 25 => "I16", 26 => "I32", 27 => "I64", 28 => "F64", 29 => "IQ1_M", 30 => "BF16",
-        34 => "TQ1_0", 35 => "TQ2_0", 39 => "MXFP4",
-        _ => $"unknown type {type}",
-    };
-
-    /// <summary>Weights per block (1 for the float types).</summary>
-    public static int BlockSize(GgmlType type) => type switch
-    {
-        GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => 1,
-        GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q8_0 => QK,
-        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q8_K => QK_K,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unsupported GGML type"),
-    };
-
-    /// <summary>Bytes per block.</summary>
-    public static int TypeSize(GgmlType type) => type switch
-    {
-        GgmlType.F32 => 4,
-        GgmlType.F16 or GgmlType.BF16 => 2,
-        GgmlType.Q4_0 => 2 + QK / 2,                       // d, 16 nibble pairs
-        GgmlType.Q4_1 => 4 + QK / 2,                       // d, m, nibbles
-        GgmlType.Q5_0 => 2 + 4 + QK / 2,                   // d, qh (32 high bits), nibbles
-        GgmlType.Q5_1 => 4 + 4 + QK / 2,                   // d, m, qh, nibbles
-        GgmlType.Q8_0 => 2 + QK,                           // d, 32 int8
-        GgmlType.Q4_K => 4 + 12 + QK_K / 2,                // d, dmin, 6-bit scales/mins, nibbles = 144
-        GgmlType.Q5_K => 4 + 12 + QK_K / 8 + QK_K / 2,     // + high bits = 176
-        GgmlType.Q6_K => QK_K / 2 + QK_K / 4 + QK_K / 16 + 2, // ql, qh, int8 scales, d = 210
-        GgmlType.Q8_K => 4 + QK_K + QK_K / 16 * 2,         // fp32 d, int8 qs, int16 bsums = 292
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "unsupported GGML type"),
-    };
-
-    /// <summary>Bytes of <paramref name="elements"/> weights; <paramref name="elements"/> must be a multiple of the block size.</summary>
-    public static long ByteCount(GgmlType type, long elements)
-    {
-        int bs = BlockSize(type);
-        if (elements < 0 || elements % bs != 0)
-            throw new ArgumentException($"{elements} elements is not a whole number of {type} blocks of {bs}", nameof(elements));
-        return checked(elements / bs * TypeSize(type));
-    }
-
     /// <summary>
     /// Converts <paramref name="src"/> (whole blocks of <paramref name="type"/>) to fp32. <paramref name="dst"/>'s length
     /// sets the element count and must match the source's byte count.
     /// </summary>
     public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
     {
-        int bs = BlockSize(type), ts = TypeSize(type);
+        int bs = GgmlTypes.BlockSize(type), ts = GgmlTypes.TypeSize(type);
         if (dst.Length % bs != 0 || (long)dst.Length / bs * ts != src.Length)
             throw new ArgumentException($"{src.Length} bytes of {type} do not hold {dst.Length} elements");
         int nb = dst.Length / bs;
@@ -119,7 +60,7 @@ public static class GgmlQuants
     /// </summary>
     public static byte[] Quantize(GgmlType type, ReadOnlySpan<float> src)
     {
-        var dst = new byte[ByteCount(type, src.Length)];
+        var dst = new byte[GgmlTypes.ByteCount(type, src.Length)];
         switch (type)
         {
             case GgmlType.F32:
@@ -132,7 +73,7 @@ public static class GgmlQuants
                 for (int i = 0; i < src.Length; i++) BinaryPrimitives.WriteUInt16LittleEndian(dst.AsSpan(i * 2), SingleToBFloat16(src[i]));
                 break;
             case GgmlType.Q8_0:
-                for (int b = 0; b < src.Length / QK; b++) QuantizeQ8_0Block(src.Slice(b * QK, QK), dst.AsSpan(b * 34, 34));
+                for (int b = 0; b < src.Length / GgmlTypes.QK; b++) QuantizeQ8_0Block(src.Slice(b * GgmlTypes.QK, GgmlTypes.QK), dst.AsSpan(b * 34, 34));
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(type), type, "the writer quantizes only to F32, F16, BF16 and Q8_0");
@@ -147,11 +88,11 @@ public static class GgmlQuants
     public static void QuantizeQ8_0Block(ReadOnlySpan<float> x, Span<byte> block)
     {
         float amax = 0f;
-        for (int j = 0; j < QK; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+        for (int j = 0; j < GgmlTypes.QK; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
         float d = amax / 127f;
         float id = d != 0f ? 1f / d : 0f;
         BinaryPrimitives.WriteHalfLittleEndian(block, (Half)d);
-        for (int j = 0; j < QK; j++) block[2 + j] = unchecked((byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero));
+        for (int j = 0; j < GgmlTypes.QK; j++) block[2 + j] = unchecked((byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero));
     }
 
     /// <summary>bfloat16 → fp32: the bf16 bits are the top half of the fp32 bits.</summary>
@@ -223,7 +164,7 @@ public static class GgmlQuants
     private static void Q8_0(ReadOnlySpan<byte> b, Span<float> y)
     {
         float d = Half16(b, 0);
-        for (int j = 0; j < QK; j++) y[j] = (sbyte)b[2 + j] * d;
+        for (int j = 0; j < GgmlTypes.QK; j++) y[j] = (sbyte)b[2 + j] * d;
     }
 
     /// <summary>
@@ -240,9 +181,9 @@ public static class GgmlQuants
     {
         float d = Half16(b, 0), dmin = Half16(b, 2);
         var scales = b.Slice(4, 12);
-        var q = b.Slice(16, QK_K / 2);
+        var q = b.Slice(16, GgmlTypes.QK_K / 2);
         int yi = 0, qi = 0, sIdx = 0;
-        for (int j = 0; j < QK_K; j += 64)
+        for (int j = 0; j < GgmlTypes.QK_K; j += 64)
         {
             var (sc1, m1) = ScaleMinK4(sIdx, scales);
             var (sc2, m2) = ScaleMinK4(sIdx + 1, scales);
@@ -257,11 +198,11 @@ public static class GgmlQuants
     {
         float d = Half16(b, 0), dmin = Half16(b, 2);
         var scales = b.Slice(4, 12);
-        var qh = b.Slice(16, QK_K / 8);
-        var ql = b.Slice(48, QK_K / 2);
+        var qh = b.Slice(16, GgmlTypes.QK_K / 8);
+        var ql = b.Slice(48, GgmlTypes.QK_K / 2);
         int yi = 0, qi = 0, sIdx = 0;
         int u1 = 1, u2 = 2;
-        for (int j = 0; j < QK_K; j += 64)
+        for (int j = 0; j < GgmlTypes.QK_K; j += 64)
         {
             var (sc1, m1) = ScaleMinK4(sIdx, scales);
             var (sc2, m2) = ScaleMinK4(sIdx + 1, scales);
@@ -274,10 +215,10 @@ public static class GgmlQuants
 
     private static void Q6_K(ReadOnlySpan<byte> b, Span<float> y)
     {
-        var ql = b.Slice(0, QK_K / 2);
-        var qh = b.Slice(QK_K / 2, QK_K / 4);
-        var sc = b.Slice(QK_K / 2 + QK_K / 4, QK_K / 16);
-        float d = Half16(b, QK_K / 2 + QK_K / 4 + QK_K / 16);
+        var ql = b.Slice(0, GgmlTypes.QK_K / 2);
+        var qh = b.Slice(GgmlTypes.QK_K / 2, GgmlTypes.QK_K / 4);
+        var sc = b.Slice(GgmlTypes.QK_K / 2 + GgmlTypes.QK_K / 4, GgmlTypes.QK_K / 16);
+        float d = Half16(b, GgmlTypes.QK_K / 2 + GgmlTypes.QK_K / 4 + GgmlTypes.QK_K / 16);
         for (int n = 0; n < 2; n++)
         {
             int yo = n * 128, lo = n * 64, ho = n * 32, so = n * 8;
@@ -299,6 +240,6 @@ public static class GgmlQuants
     private static void Q8_K(ReadOnlySpan<byte> b, Span<float> y)
     {
         float d = BinaryPrimitives.ReadSingleLittleEndian(b);
-        for (int j = 0; j < QK_K; j++) y[j] = d * (sbyte)b[4 + j];
+        for (int j = 0; j < GgmlTypes.QK_K; j++) y[j] = d * (sbyte)b[4 + j];
     }
 }

@@ -1,7 +1,6 @@
 using System.Numerics.Tensors;
 using Elongate.Kernels;
 using Elongate.Rope;
-using Elongate.Training;
 
 namespace Elongate.Model;
 

@@ -1,3 +1,5 @@
+using Elongate.Common;
+
 namespace Elongate.Model;
 
 /// <summary>
@@ -58,7 +60,7 @@ public sealed record LlamaConfig
     /// </summary>
     public void Validate(string source)
     {
-        void Fail(string key, string problem) => throw new Formats.ModelFormatException(source, problem, key: key);
+        void Fail(string key, string problem) => throw new Common.ModelFormatException(source, problem, key: key);
         if (HiddenSize <= 0) Fail("hidden_size", $"must be positive, got {HiddenSize}");
         if (IntermediateSize <= 0) Fail("intermediate_size", $"must be positive, got {IntermediateSize}");
         if (NumLayers <= 0) Fail("num_hidden_layers", $"must be positive, got {NumLayers}");

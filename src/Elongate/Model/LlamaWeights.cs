@@ -1,3 +1,5 @@
+using Elongate.Common;
+
 namespace Elongate.Model;
 
 /// <summary>All parameters of a Llama model in fp32, row-major, adjacent-pair RoPE layout.</summary>
@@ -22,15 +24,15 @@ public sealed class LlamaWeights
         int dim = config.HiddenSize, hid = config.IntermediateSize, q = config.NumHeads * config.HeadDim, kv = config.KvDim;
         void Check(float[]? a, long expected, string name)
         {
-            if (a is null) throw new Formats.ModelFormatException(source, "tensor is missing", key: name);
+            if (a is null) throw new Common.ModelFormatException(source, "tensor is missing", key: name);
             if (a.LongLength != expected)
-                throw new Formats.ModelFormatException(source, $"has {a.LongLength} elements, config implies {expected}", key: name);
+                throw new Common.ModelFormatException(source, $"has {a.LongLength} elements, config implies {expected}", key: name);
         }
         Check(TokenEmbedding, (long)config.VocabSize * dim, "token_embd.weight");
         Check(FinalNorm, dim, "output_norm.weight");
         if (Output is not null) Check(Output, (long)config.VocabSize * dim, "output.weight");
         if (Layers.Length != config.NumLayers)
-            throw new Formats.ModelFormatException(source, $"has {Layers.Length} layers, config says {config.NumLayers}", key: "block_count");
+            throw new Common.ModelFormatException(source, $"has {Layers.Length} layers, config says {config.NumLayers}", key: "block_count");
         for (int l = 0; l < Layers.Length; l++)
         {
             var w = Layers[l];

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Rope;
 

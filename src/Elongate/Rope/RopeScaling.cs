@@ -1,4 +1,4 @@
-using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Rope;
 

@@ -1,3 +1,5 @@
+using Elongate.Common;
+
 namespace Elongate.Rope;
 
 /// <summary>
@@ -53,7 +55,7 @@ public sealed class RotaryEmbedding
     /// <summary>True for dynamic and longrope: keys must be cached unrotated (see remarks).</summary>
     public bool IsLengthDependent => Scaling.IsLengthDependent;
 
-    /// <summary>Creates the embedding; validates the scaling (throws <see cref="Formats.ModelFormatException"/>).</summary>
+    /// <summary>Creates the embedding; validates the scaling (throws <see cref="Common.ModelFormatException"/>).</summary>
     public RotaryEmbedding(double ropeBase, int rotaryDim, int headDim, RopeScaling? scaling = null, int xposCentre = 0)
     {
         if (!double.IsFinite(ropeBase) || ropeBase <= 1) throw new ArgumentOutOfRangeException(nameof(ropeBase), ropeBase, "RoPE base must be a finite number above 1");

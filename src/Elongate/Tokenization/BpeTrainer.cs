@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tokenization;
 

@@ -1,8 +1,9 @@
+
 namespace Elongate.Tokenization;
 
 /// <summary>
 /// Text ↔ token ids for a Llama-family SentencePiece vocabulary. Implemented by our own <see cref="SentencePieceBpe"/>
-/// and, for tokenizer.model files, by an adapter over Microsoft.ML.Tokenizers; <see cref="TokenizerLoader"/> picks one.
+/// and, for tokenizer.model files, by an adapter over Microsoft.ML.Tokenizers; <see cref="Formats.TokenizerLoader"/> picks one.
 /// </summary>
 public interface ITokenizer
 {

@@ -1,11 +1,12 @@
 using Microsoft.ML.Tokenizers;
+using Elongate.Common;
 
 namespace Elongate.Tokenization;
 
 /// <summary>
 /// <see cref="ITokenizer"/> over Microsoft.ML.Tokenizers' LlamaTokenizer, which reads tokenizer.model protobuf itself.
 /// The model is still parsed and validated by <see cref="SentencePieceModelReader"/> first, so bad files fail with
-/// our <see cref="Elongate.Formats.ModelFormatException"/> and <see cref="Vocabulary"/> is the same object shape as
+/// our <see cref="Elongate.Common.ModelFormatException"/> and <see cref="Vocabulary"/> is the same object shape as
 /// every other source.
 /// </summary>
 public sealed class MlTokenizersSentencePiece : ITokenizer

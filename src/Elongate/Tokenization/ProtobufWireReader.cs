@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tokenization;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Elongate.Common;
 
 namespace Elongate.Tokenization;
 
@@ -34,7 +35,7 @@ public sealed class SentencePieceBpe : ITokenizer
     private readonly string[] _decodeText;
 
     /// <summary>Builds an encoder; validates the vocabulary first.</summary>
-    /// <exception cref="Elongate.Formats.ModelFormatException">The vocabulary is inconsistent.</exception>
+    /// <exception cref="Elongate.Common.ModelFormatException">The vocabulary is inconsistent.</exception>
     public SentencePieceBpe(SentencePieceModel model, string source = "<vocabulary>")
     {
         SentencePieceModel.Validate(model.Vocabulary, model.Options, source);

@@ -1,5 +1,5 @@
 using System.Text;
-using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tokenization;
 

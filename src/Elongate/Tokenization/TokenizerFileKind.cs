@@ -1,6 +1,7 @@
+
 namespace Elongate.Tokenization;
 
-/// <summary>What a tokenizer file holds, judged from its first bytes (<see cref="TokenizerLoader.Detect"/>).</summary>
+/// <summary>What a tokenizer file holds, judged from its first bytes (<see cref="Formats.TokenizerLoader.Detect"/>).</summary>
 public enum TokenizerFileKind
 {
     /// <summary>None of the formats below.</summary>

@@ -3,6 +3,8 @@ using System.Numerics.Tensors;
 using Elongate.Model;
 using Elongate.Rope;
 using Elongate.Tokenization;
+using Elongate.Common;
+using Elongate.Kernels;
 
 namespace Elongate.Training;
 
@@ -278,7 +280,7 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
     /// Switches to RoPE base <paramref name="ropeTheta"/> with <paramref name="scaling"/> (null: plain RoPE, which with
     /// a raised base is ABF) and records both in <see cref="Config"/>, so the exported model carries them. This is the
     /// continual-pretraining step "change the RoPE, keep the weights". Throws
-    /// <see cref="Formats.ModelFormatException"/> for settings the config rejects (e.g. llama3 needs L below
+    /// <see cref="Common.ModelFormatException"/> for settings the config rejects (e.g. llama3 needs L below
     /// max_position_embeddings).
     /// </summary>
     public void SetRope(float ropeTheta, RopeScaling? scaling)

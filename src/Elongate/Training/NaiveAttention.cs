@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using Elongate.Kernels;
 
 namespace Elongate.Training;
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Training;
 

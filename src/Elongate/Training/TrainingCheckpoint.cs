@@ -6,6 +6,7 @@ using Elongate.Data;
 using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Training;
 

@@ -1,6 +1,7 @@
 using Elongate.Data;
 using Elongate.Formats;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Training;
 

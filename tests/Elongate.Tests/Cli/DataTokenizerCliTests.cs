@@ -1,5 +1,6 @@
 using Elongate.Data;
 using Elongate.Tokenization;
+using Elongate.Formats;
 
 namespace Elongate.Tests.Cli;
 

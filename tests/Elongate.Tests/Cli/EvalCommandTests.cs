@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Elongate.Formats;
 
 namespace Elongate.Tests.Cli;
 
@@ -87,7 +88,7 @@ public sealed class EvalCommandTests : IDisposable
 
         // Two lengths: no per-length fit, and the JSON says why; a stride, a window cap and a token shard work too.
         var shard = Path.Combine(_dir.FullName, "held.tokens");
-        var tok = Elongate.Tokenization.TokenizerLoader.Load(Fixtures.Path("models/tok512.bin"), 512);
+        var tok = Elongate.Formats.TokenizerLoader.Load(Fixtures.Path("models/tok512.bin"), 512);
         using (var w = new Elongate.Data.TokenShardWriter(shard, 512))
         {
             foreach (var line in File.ReadAllLines(data)) w.Add(tok.Encode(JsonNode.Parse(line)!["text"]!.GetValue<string>(), true, false));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Elongate.Formats;
 
 namespace Elongate.Tests.Cli;
 
@@ -84,7 +85,7 @@ public sealed class ExperimentCommandTests : IDisposable
         var (rc, output, err) = CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", books, "--val-docs", "zz-held.txt",
             "--variants", "base,abf", "--vocab-size", "320", "--out", outDir);
         Assert.True(rc == 0, err + output);
-        var tok = Elongate.Tokenization.TokenizerLoader.Load(Path.Combine(outDir, "data", "tokenizer.bin"));
+        var tok = Elongate.Formats.TokenizerLoader.Load(Path.Combine(outDir, "data", "tokenizer.bin"));
         Assert.Equal(320, tok.Vocabulary.Count);
         Assert.DoesNotContain("Ж", tok.Vocabulary.Pieces);
         Assert.Contains("shuffled in 4096-token chunks", File.ReadAllText(Path.Combine(outDir, "report.md")));

@@ -3,6 +3,7 @@ using Elongate.Formats;
 using Elongate.Tests.Cli;
 using Elongate.Tests.Training;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Tests.Data;
 

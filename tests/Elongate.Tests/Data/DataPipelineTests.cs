@@ -1,5 +1,6 @@
 using Elongate.Data;
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tests.Data;
 

@@ -1,6 +1,7 @@
 using Elongate.Evaluation;
 using Elongate.Formats;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Tests.Evaluation;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Elongate.Formats;
 using Elongate.Kernels;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 
@@ -15,7 +16,7 @@ public class GgmlQuantsTests
 
     private static float[] Deq(GgmlType t, byte[] block)
     {
-        var y = new float[GgmlQuants.BlockSize(t) * (block.Length / GgmlQuants.TypeSize(t))];
+        var y = new float[GgmlTypes.BlockSize(t) * (block.Length / GgmlTypes.TypeSize(t))];
         GgmlQuants.Dequantize(t, block, y);
         return y;
     }
@@ -36,9 +37,9 @@ public class GgmlQuantsTests
     public void BlockTableMatchesGgmlCommon(GgmlType t, int blockSize, int typeSize)
     {
         // Sizes from ggml-common.h's static_asserts (e.g. sizeof(block_q4_K) == 2*sizeof(ggml_half) + K_SCALE_SIZE + QK_K/2).
-        Assert.Equal(blockSize, GgmlQuants.BlockSize(t));
-        Assert.Equal(typeSize, GgmlQuants.TypeSize(t));
-        Assert.True(GgmlQuants.IsSupported((uint)t));
+        Assert.Equal(blockSize, GgmlTypes.BlockSize(t));
+        Assert.Equal(typeSize, GgmlTypes.TypeSize(t));
+        Assert.True(GgmlTypes.IsSupported((uint)t));
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 

@@ -1,4 +1,5 @@
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 

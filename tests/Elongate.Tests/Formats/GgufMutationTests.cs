@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Elongate.Formats;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 

@@ -1,6 +1,7 @@
 using Elongate.Formats;
 using Elongate.Kernels;
 using Elongate.Model;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 
@@ -55,8 +56,8 @@ public class GgufRoundTripTests
         // Random bytes are valid blocks for every type (any bit pattern decodes), so raw tensors of each type round-trip.
         foreach (var t in Enum.GetValues<GgmlType>())
         {
-            long ne0 = GgmlQuants.BlockSize(t) * 2;
-            w.AddTensor($"raw.{t}", [ne0, 3], t, RandomBytes((int)GgmlQuants.ByteCount(t, ne0 * 3)));
+            long ne0 = GgmlTypes.BlockSize(t) * 2;
+            w.AddTensor($"raw.{t}", [ne0, 3], t, RandomBytes((int)GgmlTypes.ByteCount(t, ne0 * 3)));
         }
         var f = new float[64 * 5];
         for (int i = 0; i < f.Length; i++) f[i] = (float)(rng.NextDouble() - 0.5);

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Elongate.Formats;
 using Elongate.Model;
 using static Elongate.Tests.Formats.HfTestSupport;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using Elongate.Formats;
 using Elongate.Model;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 

@@ -1,6 +1,7 @@
 using Elongate.Formats;
 using Elongate.Model;
 using LLama.Native;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 

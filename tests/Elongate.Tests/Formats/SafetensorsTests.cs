@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Elongate.Formats;
 using static Elongate.Tests.Formats.HfTestSupport;
+using Elongate.Common;
 
 namespace Elongate.Tests.Formats;
 

@@ -2,6 +2,7 @@ using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tests.Training;
 using Elongate.Training;
+using Elongate.Kernels;
 
 namespace Elongate.Tests.Model;
 

@@ -1,4 +1,5 @@
 using Elongate.Rope;
+using Elongate.Common;
 
 namespace Elongate.Tests.Rope;
 
@@ -41,7 +42,7 @@ public class RopeAnalysisTests
         Assert.Equal(4096, RopeAnalysis.ParseScaling("dynamic:2").OriginalContext);
         Assert.Throws<FormatException>(() => RopeAnalysis.ParseScaling("warp:4"));
         Assert.Throws<FormatException>(() => RopeAnalysis.ParseScaling("linear:x"));
-        Assert.Throws<Elongate.Formats.ModelFormatException>(() => RopeAnalysis.ParseScaling("linear:0.5"));
+        Assert.Throws<Elongate.Common.ModelFormatException>(() => RopeAnalysis.ParseScaling("linear:0.5"));
     }
 
     [Fact]

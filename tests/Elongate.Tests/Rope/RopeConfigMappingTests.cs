@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Elongate.Formats;
 using Elongate.Rope;
+using Elongate.Common;
 
 namespace Elongate.Tests.Rope;
 

@@ -1,5 +1,6 @@
 using Elongate.Formats;
 using Elongate.Rope;
+using Elongate.Common;
 
 namespace Elongate.Tests.Rope;
 

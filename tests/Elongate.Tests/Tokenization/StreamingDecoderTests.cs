@@ -1,4 +1,5 @@
 using Elongate.Tokenization;
+using Elongate.Formats;
 
 namespace Elongate.Tests.Tokenization;
 

@@ -1,5 +1,6 @@
 using Elongate.Tokenization;
 using Xunit.Abstractions;
+using Elongate.Formats;
 
 namespace Elongate.Tests.Tokenization;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Elongate.Tokenization;
+using Elongate.Formats;
 
 namespace Elongate.Tests.Tokenization;
 

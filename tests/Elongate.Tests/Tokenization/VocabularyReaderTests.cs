@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Elongate.Formats;
 using Elongate.Tokenization;
+using Elongate.Common;
 
 namespace Elongate.Tests.Tokenization;
 

@@ -1,4 +1,5 @@
 using Elongate.Training;
+using Elongate.Kernels;
 
 namespace Elongate.Tests.Training;
 

@@ -4,6 +4,7 @@ using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tests.Cli;
 using Elongate.Training;
+using Elongate.Common;
 
 namespace Elongate.Tests.Training;
 
@@ -196,7 +197,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("vocabulary", wrongVocab.Message);
 
         // Continual pretraining on data from another tokenizer of the same size is refused too.
-        var vocab = Elongate.Tokenization.TokenizerLoader.Load(Path.Combine(_dir, "tok", "tokenizer.bin")).Vocabulary;
+        var vocab = Elongate.Formats.TokenizerLoader.Load(Path.Combine(_dir, "tok", "tokenizer.bin")).Vocabulary;
         var other = vocab with { Pieces = vocab.Pieces.Select((p, i) => i == 300 ? "▁zz" : p).ToArray() };
         var weights = new LlamaTrainingModel<float>(Tiny(TrainingTestData.VocabSize, 16), 1, 16).ToModel().Weights;
         var differs = Assert.Throws<ArgumentException>(() => Trainer.Create(Tiny(TrainingTestData.VocabSize, 16), Options(src, 1, 1), Path.Combine(_dir, "w"), weights, other));

@@ -3,6 +3,7 @@ using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
 using Elongate.Training;
+using Elongate.Common;
 
 namespace Elongate.Tests.Training;
 

@@ -1,6 +1,7 @@
 using Elongate.Model;
 using Elongate.Rope;
 using Elongate.Training;
+using Elongate.Common;
 
 namespace Elongate.Tests.Training;
 
@@ -157,7 +158,7 @@ public class TrainingRopeTests
         Assert.False(plain.Logits.SequenceEqual(extended.Logits));
         // Settings the config rejects are rejected here too, before anything changes.
         var bad = new RopeScaling { Type = RopeTypes.Llama3, Factor = 4, OriginalContext = 64 };
-        Assert.Throws<Elongate.Formats.ModelFormatException>(() => extended.SetRope(10_000f, bad));
+        Assert.Throws<Elongate.Common.ModelFormatException>(() => extended.SetRope(10_000f, bad));
         Assert.Equal(500_000f, extended.Config.RopeTheta);
     }
 

@@ -1,4 +1,4 @@
-namespace Elongate.Training;
+namespace Elongate.Kernels;
 
 /// <summary>
 /// Dimensions of a batched causal grouped-query attention call. Queries are [Batch, SeqLen, NumHeads·HeadDim],

@@ -1,4 +1,4 @@
-namespace Elongate.Formats;
+namespace Elongate.Common;
 
 /// <summary>
 /// GGML tensor element types this library can read, numbered exactly as ggml's <c>enum ggml_type</c> so the value

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 
-namespace Elongate.Training;
+namespace Elongate.Kernels;
 
 /// <summary>
 /// The three small products <see cref="FlashAttention"/> does per (query row, key tile): a row against up to a tile

@@ -1,4 +1,4 @@
-namespace Elongate.Formats;
+namespace Elongate.Common;
 
 /// <summary>
 /// A model, tokenizer or checkpoint file is malformed or unsupported. The message always names the file

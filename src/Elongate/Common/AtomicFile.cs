@@ -1,4 +1,4 @@
-namespace Elongate.Formats;
+namespace Elongate.Common;
 
 /// <summary>
 /// Writes a file through a temporary sibling and renames it into place, so a crash or an exception never leaves

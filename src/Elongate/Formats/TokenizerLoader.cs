@@ -1,7 +1,8 @@
 using System.Buffers.Binary;
-using Elongate.Formats;
+using Elongate.Tokenization;
+using Elongate.Common;
 
-namespace Elongate.Tokenization;
+namespace Elongate.Formats;
 
 /// <summary>
 /// Opens any supported tokenizer file by content, not by extension, and returns the implementation that is verified

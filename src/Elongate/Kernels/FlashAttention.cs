@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 
-namespace Elongate.Training;
+namespace Elongate.Kernels;
 
 /// <summary>
 /// Memory-efficient causal grouped-query attention (FlashAttention-2, Dao 2023) on the CPU: keys and values are
