@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Elongate.Model;
 using Elongate.Training;
 using Elongate.Kernels;
+using Elongate.Tests.Oracles;
 
 namespace Elongate.Bench;
 

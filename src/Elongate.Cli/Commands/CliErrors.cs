@@ -7,7 +7,7 @@ namespace Elongate.Cli.Commands;
 /// <summary>Runs a command body and turns expected failures into one clear line on stderr and an exit code.</summary>
 internal static class CliErrors
 {
-    /// <summary>1 for bad files, 2 for bad arguments; anything else is a bug and keeps its stack trace.</summary>
+    /// <summary>1 for bad files, 2 for bad arguments, 3 for a context that does not fit in memory; anything else is a bug and keeps its stack trace.</summary>
     public static int Run(ParseResult parse, string command, Func<TextWriter, TextWriter, int> body)
     {
         var stdout = parse.InvocationConfiguration.Output;
@@ -20,6 +20,11 @@ internal static class CliErrors
         {
             stderr.WriteLine($"{command}: {e.Message}");
             return 1;
+        }
+        catch (Model.ContextMemoryException e)
+        {
+            stderr.WriteLine($"{command}: {e.Message}");
+            return 3;
         }
         catch (IOException e)
         {

@@ -17,14 +17,16 @@ public static class ConvertCommand
         var type = new Option<string>("--type") { Description = "Weight type: f32, f16, bf16, q8_0 (GGUF); f32, f16, bf16 (safetensors); f32 (llama2.c)", DefaultValueFactory = _ => "f32" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Vocabulary to embed in a GGUF output when the input has none (tokenizer.model / tokenizer.bin)" };
         var rope = new RopeOverrides();
+        var load = new ModelOptions();
         var cmd = new Command("convert", "Convert a model between GGUF, llama2.c and Hugging Face safetensors") { input, output, type, tokenizer };
         rope.AddTo(cmd);
+        load.AddTo(cmd, running: false);
         cmd.SetAction(parse => CliErrors.Run(parse, "convert", (stdout, _) =>
         {
-            var m = ModelLoader.Load(parse.GetValue(input)!);
+            using var m = load.Load(parse, parse.GetValue(input)!);
             var (config, _) = rope.Apply(m.Config, parse, m.Source);
             var vocab = parse.GetValue(tokenizer) is { } t ? GenerateCommand.LoadTokenizer(t, m).Vocabulary : m.Vocabulary;
-            var outModel = new LlamaModel { Config = config, Weights = m.Weights, Vocabulary = vocab, Source = m.Source };
+            var outModel = m.With(config, vocab);
             var outPath = parse.GetValue(output)!;
             ModelLoader.Save(outModel, outPath, parse.GetValue(type)!, vocab);
             stdout.WriteLine($"wrote {outPath} ({ModelLoader.FormatForOutput(outPath)}, {parse.GetValue(type)}{(vocab is null ? ", no vocabulary" : $", {vocab.Count}-piece vocabulary")})");

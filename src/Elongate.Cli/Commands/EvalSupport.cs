@@ -26,6 +26,7 @@ internal sealed class EvalSupport
     public Option<string> Out { get; }
     public Option<int> Context { get; } = new("--context", "-c") { Description = "Session context in tokens (default: the largest length plus the generation budget)" };
     public RopeOverrides Rope { get; } = new();
+    public ModelOptions Running { get; } = new();
 
     public EvalSupport(string task, string defaultLengths)
     {
@@ -39,15 +40,15 @@ internal sealed class EvalSupport
         foreach (var o in new Option[] { Model, Tokenizer, Lengths, Out }) cmd.Options.Add(o);
         if (withContext) cmd.Options.Add(Context);
         Rope.AddTo(cmd);
+        Running.AddTo(cmd);
     }
 
     /// <summary>The model with the command line's RoPE overrides applied, its tokenizer, and what was overridden.</summary>
     public (LlamaModel Model, ITokenizer Tokenizer, IReadOnlySet<string> Overridden) Load(ParseResult parse)
     {
-        var m = ModelLoader.Load(parse.GetValue(Model)!);
+        var m = Running.Load(parse, parse.GetValue(Model)!);
         var (config, changed) = Rope.Apply(m.Config, parse, m.Source);
-        var trained = m.Config.MaxPositionEmbeddings;
-        m = new LlamaModel { Config = config, Weights = m.Weights, Vocabulary = m.Vocabulary, Source = m.Source };
+        m = m.With(config);
         return (m, GenerateCommand.LoadTokenizer(parse.GetValue(Tokenizer), m), changed);
     }
 

@@ -25,13 +25,15 @@ public static class GenerateCommand
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 42 };
         var context = new Option<int?>("--context", "-c") { Description = "Context window in tokens (default: the model's trained context)" };
         var rope = new RopeOverrides();
+        var run = new ModelOptions();
         var cmd = new Command("generate", "Generate text from a prompt") { model, tokenizer, prompt, steps, temperature, topK, topP, seed, context };
         rope.AddTo(cmd);
+        run.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "generate", (stdout, stderr) =>
         {
-            var m = ModelLoader.Load(parse.GetValue(model)!);
-            var (config, _) = rope.Apply(m.Config, parse, m.Source);
-            m = new LlamaModel { Config = config, Weights = m.Weights, Vocabulary = m.Vocabulary, Source = m.Source };
+            using var loaded = run.Load(parse, parse.GetValue(model)!);
+            var (config, _) = rope.Apply(loaded.Config, parse, loaded.Source);
+            var m = loaded.With(config);
             var tok = LoadTokenizer(parse.GetValue(tokenizer), m);
             var options = new SamplingOptions { Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP), Seed = parse.GetValue(seed) };
             options.Validate();

@@ -26,7 +26,7 @@ public sealed class GgufFile : IDisposable
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    private readonly ByteSource _bytes;
+    private readonly PinnedBytes _bytes;
     private readonly Dictionary<string, GgufMetadataEntry> _byKey;
     private readonly Dictionary<string, GgufTensorInfo> _tensorByName;
 
@@ -57,7 +57,7 @@ public sealed class GgufFile : IDisposable
     /// <summary>Tensor infos by name.</summary>
     public IReadOnlyDictionary<string, GgufTensorInfo> TensorsByName => _tensorByName;
 
-    private GgufFile(ByteSource bytes, string source)
+    private GgufFile(PinnedBytes bytes, string source)
     {
         _bytes = bytes;
         Source = source;
@@ -90,15 +90,24 @@ public sealed class GgufFile : IDisposable
             throw new ModelFormatException(path, $"cannot read file: {e.Message}", inner: e);
         }
         if (!File.Exists(path)) throw new ModelFormatException(path, "file not found");
-        if (length == 0) return new GgufFile(new ArraySource([]), path); // the parser reports the truncation
-        return new GgufFile(MappedSource.Open(path, length), path);
+        if (length == 0) return new GgufFile(PinnedBytes.FromArray([]), path); // the parser reports the truncation
+        PinnedBytes mapped;
+        try
+        {
+            mapped = PinnedBytes.MapFile(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException(path, $"cannot map file: {e.Message}", inner: e);
+        }
+        return new GgufFile(mapped, path);
     }
 
     /// <summary>Parses an in-memory GGUF image (tests, small files); <paramref name="source"/> names it in messages.</summary>
     public static GgufFile FromBytes(byte[] bytes, string source = "<memory>")
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        return new GgufFile(new ArraySource(bytes), source);
+        return new GgufFile(PinnedBytes.FromArray(bytes), source);
     }
 
     /// <summary>True when <paramref name="key"/> is present.</summary>
@@ -184,6 +193,12 @@ public sealed class GgufFile : IDisposable
         return _bytes.Span(tensor.FileOffset, (int)tensor.ByteSize);
     }
 
+    /// <summary>
+    /// Address of a tensor's first byte in the file image; valid until this file is disposed. The header parse has
+    /// already checked that every tensor lies inside the file.
+    /// </summary>
+    public unsafe byte* GetTensorPointer(GgufTensorInfo tensor) => _bytes.Pointer + tensor.FileOffset;
+
     /// <summary>A tensor converted to fp32, in storage order (ne[0] fastest, i.e. row-major [ne1, ne0]).</summary>
     public float[] DequantizeTensor(GgufTensorInfo tensor)
     {
@@ -212,7 +227,7 @@ public sealed class GgufFile : IDisposable
     public void Dispose() => _bytes.Dispose();
 
     /// <summary>Sequential, bounds-checked header reader.</summary>
-    private sealed class Parser(ByteSource bytes, string source)
+    private sealed class Parser(PinnedBytes bytes, string source)
     {
         private long _pos;
         private readonly long _end = bytes.Length;
@@ -472,72 +487,6 @@ public sealed class GgufFile : IDisposable
             src.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(a.AsSpan()));
             if (!BitConverter.IsLittleEndian) throw Fail("big-endian hosts are not supported", null, key);
             return a;
-        }
-    }
-
-    /// <summary>The bytes of a GGUF file, in memory or mapped.</summary>
-    private abstract class ByteSource : IDisposable
-    {
-        public abstract long Length { get; }
-        public abstract ReadOnlySpan<byte> Span(long offset, int length);
-        public virtual void Dispose() { }
-    }
-
-    private sealed class ArraySource(byte[] bytes) : ByteSource
-    {
-        public override long Length => bytes.Length;
-        public override ReadOnlySpan<byte> Span(long offset, int length) => bytes.AsSpan((int)offset, length);
-    }
-
-    private sealed unsafe class MappedSource : ByteSource
-    {
-        private readonly MemoryMappedFile _file;
-        private readonly MemoryMappedViewAccessor _view;
-        private readonly byte* _ptr;
-        private readonly long _length;
-        private int _disposed;
-
-        private MappedSource(MemoryMappedFile file, MemoryMappedViewAccessor view, long length)
-        {
-            _file = file;
-            _view = view;
-            _length = length;
-            byte* p = null;
-            view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            _ptr = p + view.PointerOffset;
-        }
-
-        public static MappedSource Open(string path, long length)
-        {
-            MemoryMappedFile? file = null;
-            try
-            {
-                file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-                var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-                return new MappedSource(file, view, length);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                file?.Dispose();
-                throw new ModelFormatException(path, $"cannot map file: {e.Message}", inner: e);
-            }
-        }
-
-        public override long Length => _length;
-
-        public override ReadOnlySpan<byte> Span(long offset, int length)
-        {
-            ObjectDisposedException.ThrowIf(_disposed != 0, this);
-            if (offset < 0 || length < 0 || offset > _length - length) throw new ArgumentOutOfRangeException(nameof(offset));
-            return new ReadOnlySpan<byte>(_ptr + offset, length);
-        }
-
-        public override void Dispose()
-        {
-            if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-            _view.SafeMemoryMappedViewHandle.ReleasePointer();
-            _view.Dispose();
-            _file.Dispose();
         }
     }
 }

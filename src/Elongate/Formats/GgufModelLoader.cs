@@ -12,63 +12,77 @@ namespace Elongate.Formats;
 /// </summary>
 public static class GgufModelLoader
 {
-    /// <summary>Opens, validates and dequantizes the model at <paramref name="path"/>.</summary>
-    public static LlamaModel Load(string path)
+    /// <summary>
+    /// Opens and validates the model at <paramref name="path"/>. Weights keep their stored types; with
+    /// <see cref="ModelLoadOptions.MemoryMap"/> (the default) they point into the mapped file, which the returned model
+    /// owns (dispose it to unmap), else every tensor is copied into managed memory and the file closed.
+    /// </summary>
+    public static LlamaModel Load(string path, ModelLoadOptions? options = null)
     {
-        using var file = GgufFile.Open(path);
-        return Load(file);
+        options ??= ModelLoadOptions.Default;
+        var file = GgufFile.Open(path);
+        try
+        {
+            var model = Load(file, mapped: options.MemoryMap);
+            if (!options.MemoryMap) file.Dispose();
+            return model;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
     }
 
-    /// <summary>Validates and dequantizes an already parsed file.</summary>
-    public static LlamaModel Load(GgufFile file)
+    /// <summary>Validates an already parsed file and copies its weights (stored types kept) into managed memory.</summary>
+    public static LlamaModel Load(GgufFile file) => Load(file, mapped: false);
+
+    private static unsafe LlamaModel Load(GgufFile file, bool mapped)
     {
         var config = ReadConfig(file);
         // Expected tensors are checked one by one as they are enumerated, so a corrupt block_count of 2^31 stops at the
-        // first missing tensor instead of building a billion-entry table first.
-        var expected = new Dictionary<string, long[]>(StringComparer.Ordinal);
-        foreach (var (name, shape) in EnumerateExpectedShapes(config))
+        // first missing tensor instead of building a billion-entry table first; shapes and types are all checked before
+        // any tensor is read.
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var spec in LlamaTensorSchema.Enumerate(config))
         {
-            var t = file.GetTensor(name);
-            expected[name] = shape;
-            if (!SameShape(t.Dimensions, shape))
+            var t = file.GetTensor(spec.Name);
+            expected.Add(spec.Name);
+            if (!SameShape(t.Dimensions, spec.GgmlShape))
                 throw new ModelFormatException(file.Source,
-                    $"shape {t.ShapeString} (ggml order) disagrees with the config, which implies [{string.Join(", ", shape)}]", t.HeaderOffset, name);
+                    $"shape {t.ShapeString} (ggml order) disagrees with the config, which implies [{string.Join(", ", spec.GgmlShape)}]", t.HeaderOffset, spec.Name);
+            if (spec.IsMatrix && !ComputableTypes.Contains(t.Type))
+                throw new ModelFormatException(file.Source,
+                    $"tensor type {t.Type} cannot be computed on (supported for matrices: {string.Join(", ", ComputableTypes)})", t.HeaderOffset, spec.Name);
         }
         foreach (var t in file.Tensors)
-            if (!expected.ContainsKey(t.Name) && !RopeTensorNames.Contains(t.Name))
+            if (!expected.Contains(t.Name) && !RopeTensorNames.Contains(t.Name))
                 throw new ModelFormatException(file.Source, "unexpected tensor for a Llama model", t.HeaderOffset, t.Name);
 
-        float[] Get(string name) => file.DequantizeTensor(file.GetTensor(name));
-        var layers = new LayerWeights[config.NumLayers];
-        for (int l = 0; l < layers.Length; l++)
+        Weight Make(TensorSpec spec)
         {
-            string p = $"blk.{l}.";
-            layers[l] = new LayerWeights
-            {
-                AttnNorm = Get(p + "attn_norm.weight"),
-                Wq = Get(p + "attn_q.weight"),
-                Wk = Get(p + "attn_k.weight"),
-                Wv = Get(p + "attn_v.weight"),
-                Wo = Get(p + "attn_output.weight"),
-                FfnNorm = Get(p + "ffn_norm.weight"),
-                WGate = Get(p + "ffn_gate.weight"),
-                WDown = Get(p + "ffn_down.weight"),
-                WUp = Get(p + "ffn_up.weight"),
-            };
+            var t = file.GetTensor(spec.Name);
+            if (mapped) return Weight.FromPointer(spec.Name, spec.Shape, t.Type, file.GetTensorPointer(t), file);
+            // F32 tensors become float arrays, the form the training model and writers read without conversion.
+            if (t.Type == GgmlType.F32) return Weight.FromFloats(spec.Name, spec.Shape, file.DequantizeTensor(t));
+            var bytes = GC.AllocateUninitializedArray<byte>(checked((int)t.ByteSize), pinned: true);
+            new ReadOnlySpan<byte>(file.GetTensorPointer(t), bytes.Length).CopyTo(bytes);
+            return Weight.FromBytes(spec.Name, spec.Shape, t.Type, bytes);
         }
-        var weights = new LlamaWeights
-        {
-            TokenEmbedding = Get("token_embd.weight"),
-            Layers = layers,
-            FinalNorm = Get("output_norm.weight"),
-            Output = config.TieWordEmbeddings ? null : Get("output.weight"),
-        };
+        var weights = LlamaWeights.Build(config, Make);
         weights.Validate(config, file.Source);
         var vocab = GgufVocabularyReader.HasSentencePieceVocabulary(file) ? GgufVocabularyReader.Read(file) : null;
         if (vocab is not null && vocab.Count != config.VocabSize)
             throw new ModelFormatException(file.Source, $"vocabulary has {vocab.Count} tokens, the model {config.VocabSize}", key: "tokenizer.ggml.tokens");
-        return new LlamaModel { Config = config, Weights = weights, Vocabulary = vocab, Source = file.Source };
+        return new LlamaModel { Config = config, Weights = weights, Vocabulary = vocab, Source = file.Source, Storage = mapped ? file : null };
     }
+
+    /// <summary>Matrix types the kernels compute on directly (the norm gains may be any readable type: they are tiny and converted once).</summary>
+    public static readonly IReadOnlySet<GgmlType> ComputableTypes = new HashSet<GgmlType>
+    {
+        GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
+        GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K,
+    };
 
     /// <summary>
     /// Hyper-parameters from the {arch}.* keys. head_count_kv defaults to head_count and rope.freq_base to 10000
@@ -157,28 +171,7 @@ public static class GgufModelLoader
 
     /// <summary>Every tensor a Llama GGUF must hold, with its ggml-order shape (ne[0] = input width).</summary>
     public static Dictionary<string, long[]> ExpectedShapes(LlamaConfig c) =>
-        EnumerateExpectedShapes(c).ToDictionary(e => e.Name, e => e.Shape, StringComparer.Ordinal);
-
-    private static IEnumerable<(string Name, long[] Shape)> EnumerateExpectedShapes(LlamaConfig c)
-    {
-        long dim = c.HiddenSize, hid = c.IntermediateSize, q = (long)c.NumHeads * c.HeadDim, kv = c.KvDim, v = c.VocabSize;
-        yield return ("token_embd.weight", [dim, v]);
-        yield return ("output_norm.weight", [dim]);
-        if (!c.TieWordEmbeddings) yield return ("output.weight", [dim, v]);
-        for (int l = 0; l < c.NumLayers; l++)
-        {
-            string p = $"blk.{l}.";
-            yield return (p + "attn_norm.weight", [dim]);
-            yield return (p + "attn_q.weight", [dim, q]);
-            yield return (p + "attn_k.weight", [dim, kv]);
-            yield return (p + "attn_v.weight", [dim, kv]);
-            yield return (p + "attn_output.weight", [q, dim]);
-            yield return (p + "ffn_norm.weight", [dim]);
-            yield return (p + "ffn_gate.weight", [dim, hid]);
-            yield return (p + "ffn_up.weight", [dim, hid]);
-            yield return (p + "ffn_down.weight", [hid, dim]);
-        }
-    }
+        LlamaTensorSchema.Enumerate(c).ToDictionary(e => e.Name, e => e.GgmlShape, StringComparer.Ordinal);
 
     /// <summary>Equal up to trailing 1s, which ggml drops when it counts dimensions.</summary>
     private static bool SameShape(long[] a, long[] b)

@@ -1,6 +1,7 @@
 using Elongate.Model;
 using Elongate.Tokenization;
 using Elongate.Common;
+using Elongate.Kernels;
 
 namespace Elongate.Formats;
 
@@ -97,26 +98,17 @@ public static class GgufModelWriter
         var w = new GgufWriter();
         foreach (var (k, v) in meta) w.Add(k, v);
 
-        long dim = c.HiddenSize, hid = c.IntermediateSize, q = (long)c.NumHeads * c.HeadDim, kv = c.KvDim, voc = c.VocabSize;
-        void T(string tensorName, float[] data, params long[] ne) => w.AddTensor(tensorName, ne, data, TensorType(type, ne));
-        var wt = model.Weights;
-        T("token_embd.weight", wt.TokenEmbedding, dim, voc);
-        for (int l = 0; l < c.NumLayers; l++)
+        foreach (var (spec, weight) in model.Weights.Tensors(c))
         {
-            var L = wt.Layers[l];
-            string p = $"blk.{l}.";
-            T(p + "attn_norm.weight", L.AttnNorm, dim);
-            T(p + "attn_q.weight", L.Wq, dim, q);
-            T(p + "attn_k.weight", L.Wk, dim, kv);
-            T(p + "attn_v.weight", L.Wv, dim, kv);
-            T(p + "attn_output.weight", L.Wo, q, dim);
-            T(p + "ffn_norm.weight", L.FfnNorm, dim);
-            T(p + "ffn_gate.weight", L.WGate, dim, hid);
-            T(p + "ffn_down.weight", L.WDown, hid, dim);
-            T(p + "ffn_up.weight", L.WUp, dim, hid);
+            var ne = spec.GgmlShape;
+            var target = TensorType(type, ne);
+            if (weight.Type == target)
+                w.AddTensor(spec.Name, ne, target, () => weight.Bytes.ToArray()); // already in the target type: copied as stored
+            else if (weight.ManagedFloats is { } floats)
+                w.AddTensor(spec.Name, ne, floats, target);
+            else
+                w.AddTensor(spec.Name, ne, target, () => GgmlQuants.Quantize(target, weight.Dequantize()));
         }
-        T("output_norm.weight", wt.FinalNorm, dim);
-        if (wt.Output is not null) T("output.weight", wt.Output, dim, voc);
         return w;
     }
 

@@ -17,7 +17,7 @@ public sealed class GgufWriter
     private readonly List<(string Key, GgufValueType Type, object Value)> _meta = [];
     // fp32 sources are encoded chunk by chunk while writing, so a large model is never held twice in memory and no
     // single encoded byte[] has to exceed the 2 GiB array limit (a 4 GB fp32 embedding table is fine).
-    private readonly List<(string Name, long[] Ne, GgmlType Type, long Size, byte[]? Raw, ReadOnlyMemory<float> Values)> _tensors = [];
+    private readonly List<(string Name, long[] Ne, GgmlType Type, long Size, Func<byte[]>? Encode, ReadOnlyMemory<float> Values)> _tensors = [];
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
 
@@ -61,7 +61,26 @@ public sealed class GgufWriter
         long expected = CheckTensor(name, ne, type);
         if (data.LongLength != expected)
             throw new ArgumentException($"tensor '{name}' of {type} {string.Join("x", ne)} needs {expected} bytes, got {data.Length}", nameof(data));
-        Register(name, ne, type, expected, data, default);
+        Register(name, ne, type, expected, () => data, default);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a tensor whose bytes (encoded as <paramref name="type"/>, ggml-order <paramref name="ne"/>) are produced by
+    /// <paramref name="encode"/> only while the file is written, one tensor at a time, so a model far larger than
+    /// memory in fp32 (a 7B model quantized from random or mapped weights) never has to be held whole.
+    /// </summary>
+    public GgufWriter AddTensor(string name, long[] ne, GgmlType type, Func<byte[]> encode)
+    {
+        ArgumentNullException.ThrowIfNull(encode);
+        long expected = CheckTensor(name, ne, type);
+        Register(name, ne, type, expected, () =>
+        {
+            var data = encode();
+            if (data.LongLength != expected)
+                throw new InvalidOperationException($"tensor '{name}' of {type} {string.Join("x", ne)} needs {expected} bytes, its encoder gave {data.LongLength}");
+            return data;
+        }, default);
         return this;
     }
 
@@ -80,10 +99,10 @@ public sealed class GgufWriter
         return this;
     }
 
-    private void Register(string name, long[] ne, GgmlType type, long size, byte[]? raw, ReadOnlyMemory<float> values)
+    private void Register(string name, long[] ne, GgmlType type, long size, Func<byte[]>? encode, ReadOnlyMemory<float> values)
     {
         if (!_names.Add(name)) throw new ArgumentException($"tensor '{name}' was already added", nameof(name));
-        _tensors.Add((name, (long[])ne.Clone(), type, size, raw, values));
+        _tensors.Add((name, (long[])ne.Clone(), type, size, encode, values));
     }
 
     private static long CheckTensor(string name, long[] ne, GgmlType type)
@@ -174,7 +193,7 @@ public sealed class GgufWriter
         Pad();
         foreach (var t in _tensors)
         {
-            if (t.Raw is not null) Bytes(t.Raw);
+            if (t.Encode is not null) Bytes(t.Encode());
             else
             {
                 const int chunk = 1 << 20; // elements per encoded piece; a multiple of every block size

@@ -23,7 +23,7 @@ public static class HfModelLoader
         using var ckpt = SafetensorsCheckpoint.Open(weightsPath);
         string source = weightsPath;
 
-        int dim = config.HiddenSize, hid = config.IntermediateSize, qDim = config.NumHeads * config.HeadDim, kvDim = config.KvDim;
+        int dim = config.HiddenSize;
         var used = new HashSet<string>(StringComparer.Ordinal);
         float[] Read(string name, params long[] shape)
         {
@@ -35,40 +35,21 @@ public static class HfModelLoader
             return ckpt.ReadFloat32(name);
         }
 
-        var embedding = Read(HfTensorNames.TokenEmbedding, config.VocabSize, dim);
-        var layers = new LayerWeights[config.NumLayers];
-        for (int l = 0; l < layers.Length; l++)
-        {
-            var wq = Read(HfTensorNames.Wq(l), qDim, dim);
-            var wk = Read(HfTensorNames.Wk(l), kvDim, dim);
-            layers[l] = new LayerWeights
-            {
-                AttnNorm = Read(HfTensorNames.AttnNorm(l), dim),
-                Wq = HfRopePermutation.Unpermute(wq, config.NumHeads, config.HeadDim, dim, config.RotaryDim),
-                Wk = HfRopePermutation.Unpermute(wk, config.NumKvHeads, config.HeadDim, dim, config.RotaryDim),
-                Wv = Read(HfTensorNames.Wv(l), kvDim, dim),
-                Wo = Read(HfTensorNames.Wo(l), dim, qDim),
-                FfnNorm = Read(HfTensorNames.FfnNorm(l), dim),
-                WGate = Read(HfTensorNames.WGate(l), hid, dim),
-                WUp = Read(HfTensorNames.WUp(l), hid, dim),
-                WDown = Read(HfTensorNames.WDown(l), dim, hid),
-            };
-        }
-        var finalNorm = Read(HfTensorNames.FinalNorm, dim);
-        float[]? output = null;
-        if (config.TieWordEmbeddings)
-        {
-            // transformers ties the head to the embedding and ignores a stored lm_head; so do we.
-            if (ckpt.Contains(HfTensorNames.Output)) used.Add(HfTensorNames.Output);
-        }
-        else if (ckpt.Contains(HfTensorNames.Output))
-        {
-            output = Read(HfTensorNames.Output, config.VocabSize, dim);
-        }
-        else
-        {
+        // transformers ties the head to the embedding and ignores a stored lm_head; so do we.
+        if (config.TieWordEmbeddings && ckpt.Contains(HfTensorNames.Output)) used.Add(HfTensorNames.Output);
+        if (!config.TieWordEmbeddings && !ckpt.Contains(HfTensorNames.Output))
             throw new ModelFormatException(source, "tensor is missing and config.json's tie_word_embeddings is false", key: HfTensorNames.Output);
-        }
+        var weights = LlamaWeights.FromFloats(config, spec =>
+        {
+            var values = Read(spec.HfName, spec.Shape);
+            // Hugging Face stores q/k rows in the rotate-half layout; the engine uses Meta's adjacent pairs.
+            return spec.Role switch
+            {
+                TensorRole.Wq => HfRopePermutation.Unpermute(values, config.NumHeads, config.HeadDim, dim, config.RotaryDim),
+                TensorRole.Wk => HfRopePermutation.Unpermute(values, config.NumKvHeads, config.HeadDim, dim, config.RotaryDim),
+                _ => values,
+            };
+        });
 
         foreach (var name in ckpt.Names)
         {
@@ -77,7 +58,6 @@ public static class HfModelLoader
             throw new ModelFormatException(shard.Source, "unexpected tensor: a Llama model with this config has no such weight", ckpt.GetInfo(name).HeaderOffset, name);
         }
 
-        var weights = new LlamaWeights { TokenEmbedding = embedding, Layers = layers, FinalNorm = finalNorm, Output = output };
         weights.Validate(config, source);
         return new LlamaModel { Config = config, Weights = weights, Source = Path.GetDirectoryName(configPath) ?? path };
     }

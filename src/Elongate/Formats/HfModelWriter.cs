@@ -28,26 +28,20 @@ public static class HfModelWriter
         model.Weights.Validate(c, model.Source);
         var hf = (config ?? HfConfig.FromLlamaConfig(c)) with { Model = c, TorchDtype = dtype.TorchName() };
 
-        var w = model.Weights;
-        int dim = c.HiddenSize, hid = c.IntermediateSize, qDim = c.NumHeads * c.HeadDim, kvDim = c.KvDim;
+        int dim = c.HiddenSize;
         var tensors = new List<SafetensorsTensor>();
-        void Add(string name, float[] data, params long[] shape) => tensors.Add(new SafetensorsTensor(name, shape, data, dtype));
-        Add(HfTensorNames.TokenEmbedding, w.TokenEmbedding, c.VocabSize, dim);
-        for (int l = 0; l < c.NumLayers; l++)
+        foreach (var (spec, weight) in model.Weights.Tensors(c))
         {
-            var layer = w.Layers[l];
-            Add(HfTensorNames.AttnNorm(l), layer.AttnNorm, dim);
-            Add(HfTensorNames.Wq(l), HfRopePermutation.Permute(layer.Wq, c.NumHeads, c.HeadDim, dim, c.RotaryDim), qDim, dim);
-            Add(HfTensorNames.Wk(l), HfRopePermutation.Permute(layer.Wk, c.NumKvHeads, c.HeadDim, dim, c.RotaryDim), kvDim, dim);
-            Add(HfTensorNames.Wv(l), layer.Wv, kvDim, dim);
-            Add(HfTensorNames.Wo(l), layer.Wo, dim, qDim);
-            Add(HfTensorNames.FfnNorm(l), layer.FfnNorm, dim);
-            Add(HfTensorNames.WGate(l), layer.WGate, hid, dim);
-            Add(HfTensorNames.WUp(l), layer.WUp, hid, dim);
-            Add(HfTensorNames.WDown(l), layer.WDown, dim, hid);
+            var values = weight.ManagedFloats ?? weight.Dequantize();
+            // Back to Hugging Face's rotate-half layout for q/k rows.
+            values = spec.Role switch
+            {
+                TensorRole.Wq => HfRopePermutation.Permute(values, c.NumHeads, c.HeadDim, dim, c.RotaryDim),
+                TensorRole.Wk => HfRopePermutation.Permute(values, c.NumKvHeads, c.HeadDim, dim, c.RotaryDim),
+                _ => values,
+            };
+            tensors.Add(new SafetensorsTensor(spec.HfName, spec.Shape, values, dtype));
         }
-        Add(HfTensorNames.FinalNorm, w.FinalNorm, dim);
-        if (w.Output is not null) Add(HfTensorNames.Output, w.Output, c.VocabSize, dim);
 
         Directory.CreateDirectory(directory);
         using var staged = new StagedFiles();

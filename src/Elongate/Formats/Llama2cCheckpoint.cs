@@ -76,49 +76,25 @@ public static class Llama2cCheckpoint
             throw new ModelFormatException(source, $"file has {file.Length - needed} bytes after the last tensor the header implies ({needed} bytes); not a version-0 llama2.c checkpoint", needed);
 
         var floats = MemoryMarshal.Cast<byte, float>(file[HeaderBytes..]);
-        int at = 0;
-
-        var emb = Take(floats, ref at, vocab * dim);
-        var attnNorm = TakeLayers(floats, ref at, layers, dim);
-        var wq = TakeLayers(floats, ref at, layers, qDim * dim);
-        var wk = TakeLayers(floats, ref at, layers, kv * dim);
-        var wv = TakeLayers(floats, ref at, layers, kv * dim);
-        var wo = TakeLayers(floats, ref at, layers, dim * qDim);
-        var ffnNorm = TakeLayers(floats, ref at, layers, dim);
-        var w1 = TakeLayers(floats, ref at, layers, hid * dim);
-        var w2 = TakeLayers(floats, ref at, layers, dim * hid);
-        var w3 = TakeLayers(floats, ref at, layers, hid * dim);
-        var finalNorm = Take(floats, ref at, dim);
-        at += (int)(2 * freqCis); // run.c's freq_cis_real / freq_cis_imag: RoPE is recomputed from the base instead
-        var output = shared ? null : Take(floats, ref at, vocab * dim);
-
-        var weights = new LlamaWeights
-        {
-            TokenEmbedding = emb,
-            FinalNorm = finalNorm,
-            Output = output,
-            Layers = Enumerable.Range(0, (int)layers).Select(l => new LayerWeights
+        // run.c's order: the embedding, then each per-layer role for all layers (the schema's layer-role order), the final
+        // norm, the two freq_cis tables (skipped: RoPE is recomputed from the base) and, when not shared, the head.
+        var offsets = new Dictionary<(TensorRole, int), long> { [(TensorRole.TokenEmbedding, -1)] = 0 };
+        long at = vocab * dim;
+        foreach (var role in LlamaTensorSchema.LayerRoles)
+            for (int l = 0; l < layers; l++)
             {
-                AttnNorm = attnNorm[l], Wq = wq[l], Wk = wk[l], Wv = wv[l], Wo = wo[l],
-                FfnNorm = ffnNorm[l], WGate = w1[l], WDown = w2[l], WUp = w3[l],
-            }).ToArray(),
-        };
+                offsets[(role, l)] = at;
+                at += LlamaTensorSchema.Spec(config, role, l).ElementCount;
+            }
+        offsets[(TensorRole.FinalNorm, -1)] = at;
+        at += dim + 2 * freqCis;
+        if (!shared) offsets[(TensorRole.Output, -1)] = at;
+        var arrays = new Dictionary<(TensorRole, int), float[]>();
+        foreach (var spec in LlamaTensorSchema.Enumerate(config))
+            arrays[(spec.Role, spec.Layer)] = floats.Slice((int)offsets[(spec.Role, spec.Layer)], (int)spec.ElementCount).ToArray();
+        var weights = LlamaWeights.FromFloats(config, spec => arrays[(spec.Role, spec.Layer)]);
         weights.Validate(config, source);
         return new LlamaModel { Config = config, Weights = weights, Source = source };
-    }
-
-    private static float[] Take(ReadOnlySpan<float> floats, ref int at, long n)
-    {
-        var a = floats.Slice(at, (int)n).ToArray();
-        at += (int)n;
-        return a;
-    }
-
-    private static float[][] TakeLayers(ReadOnlySpan<float> floats, ref int at, long layers, long perLayer)
-    {
-        var a = new float[layers][];
-        for (int l = 0; l < layers; l++) a[l] = Take(floats, ref at, perLayer);
-        return a;
     }
 
     /// <summary>
@@ -137,17 +113,10 @@ public static class Llama2cCheckpoint
             int vocab = w.Output is null ? c.VocabSize : -c.VocabSize;
             foreach (var v in new[] { c.HiddenSize, c.IntermediateSize, c.NumLayers, c.NumHeads, c.NumKvHeads, vocab, c.MaxPositionEmbeddings })
                 bw.Write(v);
-            void Put(float[] a) => bw.Write(MemoryMarshal.AsBytes(a.AsSpan()));
+            void Put(Weight a) => bw.Write(MemoryMarshal.AsBytes((a.ManagedFloats ?? a.Dequantize()).AsSpan()));
             Put(w.TokenEmbedding);
-            foreach (var l in w.Layers) Put(l.AttnNorm);
-            foreach (var l in w.Layers) Put(l.Wq);
-            foreach (var l in w.Layers) Put(l.Wk);
-            foreach (var l in w.Layers) Put(l.Wv);
-            foreach (var l in w.Layers) Put(l.Wo);
-            foreach (var l in w.Layers) Put(l.FfnNorm);
-            foreach (var l in w.Layers) Put(l.WGate);
-            foreach (var l in w.Layers) Put(l.WDown);
-            foreach (var l in w.Layers) Put(l.WUp);
+            foreach (var role in LlamaTensorSchema.LayerRoles)
+                foreach (var l in w.Layers) Put(l[role]);
             Put(w.FinalNorm);
             // run.c's freq_cis tables, written as it expects (cos and sin of pos·θ_i, base 10,000).
             int half = c.HeadDim / 2;

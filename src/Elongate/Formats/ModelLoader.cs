@@ -29,10 +29,10 @@ public static class ModelLoader
         return ModelFileFormat.Llama2c;
     }
 
-    /// <summary>Loads a model from any supported format.</summary>
-    public static LlamaModel Load(string path) => Detect(path) switch
+    /// <summary>Loads a model from any supported format (GGUF memory-mapped unless <paramref name="options"/> says not).</summary>
+    public static LlamaModel Load(string path, ModelLoadOptions? options = null) => Detect(path) switch
     {
-        ModelFileFormat.Gguf => GgufModelLoader.Load(path),
+        ModelFileFormat.Gguf => GgufModelLoader.Load(path, options),
         ModelFileFormat.HuggingFace => HfModelLoader.Load(path),
         _ => Llama2cCheckpoint.Read(path),
     };

@@ -16,7 +16,7 @@ public readonly record struct AttentionShape(int Batch, int SeqLen, int NumHeads
     public int Group => NumHeads / NumKvHeads;
 
     /// <summary>Throws when the shape is not usable or a buffer is too short for it.</summary>
-    internal void Check(long qLength, long kvLength, ReadOnlySpan<int> segments)
+    public void Check(long qLength, long kvLength, ReadOnlySpan<int> segments)
     {
         if (Batch <= 0 || SeqLen <= 0 || NumHeads <= 0 || NumKvHeads <= 0 || HeadDim <= 0 || NumHeads % NumKvHeads != 0)
             throw new ArgumentException($"bad attention shape {this}");

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Elongate.Common;
 using Elongate.Kernels;
 using Elongate.Rope;
 
@@ -22,8 +23,10 @@ public sealed class InferenceSession
 {
     private readonly LlamaModel _model;
     private readonly LlamaConfig _c;
-    private readonly float[][] _keyCache;   // per layer, [context, kv_dim], keys stored after RoPE
-    private readonly float[][] _valueCache; // per layer, [context, kv_dim]
+    private readonly KvCache _cache;        // per layer, [context, kv_dim]; keys stored after RoPE (static types) or raw
+    private readonly WorkerPool _pool;
+    private readonly float[][] _attnNorm, _ffnNorm; // per layer, [dim], converted once from any stored type
+    private readonly float[] _finalNorm;
     private readonly RotaryEmbedding _rope;
     private readonly bool _lengthDependent;
     // Length-dependent RoPE only: keys rotated with the frequency set (_rotTable, _rotFreqLength), valid for
@@ -50,26 +53,42 @@ public sealed class InferenceSession
     /// <summary>Key rows per tile of the attention kernel; any positive value gives the same logits up to rounding.</summary>
     public int AttentionTileSize { get; init; } = FlashAttention.DefaultTileSize;
 
-    /// <summary>Test oracle switch: attention by materialized score rows and a two-pass softmax instead of the tiled kernel.</summary>
-    internal bool NaiveAttentionOracle { get; init; }
+    /// <summary>
+    /// Test hook: replaces the tiled attention kernel for (output, q, keys, values, rows, first position), so tests can
+    /// compare it against a textbook oracle of their own on the session's real cache.
+    /// </summary>
+    internal AttentionRows? AttentionOracle { get; init; }
+
+    /// <summary>Attention for <c>rows</c> query rows starting at absolute position <c>first</c> against a layer's keys and values.</summary>
+    internal delegate void AttentionRows(Span<float> output, ReadOnlySpan<float> q, float[] keys, float[] values, int rows, int first);
+
+    /// <summary>Storage type of the key/value cache.</summary>
+    public KvCacheType CacheType => _cache.Type;
 
     /// <param name="model">The model to run.</param>
     /// <param name="contextLength">Cache size in positions; defaults to the model's trained context.</param>
-    /// <param name="batchSize">Prompt tokens processed together.</param>
-    public InferenceSession(LlamaModel model, int contextLength = 0, int batchSize = 64)
+    /// <param name="batchSize">Prompt tokens processed together (default: the model's <see cref="LlamaModel.Inference"/>).</param>
+    /// <param name="options">Threads, cache type, batch size; defaults to the model's <see cref="LlamaModel.Inference"/>.</param>
+    /// <exception cref="ContextMemoryException">The cache and buffers would not fit in the memory available.</exception>
+    public InferenceSession(LlamaModel model, int contextLength = 0, int batchSize = 0, InferenceOptions? options = null)
     {
         _model = model;
         _c = model.Config;
+        options ??= model.Inference;
         ContextLength = contextLength > 0 ? contextLength : _c.MaxPositionEmbeddings;
-        BatchSize = Math.Max(1, batchSize);
+        BatchSize = Math.Max(1, batchSize > 0 ? batchSize : options.BatchSize);
+        _pool = options.Pool ?? WorkerPool.Default;
+        var cacheType = options.CacheType;
         int dim = _c.HiddenSize, qDim = _c.NumHeads * _c.HeadDim, kv = _c.KvDim, hid = _c.IntermediateSize, B = BatchSize;
-        _keyCache = new float[_c.NumLayers][];
-        _valueCache = new float[_c.NumLayers][];
-        for (int l = 0; l < _c.NumLayers; l++)
-        {
-            _keyCache[l] = new float[(long)ContextLength * kv];
-            _valueCache[l] = new float[(long)ContextLength * kv];
-        }
+        foreach (var (spec, weight) in model.Weights.Tensors(_c))
+            if (spec.IsMatrix && spec.Role != TensorRole.TokenEmbedding && !QuantMatMul.Supports(weight.Type))
+                throw new ModelFormatException(model.Source, $"tensor type {weight.Type} cannot be computed on", key: spec.Name);
+        ContextMemoryException.ThrowIfTooLarge(model.Source, RequiredBytes(_c, ContextLength, BatchSize, cacheType),
+            ContextLength, cacheType);
+        _cache = new KvCache(cacheType, _c.NumLayers, ContextLength, kv);
+        _attnNorm = Array.ConvertAll(model.Weights.Layers, L => Gain(L.AttnNorm));
+        _ffnNorm = Array.ConvertAll(model.Weights.Layers, L => Gain(L.FfnNorm));
+        _finalNorm = Gain(model.Weights.FinalNorm);
         // xPos magnitudes are centred mid-context so ζ^(±p/B) stays well inside float range at either end.
         _rope = new RotaryEmbedding(_c.RopeTheta, _c.RotaryDim, _c.HeadDim, _c.RopeScaling, xposCentre: ContextLength / 2);
         _lengthDependent = _rope.IsLengthDependent;
@@ -91,6 +110,23 @@ public sealed class InferenceSession
         _hGate = new float[B * hid];
         _hUp = new float[B * hid];
         _logits = new float[B * _c.VocabSize];
+    }
+
+    private static float[] Gain(Weight w) => w.ManagedFloats ?? w.Dequantize();
+
+    /// <summary>
+    /// Bytes a session allocates beyond the weights: the key/value cache for <paramref name="contextLength"/> positions
+    /// in <paramref name="cacheType"/> (plus the rotated-key copies of the length-dependent RoPE types) and the
+    /// activation buffers for <paramref name="batchSize"/> tokens.
+    /// </summary>
+    public static long RequiredBytes(LlamaConfig c, int contextLength, int batchSize, KvCacheType cacheType)
+    {
+        int dim = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, kv = c.KvDim, hid = c.IntermediateSize;
+        long cache = KvCache.RequiredBytes(cacheType, c.NumLayers, contextLength, kv);
+        bool lengthDependent = c.RopeScaling?.Type is RopeTypes.Dynamic or RopeTypes.LongRope;
+        long rotated = lengthDependent ? 4L * c.NumLayers * contextLength * kv : 0;
+        long activations = 4L * batchSize * (2L * dim + Math.Max(dim, qDim) + 2L * qDim + 2L * kv + 2L * hid + c.VocabSize);
+        return cache + rotated + activations;
     }
 
     /// <summary>Forgets everything in the cache.</summary>
@@ -150,7 +186,7 @@ public sealed class InferenceSession
         {
             int tok = tokens[t];
             if ((uint)tok >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), $"token id {tok} is outside the vocabulary of {vocab}");
-            w.TokenEmbedding.AsSpan(tok * dim, dim).CopyTo(x.Slice(t * dim, dim));
+            w.TokenEmbedding.DequantizeRow(tok, x.Slice(t * dim, dim));
         }
 
         for (int l = 0; l < _c.NumLayers; l++)
@@ -158,11 +194,11 @@ public sealed class InferenceSession
             var L = w.Layers[l];
             var xb = _xb.AsSpan(0, n * dim);
             // xb = RMSNorm(x)·g_attn                       attn_norm [dim]
-            RmsNorm.Forward(xb, x, L.AttnNorm, n, _c.RmsNormEps);
+            RmsNorm.Forward(xb, x, _attnNorm[l], n, _c.RmsNormEps);
             // q = xb·Wqᵀ, k = xb·Wkᵀ, v = xb·Wvᵀ            Wq [nh·hd, dim], Wk/Wv [nkv·hd, dim]
-            MatMul.Forward(_q, xb, L.Wq, n, dim, qDim);
-            MatMul.Forward(_k, xb, L.Wk, n, dim, kvDim);
-            MatMul.Forward(_v, xb, L.Wv, n, dim, kvDim);
+            Linear(_q, xb, L.Wq, n);
+            Linear(_k, xb, L.Wk, n);
+            Linear(_v, xb, L.Wv, n);
             // q, k ← RoPE(q, pos), RoPE(k, pos)            adjacent pairs (2i, 2i+1) of each head
             // (length-dependent types rotate inside Attention instead, per query row)
             if (!_lengthDependent)
@@ -175,21 +211,20 @@ public sealed class InferenceSession
                 }
             }
             // cache[pos] = k, v
-            _k.AsSpan(0, n * kvDim).CopyTo(_keyCache[l].AsSpan(pos0 * kvDim));
-            _v.AsSpan(0, n * kvDim).CopyTo(_valueCache[l].AsSpan(pos0 * kvDim));
+            _cache.Write(l, pos0, n, _k.AsSpan(0, n * kvDim), _v.AsSpan(0, n * kvDim));
             // att_h = softmax(q_h·K_gᵀ/√hd, causal)·V_g    query head h reads kv head g = h / (nh/nkv)
             Attention(n, pos0, l);
             // x += att·Woᵀ                                 Wo [dim, nh·hd]
-            MatMul.Forward(_xo, _att, L.Wo, n, qDim, dim);
+            Linear(_xo, _att, L.Wo, n);
             TensorPrimitives.Add(x, _xo.AsSpan(0, n * dim), x);
             // xb = RMSNorm(x)·g_ffn                        ffn_norm [dim]
-            RmsNorm.Forward(xb, x, L.FfnNorm, n, _c.RmsNormEps);
+            RmsNorm.Forward(xb, x, _ffnNorm[l], n, _c.RmsNormEps);
             // h = silu(xb·W1ᵀ) ⊙ (xb·W3ᵀ)                  W1 (gate), W3 (up) [hidden, dim]
-            MatMul.Forward(_hGate, xb, L.WGate, n, dim, hid);
-            MatMul.Forward(_hUp, xb, L.WUp, n, dim, hid);
+            Linear(_hGate, xb, L.WGate, n);
+            Linear(_hUp, xb, L.WUp, n);
             SwiGlu.Forward(_hGate.AsSpan(0, n * hid), _hUp.AsSpan(0, n * hid));
             // x += h·W2ᵀ                                   W2 (down) [dim, hidden]
-            MatMul.Forward(_xo, _hGate, L.WDown, n, hid, dim);
+            Linear(_xo, _hGate, L.WDown, n);
             TensorPrimitives.Add(x, _xo.AsSpan(0, n * dim), x);
         }
 
@@ -198,9 +233,25 @@ public sealed class InferenceSession
         if (rows <= 0) return;
         // xb = RMSNorm(x)·g_out                            output_norm [dim]
         var xf = _xb.AsSpan(0, rows * dim);
-        RmsNorm.Forward(xf, x.Slice(logitsFrom * dim), w.FinalNorm, rows, _c.RmsNormEps);
+        RmsNorm.Forward(xf, x.Slice(logitsFrom * dim), _finalNorm, rows, _c.RmsNormEps);
         // logits = xb·Wclsᵀ                                output [vocab, dim] (or token_embd when tied)
-        MatMul.Forward(_logits.AsSpan(logitsFrom * vocab), xf, w.Classifier, rows, dim, vocab);
+        Linear(_logits.AsSpan(logitsFrom * vocab), xf, w.Classifier, rows);
+    }
+
+    /// <summary>
+    /// y = x·Wᵀ for n rows, W [out, in] in its stored type: fp32 weights go through the blocked GEMM, every other type
+    /// through the quantized kernels, which read the blocks in place (no dequantized copy of the model exists).
+    /// </summary>
+    private unsafe void Linear(Span<float> y, ReadOnlySpan<float> x, Weight w, int n)
+    {
+        int outDim = w.Rows, inDim = w.Cols;
+        if (w.Type == GgmlType.F32)
+        {
+            MatMul.Forward(y, x, w.Floats, n, inDim, outDim);
+            return;
+        }
+        fixed (float* py = y, px = x)
+            QuantMatMul.Forward(py, px, n, w.Data, w.Type, outDim, inDim, _pool);
     }
 
     /// <summary>Rotates every head of one row (adjacent pairs over the first d_rot dims of each head).</summary>
@@ -239,7 +290,7 @@ public sealed class InferenceSession
             _rotFreqLength[layer] = table.FrequencyLength;
             _rotValid[layer] = 0;
         }
-        var raw = _keyCache[layer];
+        var (raw, _) = _cache.Read(layer, last + 1);
         for (int j = _rotValid[layer]; j <= last; j++)
         {
             var dst = rotated.AsSpan(j * kvDim, kvDim);
@@ -259,7 +310,8 @@ public sealed class InferenceSession
         int nh = _c.NumHeads, nkv = _c.NumKvHeads, hd = _c.HeadDim, qDim = nh * hd;
         if (!_lengthDependent)
         {
-            AttendRows(0, n, pos0, layer, _keyCache[layer]);
+            var (keys, values) = _cache.Read(layer, pos0 + n);
+            AttendRows(0, n, pos0, keys, values);
             return;
         }
         // Runs of rows that share a frequency set are rotated and attended together; dynamic NTK past L changes
@@ -269,40 +321,17 @@ public sealed class InferenceSession
             int key = FrequencySetKey(pos0 + t0), t1 = t0 + 1;
             while (t1 < n && FrequencySetKey(pos0 + t1) == key) t1++;
             RotateForQueryRows(t0, t1, pos0, layer);
-            AttendRows(t0, t1, pos0, layer, _rotatedKeys![layer]);
+            AttendRows(t0, t1, pos0, _rotatedKeys![layer], _cache.Read(layer, pos0 + t1).Values);
             t0 = t1;
         }
 
-        void AttendRows(int t0, int t1, int pos0, int layer, float[] keys)
+        void AttendRows(int t0, int t1, int pos0, float[] keys, float[] values)
         {
             int rows = t1 - t0, first = pos0 + t0;
             var q = _q.AsSpan(t0 * qDim, rows * qDim);
             var o = _att.AsSpan(t0 * qDim, rows * qDim);
-            if (NaiveAttentionOracle) NaiveRows(o, q, keys, _valueCache[layer], rows, first);
-            else FlashAttention.ForwardCached<float>(o, q, keys, _valueCache[layer], rows, first, nh, nkv, hd, AttentionTileSize);
+            if (AttentionOracle is { } oracle) oracle(o, q, keys, values, rows, first);
+            else FlashAttention.ForwardCached<float>(o, q, keys, values, rows, first, nh, nkv, hd, AttentionTileSize);
         }
-    }
-
-    /// <summary>
-    /// Test oracle only: the textbook two-pass softmax over a materialized score row per (query, head). Kept so tests
-    /// can compare the tiled kernel against it on long prompts; never used otherwise.
-    /// </summary>
-    private void NaiveRows(Span<float> output, ReadOnlySpan<float> q, float[] keys, float[] values, int rows, int first)
-    {
-        int nh = _c.NumHeads, hd = _c.HeadDim, kvDim = _c.KvDim, qDim = nh * hd, group = nh / _c.NumKvHeads;
-        float scale = 1f / MathF.Sqrt(hd);
-        var scores = new float[first + rows];
-        for (int t = 0; t < rows; t++)
-            for (int h = 0; h < nh; h++)
-            {
-                int pos = first + t, g = h / group;
-                var qh = q.Slice(t * qDim + h * hd, hd);
-                var s = scores.AsSpan(0, pos + 1);
-                for (int j = 0; j <= pos; j++) s[j] = TensorPrimitives.Dot(qh, keys.AsSpan(j * kvDim + g * hd, hd)) * scale;
-                Softmax.Forward(s);
-                var o = output.Slice(t * qDim + h * hd, hd);
-                o.Clear();
-                for (int j = 0; j <= pos; j++) TensorPrimitives.MultiplyAdd(values.AsSpan(j * kvDim + g * hd, hd), s[j], o, o);
-            }
     }
 }

@@ -114,20 +114,4 @@ public sealed class RopeTable
             head[2 * i + 1] = b * ci + a * si;
         }
     }
-
-    /// <summary>Rotates pairs (i, i + rotaryDim/2) of the first rotaryDim entries (Hugging Face rotate_half layout).</summary>
-    public void ApplyHalves(Span<float> head, int position, RopeRole role = RopeRole.Query)
-    {
-        if (head.Length < 2 * Pairs) throw new ArgumentException($"head has {head.Length} entries, rotary part needs {2 * Pairs}", nameof(head));
-        var c = Cos(position); var s = Sin(position); var x = XposScale(position, role);
-        int h = Pairs;
-        for (int i = 0; i < h; i++)
-        {
-            float a = head[i], b = head[i + h];
-            float ci = c[i], si = s[i];
-            if (!x.IsEmpty) { ci *= x[i]; si *= x[i]; }
-            head[i] = a * ci - b * si;
-            head[i + h] = b * ci + a * si;
-        }
-    }
 }

@@ -102,16 +102,4 @@ public sealed class RotaryEmbedding
 
     private RopeTable NewTable(int frequencyLength) =>
         new(FrequenciesFor(frequencyLength), frequencyLength, _zeta, Scaling.XposScaleBase, _xposCentre);
-
-    /// <summary>
-    /// Rotates <paramref name="head"/> (adjacent pairs) for <paramref name="position"/>, using the frequencies for
-    /// <paramref name="currentLength"/> (default position + 1, the causal rule). For a key of a length-dependent type,
-    /// pass the attending query's position + 1 as <paramref name="currentLength"/>, not the key's own.
-    /// </summary>
-    public void ApplyAdjacent(Span<float> head, int position, RopeRole role = RopeRole.Query, int currentLength = 0) =>
-        GetTable(currentLength > 0 ? currentLength : position + 1).ApplyAdjacent(head, position, role);
-
-    /// <summary>As <see cref="ApplyAdjacent"/>, for the halves layout (pairs (i, i + rotaryDim/2)).</summary>
-    public void ApplyHalves(Span<float> head, int position, RopeRole role = RopeRole.Query, int currentLength = 0) =>
-        GetTable(currentLength > 0 ? currentLength : position + 1).ApplyHalves(head, position, role);
 }

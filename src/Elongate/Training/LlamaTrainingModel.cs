@@ -40,6 +40,7 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
     private readonly int _dim, _qDim, _kvDim, _hid, _vocab, _heads, _kvHeads, _headDim, _rotDim, _rows;
     private readonly int _tokEmb, _finalNorm, _classifier;
     private readonly LayerOffsets[] _off;
+    private readonly Dictionary<(TensorRole Role, int Layer), int> _offsets = [];
     private readonly List<ParameterTensor> _tensors = [];
     private readonly AttentionShape _shape;
 
@@ -151,19 +152,19 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
             offset += length;
             return (int)(offset - length);
         }
-        _tokEmb = Add("token_embd.weight", _vocab, _dim);
+        // One parameter tensor per schema entry, in schema order; a tied head shares the embedding's offset.
+        foreach (var spec in LlamaTensorSchema.Enumerate(config))
+            _offsets[(spec.Role, spec.Layer)] = Add(spec.Name, spec.Shape.Select(d => (int)d).ToArray());
+        _tokEmb = _offsets[(TensorRole.TokenEmbedding, -1)];
+        _finalNorm = _offsets[(TensorRole.FinalNorm, -1)];
+        _classifier = config.TieWordEmbeddings ? _tokEmb : _offsets[(TensorRole.Output, -1)];
         _off = new LayerOffsets[config.NumLayers];
         for (int l = 0; l < config.NumLayers; l++)
         {
-            _off[l] = new LayerOffsets(
-                Add($"blk.{l}.attn_norm.weight", _dim), Add($"blk.{l}.attn_q.weight", _qDim, _dim),
-                Add($"blk.{l}.attn_k.weight", _kvDim, _dim), Add($"blk.{l}.attn_v.weight", _kvDim, _dim),
-                Add($"blk.{l}.attn_output.weight", _dim, _qDim), Add($"blk.{l}.ffn_norm.weight", _dim),
-                Add($"blk.{l}.ffn_gate.weight", _hid, _dim), Add($"blk.{l}.ffn_down.weight", _dim, _hid),
-                Add($"blk.{l}.ffn_up.weight", _hid, _dim));
+            int O(TensorRole role) => _offsets[(role, l)];
+            _off[l] = new LayerOffsets(O(TensorRole.AttnNorm), O(TensorRole.Wq), O(TensorRole.Wk), O(TensorRole.Wv), O(TensorRole.Wo),
+                O(TensorRole.FfnNorm), O(TensorRole.WGate), O(TensorRole.WDown), O(TensorRole.WUp));
         }
-        _finalNorm = Add("output_norm.weight", _dim);
-        _classifier = config.TieWordEmbeddings ? _tokEmb : Add("output.weight", _vocab, _dim);
         Parameters = new T[offset];
         Gradients = new T[offset];
 
@@ -204,39 +205,24 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         weights.Validate(Config, "<weights>");
         if ((weights.Output is null) != Config.TieWordEmbeddings)
             throw new ArgumentException("the weights' output head tying does not match the training model's config", nameof(weights));
-        void Put(float[] src, int offset) { var dst = Parameters.AsSpan(offset, src.Length); for (int i = 0; i < src.Length; i++) dst[i] = T.CreateChecked(src[i]); }
-        Put(weights.TokenEmbedding, _tokEmb);
-        for (int l = 0; l < _off.Length; l++)
+        foreach (var (spec, weight) in weights.Tensors(Config))
         {
-            var w = weights.Layers[l];
-            var o = _off[l];
-            Put(w.AttnNorm, o.AttnNorm); Put(w.Wq, o.Wq); Put(w.Wk, o.Wk); Put(w.Wv, o.Wv); Put(w.Wo, o.Wo);
-            Put(w.FfnNorm, o.FfnNorm); Put(w.WGate, o.WGate); Put(w.WDown, o.WDown); Put(w.WUp, o.WUp);
+            var src = weight.ManagedFloats ?? weight.Dequantize();
+            var dst = Parameters.AsSpan(_offsets[(spec.Role, spec.Layer)], src.Length);
+            for (int i = 0; i < src.Length; i++) dst[i] = T.CreateChecked(src[i]);
         }
-        Put(weights.FinalNorm, _finalNorm);
-        if (weights.Output is not null) Put(weights.Output, _classifier);
     }
 
     /// <summary>A standalone fp32 copy of the parameters, for the model writers and <see cref="InferenceSession"/>.</summary>
     public LlamaModel ToModel(string source = "<trained>")
     {
-        float[] Get(int offset, int length) { var a = new float[length]; for (int i = 0; i < length; i++) a[i] = float.CreateChecked(Parameters[offset + i]); return a; }
-        var layers = new LayerWeights[_off.Length];
-        for (int l = 0; l < layers.Length; l++)
+        var weights = LlamaWeights.FromFloats(Config, spec =>
         {
-            var o = _off[l];
-            layers[l] = new LayerWeights
-            {
-                AttnNorm = Get(o.AttnNorm, _dim), Wq = Get(o.Wq, _qDim * _dim), Wk = Get(o.Wk, _kvDim * _dim), Wv = Get(o.Wv, _kvDim * _dim),
-                Wo = Get(o.Wo, _dim * _qDim), FfnNorm = Get(o.FfnNorm, _dim), WGate = Get(o.WGate, _hid * _dim),
-                WDown = Get(o.WDown, _dim * _hid), WUp = Get(o.WUp, _hid * _dim),
-            };
-        }
-        var weights = new LlamaWeights
-        {
-            TokenEmbedding = Get(_tokEmb, _vocab * _dim), Layers = layers, FinalNorm = Get(_finalNorm, _dim),
-            Output = Config.TieWordEmbeddings ? null : Get(_classifier, _vocab * _dim),
-        };
+            var a = new float[spec.ElementCount];
+            var src = Parameters.AsSpan(_offsets[(spec.Role, spec.Layer)], a.Length);
+            for (int i = 0; i < a.Length; i++) a[i] = float.CreateChecked(src[i]);
+            return a;
+        });
         return new LlamaModel { Config = Config, Weights = weights, Vocabulary = Vocabulary, Source = source };
     }
 

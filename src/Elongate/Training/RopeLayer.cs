@@ -26,28 +26,6 @@ public static class RopeLayer
         where T : unmanaged, IFloatingPointIeee754<T>
         => Apply(dx, rows, seqLen, heads, headDim, rotaryDim, cos, sin, scale, backward: true);
 
-    /// <summary>
-    /// The standard Llama table: angle(pos, i) = pos·θ^(−2i/d_rot), computed in double and rounded once, the same
-    /// way <see cref="Model.InferenceSession"/> does, so both paths rotate by identical values.
-    /// </summary>
-    public static (T[] Cos, T[] Sin) StandardTable<T>(int seqLen, int rotaryDim, double theta)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        int pairs = rotaryDim / 2;
-        var cos = new T[seqLen * pairs];
-        var sin = new T[seqLen * pairs];
-        for (int i = 0; i < pairs; i++)
-        {
-            double invFreq = Math.Pow(theta, -2.0 * i / rotaryDim);
-            for (int p = 0; p < seqLen; p++)
-            {
-                double angle = p * invFreq;
-                cos[p * pairs + i] = T.CreateChecked((float)Math.Cos(angle));
-                sin[p * pairs + i] = T.CreateChecked((float)Math.Sin(angle));
-            }
-        }
-        return (cos, sin);
-    }
 
     private static void Apply<T>(Span<T> x, int rows, int seqLen, int heads, int headDim, int rotaryDim,
         ReadOnlySpan<T> cos, ReadOnlySpan<T> sin, ReadOnlySpan<T> scale, bool backward)

@@ -2,6 +2,7 @@ using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tests.Training;
 using Elongate.Training;
+using Elongate.Tests.Model;
 
 namespace Elongate.Tests.Cli;
 
@@ -66,7 +67,7 @@ public sealed class TrainCliTests : IDisposable
         AssertRuns(gguf, 32);
         var hf = ModelLoader.Load(Path.Combine(run, Trainer.SafetensorsFolderName));
         Assert.Equal(20000f, hf.Config.RopeTheta);
-        Assert.Equal(gguf.Weights.Layers[1].Wq, hf.Weights.Layers[1].Wq);
+        Assert.Equal(gguf.Weights.Layers[1].Wq.Values(), hf.Weights.Layers[1].Wq.Values());
 
         var (rc, gen, err) = CliTests.Run("generate", "-m", Path.Combine(run, Trainer.GgufFileName), "-p", "The", "-n", "5");
         Assert.True(rc == 0, err);

@@ -1,3 +1,4 @@
+using Elongate.Tests.Model;
 using Elongate.Formats;
 using Elongate.Common;
 
@@ -73,16 +74,16 @@ public class GgufFixtureTests
         Assert.Equal((8, 32, 1, 2, 2, 32000, 4096, 4), (c.HiddenSize, c.IntermediateSize, c.NumLayers, c.NumHeads, c.NumKvHeads, c.VocabSize, c.MaxPositionEmbeddings, c.RotaryDim));
         Assert.Equal(1e-5f, c.RmsNormEps);
         Assert.NotNull(m.Weights.Output);
-        Assert.Equal(8 * 32000, m.Weights.TokenEmbedding.Length);
-        Assert.Equal(8 * 32, m.Weights.Layers[0].WDown.Length);
-        Assert.All(m.Weights.TokenEmbedding, v => Assert.True(float.IsFinite(v)));
-        Assert.Contains(m.Weights.TokenEmbedding, v => v != 0f);
+        Assert.Equal(8 * 32000, m.Weights.TokenEmbedding.Values().Length);
+        Assert.Equal(8 * 32, m.Weights.Layers[0].WDown.Values().Length);
+        Assert.All(m.Weights.TokenEmbedding.Values(), v => Assert.True(float.IsFinite(v)));
+        Assert.Contains(m.Weights.TokenEmbedding.Values(), v => v != 0f);
 
         // Row-major [out, in]: element (row r, col k) of ffn_down (ne = [32, 8]) is the F16 at index r*32 + k in the file.
         using var f = GgufFile.Open(Fixtures.Path("models/llama-2-tiny-random.gguf"));
         var raw = f.GetTensorData(f.GetTensor("blk.0.ffn_down.weight"));
         for (int i = 0; i < 8 * 32; i++)
-            Assert.Equal((float)System.Buffers.Binary.BinaryPrimitives.ReadHalfLittleEndian(raw.Slice(i * 2)), m.Weights.Layers[0].WDown[i]);
+            Assert.Equal((float)System.Buffers.Binary.BinaryPrimitives.ReadHalfLittleEndian(raw.Slice(i * 2)), m.Weights.Layers[0].WDown.Values()[i]);
     }
 
     [SkippableFact]

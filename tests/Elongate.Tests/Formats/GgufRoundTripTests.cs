@@ -1,3 +1,4 @@
+using Elongate.Tests.Model;
 using Elongate.Formats;
 using Elongate.Kernels;
 using Elongate.Model;
@@ -254,7 +255,7 @@ public class GgufRoundTripTests
             var back = GgufModelLoader.Load(f);
             float rel = MathF.Pow(2, -bits);
             // Norm gains are stored in F32 and must come back bit-exact; matrices within half an ulp of the format.
-            Assert.Equal(m.Weights.FinalNorm, back.Weights.FinalNorm);
+            Assert.Equal(m.Weights.FinalNorm.Values(), back.Weights.FinalNorm.Values());
             AssertWeights(m.Weights, back.Weights, (x, y, n) => Assert.True(Math.Abs(x - y) <= Math.Abs(x) * rel + 1e-7f, $"{type} {n}: {x} vs {y}"));
         }
     }
@@ -325,8 +326,9 @@ public class GgufRoundTripTests
 
     private static void AssertWeights(LlamaWeights a, LlamaWeights b, Action<float, float, string> check)
     {
-        void Each(float[]? x, float[]? y, string n)
+        void Each(Weight? xw, Weight? yw, string n)
         {
+            float[]? x = xw?.Values(), y = yw?.Values();
             Assert.Equal(x is null, y is null);
             if (x is null) return;
             Assert.Equal(x.Length, y!.Length);

@@ -1,3 +1,4 @@
+using static Elongate.Tests.Model.TestWeights;
 using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
@@ -28,12 +29,14 @@ internal static class GgufTestModels
         for (int l = 0; l < layers; l++)
             layerArr[l] = new LayerWeights
             {
-                AttnNorm = R(dim), Wq = R((long)q * dim), Wk = R((long)kv * dim), Wv = R((long)kv * dim), Wo = R((long)dim * q),
-                FfnNorm = R(dim), WGate = R((long)hidden * dim), WDown = R((long)dim * hidden), WUp = R((long)hidden * dim, 0.01f),
+                AttnNorm = W(R(dim)), Wq = W(R((long)q * dim), q, dim), Wk = W(R((long)kv * dim), kv, dim), Wv = W(R((long)kv * dim), kv, dim),
+                Wo = W(R((long)dim * q), dim, q), FfnNorm = W(R(dim)), WGate = W(R((long)hidden * dim), hidden, dim),
+                WDown = W(R((long)dim * hidden), dim, hidden), WUp = W(R((long)hidden * dim, 0.01f), hidden, dim),
             };
         var weights = new LlamaWeights
         {
-            TokenEmbedding = R((long)vocab * dim, 3f), Layers = layerArr, FinalNorm = R(dim), Output = tied ? null : R((long)vocab * dim),
+            TokenEmbedding = W(R((long)vocab * dim, 3f), vocab, dim), Layers = layerArr, FinalNorm = W(R(dim)),
+            Output = tied ? null : W(R((long)vocab * dim), vocab, dim),
         };
         return new LlamaModel { Config = config, Weights = weights, Vocabulary = withVocab ? Vocabulary(vocab) : null, Source = "test-model" };
     }

@@ -1,3 +1,4 @@
+using Elongate.Tests.Model;
 using System.Text.Json.Nodes;
 using Elongate.Formats;
 using Elongate.Model;
@@ -46,10 +47,10 @@ public class HfModelTests
         // On disk q/k are in HF's rotate-half order, i.e. actually permuted, and v is not.
         var c = model.Config;
         var qOnDisk = st.ReadFloat32("model.layers.1.self_attn.q_proj.weight");
-        Assert.Equal(HfRopePermutation.Permute(model.Weights.Layers[1].Wq, c.NumHeads, c.HeadDim, c.HiddenSize, c.RotaryDim), qOnDisk);
-        Assert.NotEqual(model.Weights.Layers[1].Wq, qOnDisk);
+        Assert.Equal(HfRopePermutation.Permute(model.Weights.Layers[1].Wq.Values(), c.NumHeads, c.HeadDim, c.HiddenSize, c.RotaryDim), qOnDisk);
+        Assert.NotEqual(model.Weights.Layers[1].Wq.Values(), qOnDisk);
         Assert.Equal(new long[] { c.KvDim, c.HiddenSize }, st.GetInfo("model.layers.0.self_attn.k_proj.weight").Shape);
-        Assert.Equal(model.Weights.Layers[0].Wv, st.ReadFloat32("model.layers.0.self_attn.v_proj.weight"));
+        Assert.Equal(model.Weights.Layers[0].Wv.Values(), st.ReadFloat32("model.layers.0.self_attn.v_proj.weight"));
     }
 
     [Theory]

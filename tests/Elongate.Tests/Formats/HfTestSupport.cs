@@ -1,3 +1,5 @@
+using static Elongate.Tests.Model.TestWeights;
+using Elongate.Tests.Model;
 using System.Buffers.Binary;
 using System.Text;
 using Elongate.Model;
@@ -41,16 +43,17 @@ internal static class HfTestSupport
         {
             layers[l] = new LayerWeights
             {
-                AttnNorm = R(dim), Wq = R((long)q * dim), Wk = R((long)kv * dim), Wv = R((long)kv * dim), Wo = R((long)dim * q),
-                FfnNorm = R(dim), WGate = R((long)hid * dim), WUp = R((long)hid * dim), WDown = R((long)dim * hid),
+                AttnNorm = W(R(dim)), Wq = W(R((long)q * dim), q, dim), Wk = W(R((long)kv * dim), kv, dim), Wv = W(R((long)kv * dim), kv, dim),
+                Wo = W(R((long)dim * q), dim, q), FfnNorm = W(R(dim)), WGate = W(R((long)hid * dim), hid, dim),
+                WUp = W(R((long)hid * dim), hid, dim), WDown = W(R((long)dim * hid), dim, hid),
             };
         }
         var weights = new LlamaWeights
         {
-            TokenEmbedding = R((long)c.VocabSize * dim),
+            TokenEmbedding = W(R((long)c.VocabSize * dim), c.VocabSize, dim),
             Layers = layers,
-            FinalNorm = R(dim),
-            Output = c.TieWordEmbeddings ? null : R((long)c.VocabSize * dim),
+            FinalNorm = W(R(dim)),
+            Output = c.TieWordEmbeddings ? null : W(R((long)c.VocabSize * dim), c.VocabSize, dim),
         };
         return new LlamaModel { Config = c, Weights = weights };
     }
@@ -58,21 +61,21 @@ internal static class HfTestSupport
     /// <summary>Every weight array of a model with the name our own tests use for it, in a fixed order.</summary>
     public static IEnumerable<(string Name, float[]? Data)> AllTensors(LlamaWeights w)
     {
-        yield return ("embed", w.TokenEmbedding);
-        yield return ("norm", w.FinalNorm);
-        yield return ("output", w.Output);
+        yield return ("embed", w.TokenEmbedding.Values());
+        yield return ("norm", w.FinalNorm.Values());
+        yield return ("output", w.Output?.Values());
         for (int l = 0; l < w.Layers.Length; l++)
         {
             var x = w.Layers[l];
-            yield return ($"{l}.attn_norm", x.AttnNorm);
-            yield return ($"{l}.wq", x.Wq);
-            yield return ($"{l}.wk", x.Wk);
-            yield return ($"{l}.wv", x.Wv);
-            yield return ($"{l}.wo", x.Wo);
-            yield return ($"{l}.ffn_norm", x.FfnNorm);
-            yield return ($"{l}.gate", x.WGate);
-            yield return ($"{l}.up", x.WUp);
-            yield return ($"{l}.down", x.WDown);
+            yield return ($"{l}.attn_norm", x.AttnNorm.Values());
+            yield return ($"{l}.wq", x.Wq.Values());
+            yield return ($"{l}.wk", x.Wk.Values());
+            yield return ($"{l}.wv", x.Wv.Values());
+            yield return ($"{l}.wo", x.Wo.Values());
+            yield return ($"{l}.ffn_norm", x.FfnNorm.Values());
+            yield return ($"{l}.gate", x.WGate.Values());
+            yield return ($"{l}.up", x.WUp.Values());
+            yield return ($"{l}.down", x.WDown.Values());
         }
     }
 

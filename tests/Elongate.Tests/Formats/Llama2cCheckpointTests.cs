@@ -1,3 +1,5 @@
+using static Elongate.Tests.Model.TestWeights;
+using Elongate.Tests.Model;
 using System.Buffers.Binary;
 using Elongate.Formats;
 using Elongate.Model;
@@ -21,13 +23,14 @@ public class Llama2cCheckpointTests
         int hd = dim / heads, kv = kvHeads * hd;
         var weights = new LlamaWeights
         {
-            TokenEmbedding = R((long)vocab * dim, 1f),
-            FinalNorm = Norm(dim),
-            Output = tied ? null : R((long)vocab * dim),
+            TokenEmbedding = W(R((long)vocab * dim, 1f), vocab, dim),
+            FinalNorm = W(Norm(dim)),
+            Output = tied ? null : W(R((long)vocab * dim), vocab, dim),
             Layers = Enumerable.Range(0, layers).Select(_ => new LayerWeights
             {
-                AttnNorm = Norm(dim), Wq = R(dim * dim), Wk = R(kv * dim), Wv = R(kv * dim), Wo = R(dim * dim),
-                FfnNorm = Norm(dim), WGate = R(hidden * dim), WDown = R(dim * hidden), WUp = R(hidden * dim),
+                AttnNorm = W(Norm(dim)), Wq = W(R(dim * dim), dim, dim), Wk = W(R(kv * dim), kv, dim), Wv = W(R(kv * dim), kv, dim),
+                Wo = W(R(dim * dim), dim, dim), FfnNorm = W(Norm(dim)), WGate = W(R(hidden * dim), hidden, dim),
+                WDown = W(R(dim * hidden), dim, hidden), WUp = W(R(hidden * dim), hidden, dim),
             }).ToArray(),
         };
         return new LlamaModel { Config = config, Weights = weights };
@@ -35,17 +38,15 @@ public class Llama2cCheckpointTests
 
     internal static void AssertSameWeights(LlamaWeights a, LlamaWeights b)
     {
-        Assert.Equal(a.TokenEmbedding, b.TokenEmbedding);
-        Assert.Equal(a.FinalNorm, b.FinalNorm);
+        Assert.Equal(a.TokenEmbedding.Values(), b.TokenEmbedding.Values());
+        Assert.Equal(a.FinalNorm.Values(), b.FinalNorm.Values());
         Assert.Equal(a.Output is null, b.Output is null);
-        if (a.Output is not null) Assert.Equal(a.Output, b.Output!);
+        if (a.Output is not null) Assert.Equal(a.Output.Values(), b.Output!.Values());
         Assert.Equal(a.Layers.Length, b.Layers.Length);
         for (int l = 0; l < a.Layers.Length; l++)
         {
             var (x, y) = (a.Layers[l], b.Layers[l]);
-            Assert.Equal(x.AttnNorm, y.AttnNorm); Assert.Equal(x.Wq, y.Wq); Assert.Equal(x.Wk, y.Wk); Assert.Equal(x.Wv, y.Wv);
-            Assert.Equal(x.Wo, y.Wo); Assert.Equal(x.FfnNorm, y.FfnNorm); Assert.Equal(x.WGate, y.WGate);
-            Assert.Equal(x.WDown, y.WDown); Assert.Equal(x.WUp, y.WUp);
+            foreach (var role in LlamaTensorSchema.LayerRoles) Assert.Equal(x[role].Values(), y[role].Values());
         }
     }
 

@@ -3,6 +3,7 @@ using Elongate.Model;
 using Elongate.Tests.Training;
 using Elongate.Training;
 using Elongate.Kernels;
+using Elongate.Tests.Oracles;
 
 namespace Elongate.Tests.Model;
 
@@ -31,7 +32,7 @@ public class FlashPromptTests
         var rng = new Random(11);
         var tokens = Enumerable.Range(0, 1500).Select(i => i == 0 ? 1 : 3 + rng.Next(509)).ToArray();
         var flash = new InferenceSession(model, 2048, batchSize: 512).ForwardAll(tokens);
-        var naive = new InferenceSession(model, 2048, batchSize: 512) { NaiveAttentionOracle = true }.ForwardAll(tokens);
+        var naive = new InferenceSession(model, 2048, batchSize: 512) { AttentionOracle = NaiveSessionAttention.Rows(c) }.ForwardAll(tokens);
         double worst = 0;
         for (int t = 0; t < tokens.Length; t++)
         {

@@ -1,5 +1,6 @@
 using Elongate.Training;
 using Elongate.Kernels;
+using Elongate.Tests.Oracles;
 
 namespace Elongate.Tests.Training;
 

@@ -159,7 +159,7 @@ public class LayerGradientTests
     [Fact]
     public void Rope_standard_table_rotates_pair_i_at_position_p_by_p_times_theta_power()
     {
-        var (cos, sin) = RopeLayer.StandardTable<double>(seqLen: 4, rotaryDim: 4, theta: 10000);
+        var (cos, sin) = RopeTables.StandardTable<double>(seqLen: 4, rotaryDim: 4, theta: 10000);
         // pair 1 of a 4-dim rotation: θ_1 = 10000^(−2/4) = 0.01; position 3 → angle 0.03.
         Assert.Equal(Math.Cos(0.03), cos[3 * 2 + 1], 6);
         Assert.Equal(Math.Sin(0.03), sin[3 * 2 + 1], 6);

@@ -5,6 +5,7 @@ using Elongate.Model;
 using Elongate.Tests.Cli;
 using Elongate.Training;
 using Elongate.Common;
+using Elongate.Tests.Model;
 
 namespace Elongate.Tests.Training;
 
@@ -254,7 +255,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(a.Select(m => m.Loss), b.Select(m => m.Loss));
         Assert.Equal(a.Select(m => m.ValidationLoss), b.Select(m => m.ValidationLoss));
         Assert.Equal(File.ReadAllBytes(Path.Combine(full, Trainer.GgufFileName)).Length, File.ReadAllBytes(Path.Combine(killed, Trainer.GgufFileName)).Length);
-        Assert.Equal(ModelLoader.Load(Path.Combine(full, Trainer.GgufFileName)).Weights.TokenEmbedding,
-            ModelLoader.Load(Path.Combine(killed, Trainer.GgufFileName)).Weights.TokenEmbedding);
+        Assert.Equal(ModelLoader.Load(Path.Combine(full, Trainer.GgufFileName)).Weights.TokenEmbedding.Values(),
+            ModelLoader.Load(Path.Combine(killed, Trainer.GgufFileName)).Weights.TokenEmbedding.Values());
     }
 }

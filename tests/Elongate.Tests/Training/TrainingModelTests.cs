@@ -48,7 +48,7 @@ public class TrainingModelTests
         {
             // xPos: queries scaled by ζ_i^(p/γ), keys by its inverse (Sun et al. 2022), γ small so scales differ visibly.
             int pairs = config.HeadDim / 2;
-            var (cos, sin) = RopeLayer.StandardTable<double>(seqLen, config.HeadDim, 10000);
+            var (cos, sin) = RopeTables.StandardTable<double>(seqLen, config.HeadDim, 10000);
             var qs = new double[seqLen * pairs];
             var ks = new double[seqLen * pairs];
             for (int p = 0; p < seqLen; p++)

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using Elongate.Kernels;
 
-namespace Elongate.Training;
+namespace Elongate.Tests.Oracles;
 
 /// <summary>
 /// Textbook causal grouped-query attention that materializes the [B, n_heads, T, T] probability matrix. It is the

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using Elongate.Formats;
+using Elongate.Kernels;
+using Elongate.Model;
+
+namespace Elongate.Cli.Commands;
+
+/// <summary>
+/// How every model-running command loads and runs its model: --threads, --no-mmap and --cache-type, applied in one
+/// place so generate, eval and the experiments behave alike.
+/// </summary>
+internal sealed class ModelOptions
+{
+    public Option<int> Threads { get; } = new("--threads") { Description = "Threads for the kernels (default: every core)", DefaultValueFactory = _ => 0 };
+    public Option<bool> NoMmap { get; } = new("--no-mmap") { Description = "Read a GGUF's weights into memory instead of memory-mapping the file" };
+    public Option<string> CacheType { get; } = new("--cache-type") { Description = "Key/value cache storage: f32, f16 or q8_0", DefaultValueFactory = _ => "f32" };
+
+    public void AddTo(Command command, bool running = true)
+    {
+        command.Options.Add(NoMmap);
+        if (!running) return;
+        command.Options.Add(Threads);
+        command.Options.Add(CacheType);
+    }
+
+    /// <summary>Loads the model with the load options and attaches the inference options for its sessions.</summary>
+    public LlamaModel Load(ParseResult parse, string path)
+    {
+        var model = ModelLoader.Load(path, new ModelLoadOptions { MemoryMap = !parse.GetValue(NoMmap) });
+        if (!parse.CommandResult.Command.Options.Contains(Threads)) return model;
+        int threads = parse.GetValue(Threads);
+        if (threads < 0) throw new ArgumentException("--threads must be ≥ 0 (0 = every core)");
+        var cache = parse.GetValue(CacheType)!.ToLowerInvariant() switch
+        {
+            "f32" => KvCacheType.F32,
+            "f16" => KvCacheType.F16,
+            "q8_0" => KvCacheType.Q8_0,
+            var other => throw new ArgumentException($"--cache-type must be f32, f16 or q8_0, got '{other}'"),
+        };
+        return model.With(inference: new InferenceOptions { Pool = threads > 0 ? new WorkerPool(threads) : null, CacheType = cache });
+    }
+}
