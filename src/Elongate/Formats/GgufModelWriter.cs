@@ -1,6 +1,7 @@
 using Elongate.Model;
 using Elongate.Tokenization;
 using Elongate.Common;
+using Elongate.Kernels;
 
 namespace Elongate.Formats;
 
@@ -23,15 +24,29 @@ public static class GgufModelWriter
         GgufOutputType.F16 => 1,
         GgufOutputType.Q8_0 => 7,
         GgufOutputType.BF16 => 32,
+        GgufOutputType.Q4_0 => 2,
+        GgufOutputType.Q4_1 => 3,
+        GgufOutputType.Q5_0 => 8,
+        GgufOutputType.Q5_1 => 9,
+        GgufOutputType.Q4_K_S => 14,
+        GgufOutputType.Q4_K_M => 15,
+        GgufOutputType.Q5_K_S => 16,
+        GgufOutputType.Q5_K_M => 17,
+        GgufOutputType.Q6_K => 18,
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
-    /// <summary>The GGML type a tensor of shape <paramref name="ne"/> (ggml order) gets under <paramref name="type"/>.</summary>
+    /// <summary>
+    /// The GGML type a tensor of shape <paramref name="ne"/> (ggml order) gets under <paramref name="type"/>. The
+    /// llama-quantize mixtures depend on the tensor's name and layer too: see <see cref="QuantizationMix.TensorType"/>.
+    /// </summary>
     public static GgmlType TensorType(GgufOutputType type, long[] ne)
     {
         if (ne.Length <= 1) return GgmlType.F32;
         return type switch
         {
+            _ when QuantizationMix.IsMixture(type) =>
+                throw new ArgumentException($"{type} picks types per tensor name: use QuantizationMix.TensorType", nameof(type)),
             GgufOutputType.F32 => GgmlType.F32,
             GgufOutputType.F16 => GgmlType.F16,
             GgufOutputType.BF16 => GgmlType.BF16,
@@ -98,8 +113,16 @@ public static class GgufModelWriter
         foreach (var (k, v) in meta) w.Add(k, v);
 
         long dim = c.HiddenSize, hid = c.IntermediateSize, q = (long)c.NumHeads * c.HeadDim, kv = c.KvDim, voc = c.VocabSize;
-        void T(string tensorName, float[] data, params long[] ne) => w.AddTensor(tensorName, ne, data, TensorType(type, ne));
         var wt = model.Weights;
+        void T(string tensorName, float[] data, params long[] ne)
+        {
+            if (!QuantizationMix.IsMixture(type)) { w.AddTensor(tensorName, ne, data, TensorType(type, ne)); return; }
+            // llama-quantize's per-tensor choice; the k/legacy quants are encoded here because GgufWriter encodes
+            // only the float types and Q8_0 lazily.
+            var t = QuantizationMix.TensorType(type, tensorName, ne, c.NumLayers, wt.Output is not null, c.NumHeads, c.NumKvHeads);
+            if (t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0) w.AddTensor(tensorName, ne, data, t);
+            else w.AddTensor(tensorName, ne, t, GgmlQuants.Quantize(t, data));
+        }
         T("token_embd.weight", wt.TokenEmbedding, dim, voc);
         for (int l = 0; l < c.NumLayers; l++)
         {
