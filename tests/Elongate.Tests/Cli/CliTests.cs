@@ -151,8 +151,8 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Convert_quantizes_to_a_llama_quantize_mixture_that_llama_cpp_and_our_engine_run()
     {
-        // Rows of 256 so the k-quants apply; 8 layers so Q4_K_M's Q6_K layers (0, 2, 5, 7) differ from the rest.
-        var r = Elongate.Tests.Formats.GgufTestModels.Random(dim: 256, hidden: 256, layers: 8, heads: 2, kvHeads: 1, vocab: 300, seed: 3, withVocab: false);
+        // Rows of 256 so the k-quants apply; 4 layers so Q4_K_M's Q6_K layers (use_more_bits: 2, 3) differ from 0, 1.
+        var r = Elongate.Tests.Formats.GgufTestModels.Random(dim: 256, hidden: 256, layers: 4, heads: 2, kvHeads: 1, vocab: 300, seed: 3, withVocab: false);
         var model = new Elongate.Model.LlamaModel { Config = r.Config, Weights = r.Weights, Vocabulary = Elongate.Tests.Formats.GgufTestModels.ByteVocabulary(41), Source = "rand" };
         var src = Path.Combine(_dir.FullName, "rand-f32.gguf");
         Elongate.Formats.ModelLoader.Save(model, src, "f32");
@@ -164,9 +164,10 @@ public sealed class CliTests : IDisposable
         using (var f = Elongate.Formats.GgufFile.Open(q4km))
         {
             Assert.Equal(15u, f.GetUInt32("general.file_type")); // LLAMA_FTYPE_MOSTLY_Q4_K_M
-            Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("blk.0.attn_v.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("blk.2.attn_v.weight").Type);
             Assert.Equal(Elongate.Common.GgmlType.Q4_K, f.GetTensor("blk.1.attn_v.weight").Type);
-            Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("blk.7.ffn_down.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("blk.3.ffn_down.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q4_K, f.GetTensor("blk.0.ffn_down.weight").Type);
             Assert.Equal(Elongate.Common.GgmlType.Q4_K, f.GetTensor("blk.3.ffn_gate.weight").Type);
             Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("output.weight").Type);
             Assert.Equal(Elongate.Common.GgmlType.F32, f.GetTensor("blk.0.attn_norm.weight").Type);
