@@ -7,8 +7,9 @@ namespace Elongate.Tests.Formats;
 
 /// <summary>
 /// llama.cpp's own quantizer (llama_model_quantize, as in llama-quantize) as the outside reference for both directions:
-/// its F16/BF16/Q8_0 output must equal our writer's byte for byte, and the Q4_0…Q6_K blocks it produces must
-/// dequantize with our kernels to within each format's resolution of the original weights.
+/// its output for every file type we write (F16, BF16, Q8_0 and the llama-quantize mixtures Q4_0…Q6_K) must equal our
+/// writer's tensor types and bytes, and the Q4_0…Q6_K blocks it produces must dequantize with our kernels to within
+/// each format's resolution of the original weights.
 /// </summary>
 public class LlamaCppQuantizerTests(Xunit.Abstractions.ITestOutputHelper output)
 {
