@@ -14,7 +14,7 @@ public static class ConvertCommand
     {
         var input = new Argument<string>("in") { Description = "Input model (GGUF, llama2.c .bin, Hugging Face folder or config.json)" };
         var output = new Argument<string>("out") { Description = "Output: NAME.gguf, NAME.bin (llama2.c) or a folder (Hugging Face safetensors + config.json)" };
-        var type = new Option<string>("--type") { Description = "Weight type: f32, f16, bf16, q8_0 (GGUF); f32, f16, bf16 (safetensors); f32 (llama2.c)", DefaultValueFactory = _ => "f32" };
+        var type = new Option<string>("--type") { Description = "Weight type. GGUF: f32, f16, bf16, q8_0, or a llama-quantize mixture q4_0, q4_1, q5_0, q5_1, q4_k_s, q4_k_m (= q4_k), q5_k_s, q5_k_m (= q5_k), q6_k; safetensors: f32, f16, bf16; llama2.c: f32", DefaultValueFactory = _ => "f32" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Vocabulary to embed in a GGUF output when the input has none (tokenizer.model / tokenizer.bin)" };
         var rope = new RopeOverrides();
         var load = new ModelOptions();

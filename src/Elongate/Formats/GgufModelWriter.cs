@@ -24,15 +24,29 @@ public static class GgufModelWriter
         GgufOutputType.F16 => 1,
         GgufOutputType.Q8_0 => 7,
         GgufOutputType.BF16 => 32,
+        GgufOutputType.Q4_0 => 2,
+        GgufOutputType.Q4_1 => 3,
+        GgufOutputType.Q5_0 => 8,
+        GgufOutputType.Q5_1 => 9,
+        GgufOutputType.Q4_K_S => 14,
+        GgufOutputType.Q4_K_M => 15,
+        GgufOutputType.Q5_K_S => 16,
+        GgufOutputType.Q5_K_M => 17,
+        GgufOutputType.Q6_K => 18,
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
-    /// <summary>The GGML type a tensor of shape <paramref name="ne"/> (ggml order) gets under <paramref name="type"/>.</summary>
+    /// <summary>
+    /// The GGML type a tensor of shape <paramref name="ne"/> (ggml order) gets under <paramref name="type"/>. The
+    /// llama-quantize mixtures depend on the tensor's name and layer too: see <see cref="QuantizationMix.TensorType"/>.
+    /// </summary>
     public static GgmlType TensorType(GgufOutputType type, long[] ne)
     {
         if (ne.Length <= 1) return GgmlType.F32;
         return type switch
         {
+            _ when QuantizationMix.IsMixture(type) =>
+                throw new ArgumentException($"{type} picks types per tensor name: use QuantizationMix.TensorType", nameof(type)),
             GgufOutputType.F32 => GgmlType.F32,
             GgufOutputType.F16 => GgmlType.F16,
             GgufOutputType.BF16 => GgmlType.BF16,
@@ -98,16 +112,19 @@ public static class GgufModelWriter
         var w = new GgufWriter();
         foreach (var (k, v) in meta) w.Add(k, v);
 
+        bool mixture = QuantizationMix.IsMixture(type);
         foreach (var (spec, weight) in model.Weights.Tensors(c))
         {
             var ne = spec.GgmlShape;
-            var target = TensorType(type, ne);
+            // llama-quantize's per-tensor choice for the k/legacy-quant file types; one type for the float types and Q8_0.
+            var target = mixture
+                ? QuantizationMix.TensorType(type, spec.Name, ne, c.NumLayers, model.Weights.Output is not null, c.NumHeads, c.NumKvHeads)
+                : TensorType(type, ne);
             if (weight.Type == target)
                 w.AddTensor(spec.Name, ne, target, () => weight.Bytes.ToArray()); // already in the target type: copied as stored
-            else if (weight.ManagedFloats is { } floats)
-                w.AddTensor(spec.Name, ne, floats, target);
             else
-                w.AddTensor(spec.Name, ne, target, () => GgmlQuants.Quantize(target, weight.Dequantize()));
+                // Encoded only while the file is written, one tensor at a time (a mapped 7B model is never held as fp32).
+                w.AddTensor(spec.Name, ne, target, () => GgmlQuants.Quantize(target, weight.ManagedFloats ?? weight.Dequantize()));
         }
         return w;
     }

@@ -48,8 +48,21 @@ public static class ModelLoader
     }
 
     /// <summary>
+    /// The GGUF weight types by name, as `--type` takes them: convert_hf_to_gguf.py's f32/f16/bf16/q8_0 and
+    /// llama-quantize's file types (lower case), with q4_k and q5_k meaning q4_k_m and q5_k_m as in llama-quantize.
+    /// </summary>
+    public static IReadOnlyDictionary<string, GgufOutputType> GgufTypeNames { get; } = new Dictionary<string, GgufOutputType>
+    {
+        ["f32"] = GgufOutputType.F32, ["f16"] = GgufOutputType.F16, ["bf16"] = GgufOutputType.BF16, ["q8_0"] = GgufOutputType.Q8_0,
+        ["q4_0"] = GgufOutputType.Q4_0, ["q4_1"] = GgufOutputType.Q4_1, ["q5_0"] = GgufOutputType.Q5_0, ["q5_1"] = GgufOutputType.Q5_1,
+        ["q4_k_s"] = GgufOutputType.Q4_K_S, ["q4_k_m"] = GgufOutputType.Q4_K_M, ["q4_k"] = GgufOutputType.Q4_K_M,
+        ["q5_k_s"] = GgufOutputType.Q5_K_S, ["q5_k_m"] = GgufOutputType.Q5_K_M, ["q5_k"] = GgufOutputType.Q5_K_M,
+        ["q6_k"] = GgufOutputType.Q6_K,
+    };
+
+    /// <summary>
     /// Saves <paramref name="model"/> in the format <paramref name="path"/> asks for. <paramref name="type"/> is the
-    /// weight type (f32, f16, bf16, q8_0; llama2.c is always f32, safetensors takes f32/f16/bf16).
+    /// weight type (for GGUF a name of <see cref="GgufTypeNames"/>; llama2.c is always f32, safetensors takes f32/f16/bf16).
     /// <paramref name="vocabulary"/> goes into GGUF files (defaults to the model's own).
     /// </summary>
     public static void Save(LlamaModel model, string path, string type = "f32", TokenVocabulary? vocabulary = null)
@@ -58,11 +71,8 @@ public static class ModelLoader
         switch (FormatForOutput(path))
         {
             case ModelFileFormat.Gguf:
-                var ggufType = t switch
-                {
-                    "f32" => GgufOutputType.F32, "f16" => GgufOutputType.F16, "bf16" => GgufOutputType.BF16, "q8_0" => GgufOutputType.Q8_0,
-                    _ => throw new ArgumentException($"GGUF output type must be f32, f16, bf16 or q8_0, got '{type}'"),
-                };
+                if (!GgufTypeNames.TryGetValue(t, out var ggufType))
+                    throw new ArgumentException($"GGUF output type must be one of {string.Join(", ", GgufTypeNames.Keys)}, got '{type}'");
                 var writer = GgufModelWriter.Build(model, ggufType, vocabulary, RopeMetadata(model.Config));
                 // Scalings llama.cpp expresses through tensors (rope_freqs for ntk/llama3, longrope factor sets).
                 if (model.Config.RopeScaling is { } scaling)

@@ -55,8 +55,9 @@ public static class GgmlQuants
     }
 
     /// <summary>
-    /// Encodes fp32 values as <paramref name="type"/> (F32, F16, BF16 or Q8_0: the types the GGUF writer emits).
-    /// The element count must be a multiple of the block size (32 for Q8_0).
+    /// Encodes fp32 values as <paramref name="type"/>: F32, F16, BF16, Q8_0, and (through <see cref="GgmlQuantizer"/>,
+    /// llama.cpp's reference quantizers) Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K. The element count must be a
+    /// multiple of the block size (32, or 256 for the k-quants).
     /// </summary>
     public static byte[] Quantize(GgmlType type, ReadOnlySpan<float> src)
     {
@@ -75,8 +76,11 @@ public static class GgmlQuants
             case GgmlType.Q8_0:
                 for (int b = 0; b < src.Length / GgmlTypes.QK; b++) QuantizeQ8_0Block(src.Slice(b * GgmlTypes.QK, GgmlTypes.QK), dst.AsSpan(b * 34, 34));
                 break;
+            case GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+                GgmlQuantizer.Quantize(type, src, dst);
+                break;
             default:
-                throw new ArgumentOutOfRangeException(nameof(type), type, "the writer quantizes only to F32, F16, BF16 and Q8_0");
+                throw new ArgumentOutOfRangeException(nameof(type), type, "the writer quantizes only to F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K");
         }
         return dst;
     }

@@ -142,8 +142,46 @@ public sealed class CliTests : IDisposable
         (rc, output, _) = Run("info", abf);
         Assert.Matches(@"base\s+500000\s+\(file\)", output);
 
-        var (rcBad, _, err) = Run("convert", bin, Path.Combine(_dir.FullName, "x.gguf"), "--type", "q4_0");
+        var (rcBad, _, err) = Run("convert", bin, Path.Combine(_dir.FullName, "x.gguf"), "--type", "q3_k_m");
         Assert.Equal(2, rcBad);
         Assert.Contains("q8_0", err);
+        Assert.Contains("q4_k_m", err); // the error lists the valid names
+    }
+
+    [Fact]
+    public void Convert_quantizes_to_a_llama_quantize_mixture_that_llama_cpp_and_our_engine_run()
+    {
+        // Rows of 256 so the k-quants apply; 4 layers so Q4_K_M's Q6_K layers (use_more_bits: 2, 3) differ from 0, 1.
+        var r = Elongate.Tests.Formats.GgufTestModels.Random(dim: 256, hidden: 256, layers: 4, heads: 2, kvHeads: 1, vocab: 300, seed: 3, withVocab: false);
+        var model = new Elongate.Model.LlamaModel { Config = r.Config, Weights = r.Weights, Vocabulary = Elongate.Tests.Formats.GgufTestModels.ByteVocabulary(41), Source = "rand" };
+        var src = Path.Combine(_dir.FullName, "rand-f32.gguf");
+        Elongate.Formats.ModelLoader.Save(model, src, "f32");
+        var q4km = Path.Combine(_dir.FullName, "rand-q4_k_m.gguf");
+        var (rc, output, err) = Run("convert", src, q4km, "--type", "q4_k_m");
+        Assert.True(rc == 0, err);
+        Assert.Contains("q4_k_m", output);
+
+        using (var f = Elongate.Formats.GgufFile.Open(q4km))
+        {
+            Assert.Equal(15u, f.GetUInt32("general.file_type")); // LLAMA_FTYPE_MOSTLY_Q4_K_M
+            Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("blk.2.attn_v.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q4_K, f.GetTensor("blk.1.attn_v.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("blk.3.ffn_down.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q4_K, f.GetTensor("blk.0.ffn_down.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q4_K, f.GetTensor("blk.3.ffn_gate.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.Q6_K, f.GetTensor("output.weight").Type);
+            Assert.Equal(Elongate.Common.GgmlType.F32, f.GetTensor("blk.0.attn_norm.weight").Type);
+        }
+        // q4_k is llama-quantize's alias of q4_k_m: the same file.
+        var q4k = Path.Combine(_dir.FullName, "rand-q4_k.gguf");
+        Assert.Equal(0, Run("convert", src, q4k, "--type", "Q4_K").Rc);
+        Assert.Equal(File.ReadAllBytes(q4km), File.ReadAllBytes(q4k));
+
+        // Both engines run it: llama.cpp reads every tensor, and our generate command decodes from it.
+        var lc = Elongate.Tests.Formats.LlamaCppAcceptanceTests.RunLlamaCpp(q4km, "once a");
+        Assert.Equal(300, lc.VocabCount);
+        Assert.All(lc.Logits, v => Assert.True(float.IsFinite(v)));
+        (rc, _, err) = Run("generate", "-m", q4km, "-p", "once a", "-n", "5");
+        Assert.True(rc == 0, err);
     }
 }
