@@ -1,3 +1,4 @@
+using Elongate.Common;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
@@ -9,7 +10,7 @@ namespace Elongate.Data;
 /// </summary>
 public sealed class TokenShardWriter : IDisposable
 {
-    private readonly string _path, _temp;
+    private readonly AtomicFile.Pending _file;
     private readonly FileStream _stream;
     private readonly int _width, _vocab;
     private readonly List<long> _starts = [0];
@@ -19,10 +20,8 @@ public sealed class TokenShardWriter : IDisposable
     public TokenShardWriter(string path, int vocabSize)
     {
         if (vocabSize <= 0) throw new ArgumentOutOfRangeException(nameof(vocabSize));
-        _path = System.IO.Path.GetFullPath(path);
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(_path)!);
-        _temp = _path + $".{Guid.NewGuid():N}.tmp";
-        _stream = new FileStream(_temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        _file = AtomicFile.Create(path);
+        _stream = _file.Stream;
         _vocab = vocabSize;
         _width = vocabSize <= ushort.MaxValue + 1 ? 2 : 4;
         _stream.Write(new byte[TokenShard.HeaderBytes]);
@@ -63,9 +62,7 @@ public sealed class TokenShardWriter : IDisposable
         BinaryPrimitives.WriteInt64LittleEndian(h[24..], _tokens);
         _stream.Position = 0;
         _stream.Write(h);
-        _stream.Flush(flushToDisk: true);
-        _stream.Dispose();
-        File.Move(_temp, _path, overwrite: true);
+        _file.Commit();
         _done = true;
     }
 
@@ -74,7 +71,6 @@ public sealed class TokenShardWriter : IDisposable
     {
         if (_done) return;
         _done = true;
-        _stream.Dispose();
-        try { File.Delete(_temp); } catch (IOException) { }
+        _file.Dispose();
     }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ScottPlot;
+using Elongate.Common;
 
 namespace Elongate.Evaluation;
 
@@ -141,19 +142,6 @@ public static class EvalPlots
 
     private static void Save(Plot plt, string path)
     {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        var tmp = Path.Combine(dir, $".{Path.GetFileNameWithoutExtension(full)}.{Guid.NewGuid():N}.tmp.png");
-        try
-        {
-            plt.SavePng(tmp, Width, Height);
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
+        AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, Width, Height));
     }
 }

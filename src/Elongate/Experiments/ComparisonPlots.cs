@@ -1,5 +1,6 @@
 using System.Globalization;
 using ScottPlot;
+using Elongate.Common;
 
 namespace Elongate.Experiments;
 
@@ -48,17 +49,7 @@ public static class ComparisonPlots
             plt.YLabel(yLabel);
             plt.ShowLegend();
             var path = Path.Combine(outDir, file);
-            var tmp = Path.Combine(outDir, $".{Path.GetFileNameWithoutExtension(file)}.{Guid.NewGuid():N}.tmp.png");
-            try
-            {
-                plt.SavePng(tmp, 1100, 700);
-                File.Move(tmp, path, overwrite: true);
-            }
-            catch
-            {
-                try { File.Delete(tmp); } catch (IOException) { }
-                throw;
-            }
+            AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, 1100, 700));
             written.Add(file);
         }
         One(LossFile, "Held-out loss against context", "mean loss (nats/token)", s => s.Loss, false);

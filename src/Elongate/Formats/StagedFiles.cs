@@ -1,3 +1,5 @@
+using Elongate.Common;
+
 namespace Elongate.Formats;
 
 /// <summary>
@@ -14,7 +16,7 @@ internal sealed class StagedFiles : IDisposable
     public string Stage(string finalPath)
     {
         var full = Path.GetFullPath(finalPath);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        var temp = AtomicFile.TempPathFor(full);
         _files.Add((temp, full));
         return temp;
     }

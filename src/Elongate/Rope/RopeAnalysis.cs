@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Elongate.Common;
 
 namespace Elongate.Rope;
 
@@ -99,9 +100,7 @@ public static class RopeAnalysis
             foreach (var (_, c) in curves) sb.Append(',').Append(i < c.Length ? c[i].ToString("R", CultureInfo.InvariantCulture) : "");
             sb.Append('\n');
         }
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, sb.ToString());
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.WriteAllText(path, sb.ToString());
     }
 
     /// <summary>Plots decay curves (Figure 4 style) to a PNG with ScottPlot, via a temp file and rename.</summary>
@@ -123,8 +122,6 @@ public static class RopeAnalysis
         plt.XLabel("relative distance Δ");
         plt.YLabel("(2/√d)·Σ cos(Δ·θ_j)");
         plt.ShowLegend(ScottPlot.Alignment.UpperRight);
-        var tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, "." + Path.GetFileNameWithoutExtension(path) + ".tmp.png");
-        plt.SavePng(tmp, 1200, 700);
-        File.Move(tmp, path, overwrite: true);
+        AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, 1200, 700));
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Elongate.Common;
 
 namespace Elongate.Training;
 
@@ -35,16 +36,6 @@ public static class LossCurvePlot
         plt.XLabel("step");
         plt.YLabel("cross-entropy (nats/token)");
         plt.ShowLegend(ScottPlot.Alignment.UpperRight);
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileNameWithoutExtension(full)}.{Guid.NewGuid():N}.tmp.png");
-        try
-        {
-            plt.SavePng(tmp, 1000, 600);
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
+        AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, 1000, 600));
     }
 }
