@@ -68,8 +68,21 @@ internal static unsafe class QuantDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Half(ushort h) => BitConverter.Int32BitsToSingle(((h & 0x8000) << 16) | ((h & 0x7fff) << 13)) * Rebias;
 
+    /// <summary>
+    /// fp16 → fp32 for every bit pattern (256 KiB). A block scale is then one load instead of ~7 integer ops: that was
+    /// a quarter of the Q4_0 inner loop. Real scales span a narrow exponent range, so the lines in use stay in L1.
+    /// </summary>
+    private static readonly float* s_halfTable = BuildHalfTable();
+
+    private static float* BuildHalfTable()
+    {
+        var t = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(65536 * sizeof(float), 64);
+        for (int i = 0; i < 65536; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(byte* p) => Half(*(ushort*)p);
+    private static float Half(byte* p) => s_halfTable[*(ushort*)p];
 
     /// <summary>Unsigned × signed byte products summed in fours into int32 lanes, added to acc.</summary>
     private interface IByteDot
