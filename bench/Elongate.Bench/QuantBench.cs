@@ -34,8 +34,12 @@ internal static unsafe class QuantBench
                 case "--threads": threadList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--rows": promptRows = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--small": shapes = [(4096, 4096)]; break;
+                case "--shape":
+                    var dims = args[++i].Split('x');
+                    shapes = [(int.Parse(dims[0], CultureInfo.InvariantCulture), int.Parse(dims[1], CultureInfo.InvariantCulture))];
+                    break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512] [--small]");
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512] [--small] [--shape 4096x4096]");
                     return 2;
             }
         }

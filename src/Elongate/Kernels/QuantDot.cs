@@ -81,8 +81,10 @@ internal static unsafe class QuantDot
         return t;
     }
 
+    /// <summary>Table lookup; kernels copy <see cref="s_halfTable"/> into a local first, so the loop carries no
+    /// class-initialization check (which made the JIT spill the accumulators around it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(byte* p) => s_halfTable[*(ushort*)p];
+    private static float Half(float* table, byte* p) => table[*(ushort*)p];
 
     /// <summary>Unsigned × signed byte products summed in fours into int32 lanes, added to acc.</summary>
     private interface IByteDot
@@ -124,6 +126,7 @@ internal static unsafe class QuantDot
 
     private static float Q4_0<TD>(byte* w, in Act a, int nb) where TD : struct, IByteDot
     {
+        float* ht = s_halfTable;
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
         sbyte* q = a.Q;
@@ -135,45 +138,48 @@ internal static unsafe class QuantDot
         {
             var i0 = TD.Dot(Vector256.CreateScalar(-8 * s[b]), Nibbles(w + 2), Vector256.Load(q + 32 * b));
             var i1 = TD.Dot(Vector256.CreateScalar(-8 * s[b + 1]), Nibbles(w + 20), Vector256.Load(q + 32 * b + 32));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(w) * d[b]), acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), Vector256.Create(Half(w + 18) * d[b + 1]), acc1);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(ht, w) * d[b]), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), Vector256.Create(Half(ht, w + 18) * d[b + 1]), acc1);
         }
         if (b < nb)
         {
             var i0 = TD.Dot(Vector256.CreateScalar(-8 * s[b]), Nibbles(w + 2), Vector256.Load(q + 32 * b));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(w) * d[b]), acc0);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(ht, w) * d[b]), acc0);
         }
         return Vector256.Sum(acc0 + acc1);
     }
 
     private static float Q4_1<TD>(byte* w, in Act a, int nb) where TD : struct, IByteDot
     {
+        float* ht = s_halfTable;
         var acc = Vector256<float>.Zero;
         float mins = 0f;
         for (int b = 0; b < nb; b++, w += 20)
         {
             var i = TD.Dot(Vector256<int>.Zero, Nibbles(w + 4), Vector256.Load(a.Q + 32 * b));
             float dx = a.D[b];
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Half(w) * dx), acc);
-            mins += Half(w + 2) * dx * a.Sums32[b];
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Half(ht, w) * dx), acc);
+            mins += Half(ht, w + 2) * dx * a.Sums32[b];
         }
         return Vector256.Sum(acc) + mins;
     }
 
     private static float Q5_0<TD>(byte* w, in Act a, int nb) where TD : struct, IByteDot
     {
+        float* ht = s_halfTable;
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < nb; b++, w += 22)
         {
             var codes = Nibbles(w + 6) | FifthBits(*(uint*)(w + 2));
             var i = TD.Dot(Vector256.CreateScalar(-16 * a.Sums32[b]), codes, Vector256.Load(a.Q + 32 * b));
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Half(w) * a.D[b]), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Half(ht, w) * a.D[b]), acc);
         }
         return Vector256.Sum(acc);
     }
 
     private static float Q5_1<TD>(byte* w, in Act a, int nb) where TD : struct, IByteDot
     {
+        float* ht = s_halfTable;
         var acc = Vector256<float>.Zero;
         float mins = 0f;
         for (int b = 0; b < nb; b++, w += 24)
@@ -181,14 +187,15 @@ internal static unsafe class QuantDot
             var codes = Nibbles(w + 8) | FifthBits(*(uint*)(w + 4));
             var i = TD.Dot(Vector256<int>.Zero, codes, Vector256.Load(a.Q + 32 * b));
             float dx = a.D[b];
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Half(w) * dx), acc);
-            mins += Half(w + 2) * dx * a.Sums32[b];
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i), Vector256.Create(Half(ht, w) * dx), acc);
+            mins += Half(ht, w + 2) * dx * a.Sums32[b];
         }
         return Vector256.Sum(acc) + mins;
     }
 
     private static float Q8_0<TD>(byte* w, in Act a, int nb) where TD : struct, IByteDot
     {
+        float* ht = s_halfTable;
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
         int b = 0;
@@ -199,14 +206,14 @@ internal static unsafe class QuantDot
             var w1 = Vector256.Load((sbyte*)(w + 36));
             var i0 = TD.Dot(Vector256<int>.Zero, Avx2.Abs(w0), Avx2.Sign(Vector256.Load(a.Q + 32 * b), w0));
             var i1 = TD.Dot(Vector256<int>.Zero, Avx2.Abs(w1), Avx2.Sign(Vector256.Load(a.Q + 32 * b + 32), w1));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(w) * a.D[b]), acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), Vector256.Create(Half(w + 34) * a.D[b + 1]), acc1);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(ht, w) * a.D[b]), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i1), Vector256.Create(Half(ht, w + 34) * a.D[b + 1]), acc1);
         }
         if (b < nb)
         {
             var w0 = Vector256.Load((sbyte*)(w + 2));
             var i0 = TD.Dot(Vector256<int>.Zero, Avx2.Abs(w0), Avx2.Sign(Vector256.Load(a.Q + 32 * b), w0));
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(w) * a.D[b]), acc0);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i0), Vector256.Create(Half(ht, w) * a.D[b]), acc0);
         }
         return Vector256.Sum(acc0 + acc1);
     }
@@ -242,6 +249,7 @@ internal static unsafe class QuantDot
 
     private static float Q4_K(byte* w, in Act a, int nb)
     {
+        float* ht = s_halfTable;
         var acc = Vector256<float>.Zero;
         var accMin = Vector256<float>.Zero;
         var low = Vector256.Create((byte)0x0F);
@@ -249,7 +257,7 @@ internal static unsafe class QuantDot
         {
             float dx = a.D[b];
             ScalesMins(w + 4, out ulong sc, out ulong mn);
-            accMin = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinTerms(mn, a.Sums16 + 16 * b)), Vector256.Create(Half(w + 2) * dx), accMin);
+            accMin = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinTerms(mn, a.Sums16 + 16 * b)), Vector256.Create(Half(ht, w + 2) * dx), accMin);
             sbyte* x = a.Q + 256 * b;
             var sum = Vector256<int>.Zero;
             for (int j = 0; j < 4; j++)
@@ -259,13 +267,14 @@ internal static unsafe class QuantDot
                 var s1 = Vector256.Create((short)(byte)(sc >> (16 * j + 8)));
                 sum += Scaled(raw & low, x + 64 * j, s0) + Scaled((raw.AsUInt16() >> 4).AsByte() & low, x + 64 * j + 32, s1);
             }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(Half(w) * dx), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(Half(ht, w) * dx), acc);
         }
         return Vector256.Sum(acc) - Vector256.Sum(accMin);
     }
 
     private static float Q5_K(byte* w, in Act a, int nb)
     {
+        float* ht = s_halfTable;
         var acc = Vector256<float>.Zero;
         var accMin = Vector256<float>.Zero;
         var low = Vector256.Create((byte)0x0F);
@@ -274,7 +283,7 @@ internal static unsafe class QuantDot
         {
             float dx = a.D[b];
             ScalesMins(w + 4, out ulong sc, out ulong mn);
-            accMin = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinTerms(mn, a.Sums16 + 16 * b)), Vector256.Create(Half(w + 2) * dx), accMin);
+            accMin = Fma.MultiplyAdd(Avx.ConvertToVector256Single(MinTerms(mn, a.Sums16 + 16 * b)), Vector256.Create(Half(ht, w + 2) * dx), accMin);
             sbyte* x = a.Q + 256 * b;
             var qh = Vector256.Load(w + 16);
             var sum = Vector256<int>.Zero;
@@ -289,13 +298,14 @@ internal static unsafe class QuantDot
                 var s1 = Vector256.Create((short)(byte)(sc >> (16 * j + 8)));
                 sum += Scaled(lo, x + 64 * j, s0) + Scaled(hi, x + 64 * j + 32, s1);
             }
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(Half(w) * dx), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(Half(ht, w) * dx), acc);
         }
         return Vector256.Sum(acc) - Vector256.Sum(accMin);
     }
 
     private static float Q6_K(byte* w, in Act a, int nb)
     {
+        float* ht = s_halfTable;
         var acc = Vector256<float>.Zero;
         var low = Vector256.Create((byte)0x0F);
         var top = Vector256.Create((byte)0x30);
@@ -321,7 +331,7 @@ internal static unsafe class QuantDot
                      + Scaled(c3, xn + 64, Pair(s[4], s[5])) + Scaled(c4, xn + 96, Pair(s[6], s[7]));
             }
             sum -= offset << 5;
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(Half(w + 208) * a.D[b]), acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(Half(ht, w + 208) * a.D[b]), acc);
         }
         return Vector256.Sum(acc);
     }
@@ -395,6 +405,7 @@ internal static unsafe class QuantDot
     /// </summary>
     private static float Scalar(GgmlType type, byte* w, in Act a, int n)
     {
+        float* ht = s_halfTable;
         float total = 0f;
         switch (type)
         {
@@ -420,14 +431,14 @@ internal static unsafe class QuantDot
                 {
                     case GgmlType.Q8_0:
                         for (int j = 0; j < 32; j++) sum += ((sbyte*)w)[2 + j] * x[j];
-                        total += Half(w) * dx * sum;
+                        total += Half(ht, w) * dx * sum;
                         break;
                     case GgmlType.Q4_0 or GgmlType.Q4_1:
                     {
                         byte* qs = w + (type == GgmlType.Q4_0 ? 2 : 4);
                         for (int j = 0; j < 16; j++) sum += (qs[j] & 0xF) * x[j] + (qs[j] >> 4) * x[j + 16];
-                        if (type == GgmlType.Q4_0) total += Half(w) * dx * (sum - 8 * a.Sums32[b]);
-                        else total += Half(w) * dx * sum + Half(w + 2) * dx * a.Sums32[b];
+                        if (type == GgmlType.Q4_0) total += Half(ht, w) * dx * (sum - 8 * a.Sums32[b]);
+                        else total += Half(ht, w) * dx * sum + Half(ht, w + 2) * dx * a.Sums32[b];
                         break;
                     }
                     default: // Q5_0, Q5_1
@@ -441,8 +452,8 @@ internal static unsafe class QuantDot
                             int c1 = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
                             sum += c0 * x[j] + c1 * x[j + 16];
                         }
-                        if (q50) total += Half(w) * dx * (sum - 16 * a.Sums32[b]);
-                        else total += Half(w) * dx * sum + Half(w + 2) * dx * a.Sums32[b];
+                        if (q50) total += Half(ht, w) * dx * (sum - 16 * a.Sums32[b]);
+                        else total += Half(ht, w) * dx * sum + Half(ht, w + 2) * dx * a.Sums32[b];
                         break;
                     }
                 }
@@ -472,7 +483,7 @@ internal static unsafe class QuantDot
                     }
                 }
                 for (int g = 0; g < 16; g++) sum -= 32 * sc[g] * s16[g];
-                total += Half(w + 208) * dx * sum;
+                total += Half(ht, w + 208) * dx * sum;
             }
             else
             {
@@ -495,7 +506,7 @@ internal static unsafe class QuantDot
                     sum += scale * dot;
                     minSum += min * (s16[2 * s] + s16[2 * s + 1]);
                 }
-                total += Half(w) * dx * sum - Half(w + 2) * dx * minSum;
+                total += Half(ht, w) * dx * sum - Half(ht, w + 2) * dx * minSum;
             }
         }
         return total;
