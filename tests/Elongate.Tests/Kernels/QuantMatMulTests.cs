@@ -123,7 +123,7 @@ public class QuantMatMulTests
     {
         var isa = Enum.Parse<QuantIsa>(isaName);
         // 150 output rows: not a multiple of the 16-row chunks nor of the 128-row GEMM panels.
-        foreach (int rows in new[] { 1, 3, 17, 64 })
+        foreach (int rows in new[] { 1, 3, 17, 64, QuantMatMul.GemmRows + 1 })
             CheckAgainstReference(type, isa, rows, 150, 512, threads: 2);
     }
 
@@ -134,7 +134,7 @@ public class QuantMatMulTests
         var isa = Enum.Parse<QuantIsa>(isaName);
         const int outDim = 301, inDim = 1024;
         var w = RandomWeights(type, outDim, inDim, 3);
-        foreach (int rows in new[] { 1, 3, 40 })
+        foreach (int rows in new[] { 1, 3, 40, QuantMatMul.GemmRows })
         {
             var x = RandomActivations(rows, inDim, 5);
             var y1 = new float[rows * outDim];
