@@ -7,6 +7,7 @@ using Elongate.Kernels;
 //   dotnet run -c Release --project bench/Elongate.Bench -- train [--seq 256,1024] [--preset 20m] [--out train.json]   (tokens/s and MFU)
 //   dotnet run -c Release --project bench/Elongate.Bench -- decode [--presets 5m,20m] [--vocab 4096,32000] [--out decode.json]  (vs llama.cpp)
 //   dotnet run -c Release --project bench/Elongate.Bench -- attention [--seq 256,1024,4096]   (FlashAttention fwd/bwd GFLOP/s)
+//   dotnet run -c Release --project bench/Elongate.Bench -- quant [--types q4_0,q4_k] [--threads 1,2] [--rows 512] [--small]   (quantized matvec GB/s, matmul GFLOP/s)
 //   dotnet run -c Release --project bench/Elongate.Bench -- memory [--seq 512,1024,2048,4096] [--out memory.json]
 //   dotnet run -c Release --project bench/Elongate.Bench -- --filter '*'      (BenchmarkDotNet micro-benchmarks)
 if (args.Length > 0 && args[0] == "gemm")
@@ -17,6 +18,8 @@ if (args.Length > 0 && args[0] == "attention")
     return AttentionBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "decode")
     return DecodeBench.Run(args[1..]);
+if (args.Length > 0 && args[0] == "quant")
+    return QuantBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "memory")
     return MemoryBench.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

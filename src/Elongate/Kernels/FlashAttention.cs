@@ -245,9 +245,21 @@ public static class FlashAttention
             finally { ArrayPool<T>.Shared.Return(scratch); }
             return;
         }
-        Parallel.For(0, count,
-            () => ArrayPool<T>.Shared.Rent(scratchLength),
-            (i, _, scratch) => { body(i, scratch); return scratch; },
-            scratch => ArrayPool<T>.Shared.Return(scratch));
+        var task = new RunTask<T> { Body = body, ScratchLength = scratchLength };
+        WorkerPool.Default.For(count, ref task);
+    }
+
+    /// <summary>One (batch, head, tile) task on the worker pool, with a pooled scratch array rented per item.</summary>
+    private struct RunTask<T> : IWorkerTask
+    {
+        public Action<int, T[]> Body;
+        public int ScratchLength;
+
+        public readonly void Run(int index)
+        {
+            var scratch = ArrayPool<T>.Shared.Rent(ScratchLength);
+            try { Body(index, scratch); }
+            finally { ArrayPool<T>.Shared.Return(scratch); }
+        }
     }
 }

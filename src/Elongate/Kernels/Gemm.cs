@@ -160,13 +160,27 @@ public static class Gemm
         }
     }
 
-    /// <summary>Kept out of <see cref="Blocked"/> so the single-threaded path allocates no closures.</summary>
+    /// <summary>Packs and sweeps one KC×NC step on <see cref="WorkerPool.Default"/>, at most <paramref name="threads"/> at once.</summary>
     private static void ParallelStep(GemmJob job, int threads)
     {
-        var options = new ParallelOptions { MaxDegreeOfParallelism = threads };
         int chunks = Math.Min(threads, job.Slivers);
-        Parallel.For(0, chunks, options, t => job.PackB(job.Slivers * t / chunks, job.Slivers * (t + 1) / chunks));
-        Parallel.For(0, job.IcBlocks * job.Splits, options, t => job.Run(t));
+        var pack = new PackTask { Job = job, Chunks = chunks };
+        WorkerPool.Default.For(chunks, ref pack, threads);
+        var sweep = new SweepTask { Job = job };
+        WorkerPool.Default.For(job.IcBlocks * job.Splits, ref sweep, threads);
+    }
+
+    private struct PackTask : IWorkerTask
+    {
+        public GemmJob Job;
+        public int Chunks;
+        public readonly void Run(int t) => Job.PackB(Job.Slivers * t / Chunks, Job.Slivers * (t + 1) / Chunks);
+    }
+
+    private struct SweepTask : IWorkerTask
+    {
+        public GemmJob Job;
+        public readonly void Run(int t) => Job.Run(t);
     }
 
     /// <summary>Dense leading dimension; a zero-width operand still gets the BLAS minimum of 1.</summary>

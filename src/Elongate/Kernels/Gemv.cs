@@ -27,15 +27,31 @@ internal static class Gemv
         else RowDotsParallel((nint)x, ldx, m, (nint)w, ldw, n, k, (nint)y, ldy, alpha, beta, isa, threads, chunks);
     }
 
-    // The parallel halves live in their own methods so the single-threaded calls allocate no closures.
     private static unsafe void RowDotsParallel(nint xp, nint ldx, int m, nint wp, nint ldw, int n, int k, nint yp, nint ldy,
         float alpha, float beta, GemmIsa isa, int threads, int chunks)
     {
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        var task = new RowDotsTask
         {
-            int j0 = (int)((long)n * t / chunks) & ~3, j1 = t == chunks - 1 ? n : (int)((long)n * (t + 1) / chunks) & ~3;
-            RowDotsRange((float*)xp, ldx, m, (float*)wp, ldw, j0, j1, k, (float*)yp, ldy, alpha, beta, isa);
-        });
+            X = (float*)xp, Ldx = ldx, M = m, W = (float*)wp, Ldw = ldw, N = n, K = k, Y = (float*)yp, Ldy = ldy,
+            Alpha = alpha, Beta = beta, Isa = isa, Chunks = chunks,
+        };
+        WorkerPool.Default.For(chunks, ref task, threads);
+    }
+
+    private unsafe struct RowDotsTask : IWorkerTask
+    {
+        public float* X, W, Y;
+        public nint Ldx, Ldw, Ldy;
+        public int M, N, K, Chunks;
+        public float Alpha, Beta;
+        public GemmIsa Isa;
+
+        public readonly void Run(int t)
+        {
+            // Chunk edges on multiples of four rows, so the 4-row groups (and with them every sum) are the same for any split.
+            int j0 = (int)((long)N * t / Chunks) & ~3, j1 = t == Chunks - 1 ? N : (int)((long)N * (t + 1) / Chunks) & ~3;
+            RowDotsRange(X, Ldx, M, W, Ldw, j0, j1, K, Y, Ldy, Alpha, Beta, Isa);
+        }
     }
 
     /// <summary>y[j] = α·Σ_p x[p]·b[p·ldb + j] + β·y[j] for j &lt; n (b stored [k, n]).</summary>
@@ -48,11 +64,23 @@ internal static class Gemv
 
     private static unsafe void AxpysParallel(nint xp, nint bp, nint ldb, int k, int n, nint yp, float alpha, float beta, GemmIsa isa, int threads, int chunks)
     {
-        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+        var task = new AxpysTask { X = (float*)xp, B = (float*)bp, Ldb = ldb, K = k, N = n, Y = (float*)yp, Alpha = alpha, Beta = beta, Isa = isa, Chunks = chunks };
+        WorkerPool.Default.For(chunks, ref task, threads);
+    }
+
+    private unsafe struct AxpysTask : IWorkerTask
+    {
+        public float* X, B, Y;
+        public nint Ldb;
+        public int K, N, Chunks;
+        public float Alpha, Beta;
+        public GemmIsa Isa;
+
+        public readonly void Run(int t)
         {
-            int j0 = (int)((long)n * t / chunks) & ~63, j1 = t == chunks - 1 ? n : (int)((long)n * (t + 1) / chunks) & ~63;
-            AxpysRange((float*)xp, (float*)bp, ldb, k, j0, j1, (float*)yp, alpha, beta, isa);
-        });
+            int j0 = (int)((long)N * t / Chunks) & ~63, j1 = t == Chunks - 1 ? N : (int)((long)N * (t + 1) / Chunks) & ~63;
+            AxpysRange(X, B, Ldb, K, j0, j1, Y, Alpha, Beta, Isa);
+        }
     }
 
     private static float Finish(float sum, float alpha, float beta, float old) =>

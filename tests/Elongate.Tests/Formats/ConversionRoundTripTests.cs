@@ -59,13 +59,14 @@ public sealed class ConversionRoundTripTests : IDisposable
     [SkippableTheory]
     [InlineData("f16", ".gguf", 2e-3)]
     [InlineData("bf16", ".gguf", 2e-2)]
-    [InlineData("q8_0", ".gguf", 2e-2)]
+    [InlineData("q8_0", ".gguf", 5e-2)]
     [InlineData("f16", "", 2e-3)]
     [InlineData("bf16", "", 2e-2)]
     public void Lower_precision_outputs_stay_close(string type, string extension, double tolerance)
     {
         // Weight rounding of 2^-11 (f16), 2^-8 (bf16) or ~1/254 of a block's range (q8_0) moves logits of this
         // 5-layer model by a few times that, relative to the largest logit of a row; the bounds leave ~4× margin.
+        // q8_0 files also run with 8-bit activations (llama.cpp's scheme for integer weights): 0.024 measured, 2× margin.
         var (model, vocab, tokens) = Stories();
         var path = Path.Combine(_dir.FullName, $"m-{type}{extension}");
         ModelLoader.Save(model, path, type, vocab);

@@ -102,4 +102,19 @@ internal static class GgufTestModels
         replace.CopyTo(copy, at);
         return copy;
     }
+
+    /// <summary>
+    /// Matrices scaled by 1/√(row length), as trained models roughly are: with U(−1, 1) entries every projection grows
+    /// the activations by ~√n, the 8-layer network becomes chaotic, and any rounding (llama.cpp's 8-bit activations)
+    /// is amplified into logit differences that say nothing about the file.
+    /// </summary>
+    public static LlamaWeights WellConditioned(LlamaWeights w, int rowLength)
+    {
+        float s = 1f / MathF.Sqrt(rowLength);
+        void Scale(Weight w) { var a = w.ManagedFloats!; for (int i = 0; i < a.Length; i++) a[i] *= s; }
+        foreach (var l in w.Layers)
+            foreach (var m in new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WDown, l.WUp }) Scale(m);
+        if (w.Output is not null) Scale(w.Output);
+        return w;
+    }
 }

@@ -152,21 +152,6 @@ public class LlamaCppQuantizerTests(Xunit.Abstractions.ITestOutputHelper output)
     /// <summary>The tensor types of two files, by name.</summary>
     private static Dictionary<string, GgmlType> Types(GgufFile f) => f.Tensors.ToDictionary(t => t.Name, t => t.Type);
 
-    /// <summary>
-    /// Matrices scaled by 1/√(row length), as trained models roughly are: with U(−1, 1) entries every projection grows
-    /// the activations by ~√n, the 8-layer network becomes chaotic, and any rounding (llama.cpp's 8-bit activations)
-    /// is amplified into logit differences that say nothing about the file.
-    /// </summary>
-    private static LlamaWeights WellConditioned(LlamaWeights w, int rowLength)
-    {
-        float s = 1f / MathF.Sqrt(rowLength);
-        void Scale(Weight w) { var a = w.ManagedFloats!; for (int i = 0; i < a.Length; i++) a[i] *= s; }
-        foreach (var l in w.Layers)
-            foreach (var m in new[] { l.Wq, l.Wk, l.Wv, l.Wo, l.WGate, l.WDown, l.WUp }) Scale(m);
-        if (w.Output is not null) Scale(w.Output);
-        return w;
-    }
-
     public static TheoryData<GgufOutputType, LLamaFtype> Mixtures() => new()
     {
         { GgufOutputType.Q4_0, LLamaFtype.MOSTLY_Q4_0 }, { GgufOutputType.Q4_1, LLamaFtype.MOSTLY_Q4_1 },
@@ -183,7 +168,7 @@ public class LlamaCppQuantizerTests(Xunit.Abstractions.ITestOutputHelper output)
         // 8 layers so every rule of the mixtures varies with the layer (use_more_bits is true for layers 0, 2, 5, 7;
         // Q4_K_S lifts attn_v of layers 0-3 and ffn_down of layer 0); rows of 256 so no fallback; untied head.
         var r = GgufTestModels.Random(dim: 256, hidden: 256, layers: 8, heads: 2, kvHeads: 1, vocab: 300, tied: false, seed: 5, withVocab: false);
-        var model = new LlamaModel { Config = r.Config, Weights = WellConditioned(r.Weights, 256), Vocabulary = GgufTestModels.ByteVocabulary(41), Source = "rand" };
+        var model = new LlamaModel { Config = r.Config, Weights = GgufTestModels.WellConditioned(r.Weights, 256), Vocabulary = GgufTestModels.ByteVocabulary(41), Source = "rand" };
         var dir = Directory.CreateTempSubdirectory("gguf-mix");
         try
         {

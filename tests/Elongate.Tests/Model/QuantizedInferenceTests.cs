@@ -13,8 +13,12 @@ namespace Elongate.Tests.Model;
 public class QuantizedInferenceTests
 {
     // Widths are multiples of 32 so every tensor quantizes (Q8_0 blocks), GQA 4/2 heads, untied head.
-    private static LlamaModel Model() =>
-        GgufTestModels.Random(dim: 64, hidden: 128, layers: 2, heads: 4, kvHeads: 2, vocab: 96, tied: false, seed: 5);
+    // Matrices scaled by 1/√(row length) as in trained models, so rounding is not amplified chaotically.
+    private static LlamaModel Model()
+    {
+        var m = GgufTestModels.Random(dim: 64, hidden: 128, layers: 2, heads: 4, kvHeads: 2, vocab: 96, tied: false, seed: 5);
+        return m.With() is var _ ? new LlamaModel { Config = m.Config, Weights = GgufTestModels.WellConditioned(m.Weights, 64), Vocabulary = m.Vocabulary, Source = m.Source } : m;
+    }
 
     /// <summary>The same model with every weight dequantized to a managed F32 array: the reference path.</summary>
     private static LlamaModel Dequantized(LlamaModel m) =>
@@ -63,10 +67,10 @@ public class QuantizedInferenceTests
         var ours = Logits(q, Tokens);
         var reference = Logits(Dequantized(q), Tokens);
         double rel = RelativeRms(ours, reference);
-        // F16/BF16 weights are converted exactly and multiplied in fp32: only summation order differs (~1e-6).
+        // F16/BF16 weights are converted exactly and multiplied in fp32: only summation order differs (9e-8 measured).
         // Integer types quantize the activations to 8 bits per 32-value block (≤ 1/254 of the block's max per value),
-        // which propagates through two layers to well under 2% of the logits' RMS.
-        double bound = type == GgufOutputType.Q8_0 ? 2e-2 : 1e-5;
+        // which propagates through two layers to 5.0e-3 of the logits' RMS (measured); the bound leaves 3×.
+        double bound = type == GgufOutputType.Q8_0 ? 1.5e-2 : 1e-6;
         Assert.True(rel <= bound, $"{type}: relative RMS {rel:E2} > {bound:E0}");
     }
 
@@ -88,16 +92,16 @@ public class QuantizedInferenceTests
     }
 
     [Theory]
-    [InlineData(KvCacheType.F16, 2e-3)]
-    [InlineData(KvCacheType.Q8_0, 5e-2)]
+    [InlineData(KvCacheType.F16, 1e-4)]
+    [InlineData(KvCacheType.Q8_0, 2e-3)]
     public void Narrow_cache_types_stay_close_to_the_f32_cache(KvCacheType type, double bound)
     {
         var m = Model();
         var f32 = Logits(m, Tokens);
         var narrow = Logits(m, Tokens, new InferenceOptions { CacheType = type });
         double rel = RelativeRms(narrow, f32);
-        // F16 keeps 11 significant bits of each key/value (relative error ≤ 2^-11); Q8_0 ≤ 1/254 of each 32-block's max,
-        // which this random model's softmax (scores of order 10) amplifies to a few percent of the logits (2.8% measured).
+        // F16 keeps 11 significant bits of each key/value (relative error ≤ 2^-11), Q8_0 ≤ 1/254 of each 32-block's max;
+        // measured 1.2e-5 and 4.7e-4 of the logits' RMS, bounds ~4–8× above.
         Assert.True(rel > 0 && rel <= bound, $"{type}: relative RMS {rel:E2}");
         Assert.Equal(type, new InferenceSession(m, 16, options: new InferenceOptions { CacheType = type }).CacheType);
     }

@@ -1,0 +1,156 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Elongate.Common;
+using Elongate.Kernels;
+
+namespace Elongate.Bench;
+
+/// <summary>
+/// `quant` subcommand: <see cref="WorkerPool"/> dispatch latency, then <see cref="QuantMatMul"/> per weight type —
+/// matrix-vector GB/s of weights streamed (decoding is bound by that) and matrix-matrix GFLOP/s at a prompt-sized
+/// batch of rows. Best of several timed repetitions, each long enough (≥ 0.2 s) to average out the shared machine.
+/// </summary>
+internal static unsafe class QuantBench
+{
+    private static readonly GgmlType[] AllTypes =
+    [
+        GgmlType.Q4_0, GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q5_K, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1,
+        GgmlType.F16, GgmlType.BF16, GgmlType.F32,
+    ];
+
+    public static int Run(string[] args)
+    {
+        var types = AllTypes;
+        int[] threadList = [1, 2];
+        (int Out, int In)[] shapes = [(4096, 4096), (11008, 4096)];
+        int promptRows = 512;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--types": types = args[++i].Split(',').Select(s => Enum.Parse<GgmlType>(s, ignoreCase: true)).ToArray(); break;
+                case "--threads": threadList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--rows": promptRows = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--small": shapes = [(4096, 4096)]; break;
+                case "--shape":
+                    var dims = args[++i].Split('x');
+                    shapes = [(int.Parse(dims[0], CultureInfo.InvariantCulture), int.Parse(dims[1], CultureInfo.InvariantCulture))];
+                    break;
+                default:
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512] [--small] [--shape 4096x4096]");
+                    return 2;
+            }
+        }
+        Console.WriteLine($"CPU: {CpuModel()}, {Environment.ProcessorCount} logical cores");
+        Dispatch();
+
+        foreach (var (outDim, inDim) in shapes)
+        {
+            float* x = (float*)NativeMemory.AlignedAlloc((nuint)((long)promptRows * inDim * 4), 64);
+            float* y = (float*)NativeMemory.AlignedAlloc((nuint)((long)promptRows * outDim * 4), 64);
+            var rng = new Random(1);
+            for (long i = 0; i < (long)promptRows * inDim; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+            foreach (var type in types)
+            {
+                long bytes = GgmlTypes.ByteCount(type, (long)outDim * inDim);
+                byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                Fill(w, bytes, type, outDim * (long)inDim);
+                foreach (int threads in threadList)
+                {
+                    using var pool = new WorkerPool(threads);
+                    double gemv = Seconds(() => QuantMatMul.Forward(y, x, 1, w, type, outDim, inDim, pool));
+                    string line = $"{type,-5} {outDim,5}x{inDim} {threads}T  matvec {bytes / gemv / 1e9,6:F1} GB/s ({gemv * 1e6,7:F0} µs)";
+                    if (outDim == shapes[0].Out)
+                    {
+                        double gemm = Seconds(() => QuantMatMul.Forward(y, x, promptRows, w, type, outDim, inDim, pool));
+                        line += $"  matmul rows={promptRows} {2.0 * promptRows * outDim * inDim / gemm / 1e9,6:F1} GFLOP/s";
+                    }
+                    Console.WriteLine(line);
+                }
+                NativeMemory.AlignedFree(w);
+            }
+            NativeMemory.AlignedFree(x);
+            NativeMemory.AlignedFree(y);
+        }
+        return 0;
+    }
+
+    private struct Empty : IWorkerTask
+    {
+        public readonly void Run(int index) { }
+    }
+
+    /// <summary>Round trip of an empty two-item loop: the per-call cost a decode step pays for every parallel kernel.</summary>
+    private static void Dispatch()
+    {
+        using var pool = new WorkerPool(2);
+        var empty = new Empty();
+        const int n = 200_000;
+        double best = double.MaxValue, bestParallel = double.MaxValue;
+        for (int rep = 0; rep < 5; rep++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < n; i++) pool.For(2, ref empty);
+            best = Math.Min(best, sw.Elapsed.TotalSeconds / n);
+            sw.Restart();
+            for (int i = 0; i < n / 10; i++) Parallel.For(0, 2, _ => { });
+            bestParallel = Math.Min(bestParallel, sw.Elapsed.TotalSeconds / (n / 10));
+        }
+        Console.WriteLine($"dispatch: WorkerPool.For(2) {best * 1e6:F2} µs, Parallel.For(0, 2) {bestParallel * 1e6:F2} µs per empty loop");
+    }
+
+    private static double Seconds(Action run)
+    {
+        run(); // warm-up: JIT tiers, scratch buffers
+        double best = double.MaxValue;
+        for (int rep = 0; rep < 3; rep++)
+        {
+            int iters = 0;
+            var sw = Stopwatch.StartNew();
+            do { run(); iters++; } while (sw.Elapsed.TotalSeconds < 0.2);
+            best = Math.Min(best, sw.Elapsed.TotalSeconds / iters);
+        }
+        return best;
+    }
+
+    /// <summary>Random valid weights: random codes, plausible fp16 scales; finite values for the float types.</summary>
+    private static void Fill(byte* w, long bytes, GgmlType type, long elements)
+    {
+        var rng = new Random(2);
+        for (long o = 0; o < bytes; o += int.MaxValue) rng.NextBytes(new Span<byte>(w + o, (int)Math.Min(int.MaxValue, bytes - o)));
+        switch (type)
+        {
+            case GgmlType.F32:
+                for (long i = 0; i < elements; i++) ((float*)w)[i] = (float)(rng.NextDouble() - 0.5);
+                return;
+            case GgmlType.F16:
+                for (long i = 0; i < elements; i++) ((Half*)w)[i] = (Half)(rng.NextDouble() - 0.5);
+                return;
+            case GgmlType.BF16:
+                for (long i = 0; i < elements; i++) ((ushort*)w)[i] = GgmlQuants.SingleToBFloat16((float)(rng.NextDouble() - 0.5));
+                return;
+        }
+        int ts = GgmlTypes.TypeSize(type);
+        int scaleOffset = type == GgmlType.Q6_K ? 208 : 0;
+        bool hasMin = type is GgmlType.Q4_1 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K;
+        for (long b = 0; b < bytes / ts; b++)
+        {
+            BinaryPrimitives.WriteHalfLittleEndian(new Span<byte>(w + b * ts + scaleOffset, 2), (Half)0.01f);
+            if (hasMin) BinaryPrimitives.WriteHalfLittleEndian(new Span<byte>(w + b * ts + 2, 2), (Half)0.005f);
+        }
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return RuntimeInformation.ProcessArchitecture.ToString();
+    }
+}
