@@ -64,18 +64,41 @@ public static class FlashAttention
     }
 
     /// <summary>
+    /// <see cref="ForwardCached{T}"/> with the cache's keys and values stored as F16 or Q8_0 rows (see
+    /// <see cref="KvRows"/>): each task expands only the key and value tile of its own head into fp32 scratch before
+    /// using it, so the cache stays narrow and the conversion runs on every core, once per (head, query tile, key tile).
+    /// </summary>
+    public static unsafe void ForwardCached(Span<float> output, ReadOnlySpan<float> q, KvRows keys, KvRows values,
+        int queries, int queryOffset, int numHeads, int numKvHeads, int headDim, int tileSize = DefaultTileSize)
+    {
+        if (queries <= 0 || queryOffset < 0 || numHeads <= 0 || numKvHeads <= 0 || headDim <= 0 || numHeads % numKvHeads != 0)
+            throw new ArgumentException($"bad cached attention shape: {queries} queries at offset {queryOffset}, {numHeads}/{numKvHeads} heads of {headDim}");
+        if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
+        int keyRows = queryOffset + queries, kvDim = numKvHeads * headDim;
+        long qLen = (long)queries * numHeads * headDim;
+        if (q.Length < qLen || output.Length < qLen) throw new ArgumentException($"cached attention buffers too short: q {q.Length}, output {output.Length} need {qLen}");
+        keys.Check(keyRows, kvDim, headDim, nameof(keys));
+        values.Check(keyRows, kvDim, headDim, nameof(values));
+        fixed (float* po = output, pq = q)
+            ForwardCore(po, null, pq, (float*)keys.Data, (float*)values.Data, 1, queries, queryOffset, keyRows, numHeads, numKvHeads, headDim, null,
+                tileSize, keys.Type, keys.RowBytes);
+    }
+
+    /// <summary>
     /// The one forward kernel. Per batch b: nq query rows at absolute positions qOff..qOff+nq−1 (Q row b·nq + r), key and
     /// value rows 0..keyRows−1 (row b·keyRows + s), segment ids indexed like keys. Tasks are (batch, head, query tile);
     /// each writes only its own output rows and log-sum-exp entries.
     /// </summary>
     private static unsafe void ForwardCore<T>(T* po, T* plse, T* pq, T* pk, T* pv, int B, int nq, int qOff, int keyRows,
-        int nh, int nkv, int hd, int* pseg, int tileSize)
+        int nh, int nkv, int hd, int* pseg, int tileSize, KvRowType kvType = KvRowType.Dense, int kvRowBytes = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int qDim = nh * hd, kvDim = nkv * hd, group = nh / nkv;
         int tile = Math.Min(tileSize, keyRows), tiles = (nq + tile - 1) / tile;
         T scale = T.One / T.Sqrt(T.CreateChecked(hd));
-        int scratchLength = tile * tile + 2 * tile + tile * hd;
+        bool stored = kvType != KvRowType.Dense;
+        // Stored (F16/Q8_0) rows: each task expands its head's key and value tile into two more tile × hd blocks.
+        int scratchLength = tile * tile + 2 * tile + tile * hd + (stored ? 2 * tile * hd : 0);
         nint op = (nint)po, lp = (nint)plse, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv, sp = (nint)pseg;
         void Work(int task, T[] scratch)
         {
@@ -85,7 +108,7 @@ public static class FlashAttention
             int q0 = qTile * tile, qn = Math.Min(tile, nq - q0);
             fixed (T* scratchBase = scratch)
             {
-                T* S = scratchBase, m = S + tile * tile, l = m + tile, acc = l + tile;
+                T* S = scratchBase, m = S + tile * tile, l = m + tile, acc = l + tile, kConv = acc + tile * hd, vConv = kConv + tile * hd;
                 for (int r = 0; r < qn; r++) { m[r] = T.NegativeInfinity; l[r] = T.Zero; }
                 new Span<T>(acc, qn * hd).Clear();
                 long kvBase = (long)b * keyRows;
@@ -95,14 +118,28 @@ public static class FlashAttention
                 for (int k0 = 0; k0 < keyEnd; k0 += tile)
                 {
                     int kn = Math.Min(tile, keyEnd - k0);
-                    T* kTile = K + (kvBase + k0) * kvDim + g * hd, vTile = V + (kvBase + k0) * kvDim + g * hd;
+                    T* kTile, vTile;
+                    long kStride = kvDim;
+                    if (!stored)
+                    {
+                        kTile = K + (kvBase + k0) * kvDim + g * hd;
+                        vTile = V + (kvBase + k0) * kvDim + g * hd;
+                    }
+                    else
+                    {
+                        KvRows.Expand(kvType, (byte*)kp, kvRowBytes, k0, kn, g, hd, (float*)kConv);
+                        KvRows.Expand(kvType, (byte*)vp, kvRowBytes, k0, kn, g, hd, (float*)vConv);
+                        kTile = kConv;
+                        vTile = vConv;
+                        kStride = hd;
+                    }
                     for (int r = 0; r < qn; r++)
                     {
                         int t = qOff + q0 + r;                   // absolute position of this query
                         int visible = Math.Min(kn, t - k0 + 1); // keys k0 .. t of this tile
                         if (visible <= 0) continue;
                         T* s = S + r * tile;
-                        TileMath.Dots(Q + ((long)b * nq + q0 + r) * qDim + h * hd, kTile, kvDim, visible, hd, scale, s);
+                        TileMath.Dots(Q + ((long)b * nq + q0 + r) * qDim + h * hd, kTile, kStride, visible, hd, scale, s);
                         if (seg != null)
                             for (int c = 0; c < visible; c++)
                                 if (seg[kvBase + k0 + c] != seg[kvBase + t]) s[c] = T.NegativeInfinity;
@@ -118,7 +155,7 @@ public static class FlashAttention
                         TensorPrimitives.Exp<T>(sRow, sRow);
                         l[r] = l[r] * correction + TensorPrimitives.Sum<T>(sRow);
                         m[r] = mNew;
-                        TileMath.WeightedSum(acc + r * hd, s, vTile, kvDim, visible, hd);
+                        TileMath.WeightedSum(acc + r * hd, s, vTile, kStride, visible, hd);
                     }
                 }
                 for (int r = 0; r < qn; r++)

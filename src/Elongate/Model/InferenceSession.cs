@@ -85,6 +85,8 @@ public sealed class InferenceSession
                 throw new ModelFormatException(model.Source, $"tensor type {weight.Type} cannot be computed on", key: spec.Name);
         ContextMemoryException.ThrowIfTooLarge(model.Source, RequiredBytes(_c, ContextLength, BatchSize, cacheType),
             ContextLength, cacheType);
+        if (cacheType == KvCacheType.Q8_0 && _c.HeadDim % GgmlTypes.QK != 0)
+            throw new ArgumentException($"a Q8_0 cache stores whole 32-value blocks per head; {model.Source} has heads of {_c.HeadDim}: use f16 or f32");
         _cache = new KvCache(cacheType, _c.NumLayers, ContextLength, kv);
         _attnNorm = Array.ConvertAll(model.Weights.Layers, L => Gain(L.AttnNorm));
         _ffnNorm = Array.ConvertAll(model.Weights.Layers, L => Gain(L.FfnNorm));
@@ -124,7 +126,8 @@ public sealed class InferenceSession
         int dim = c.HiddenSize, qDim = c.NumHeads * c.HeadDim, kv = c.KvDim, hid = c.IntermediateSize;
         long cache = KvCache.RequiredBytes(cacheType, c.NumLayers, contextLength, kv);
         bool lengthDependent = c.RopeScaling?.Type is RopeTypes.Dynamic or RopeTypes.LongRope;
-        long rotated = lengthDependent ? 4L * c.NumLayers * contextLength * kv : 0;
+        // Length-dependent types keep rotated fp32 keys per layer and, for a narrow cache, decode whole layers.
+        long rotated = lengthDependent ? 4L * c.NumLayers * contextLength * kv + KvCache.DecodeScratchBytes(cacheType, contextLength, kv) : 0;
         long activations = 4L * batchSize * (2L * dim + Math.Max(dim, qDim) + 2L * qDim + 2L * kv + 2L * hid + c.VocabSize);
         return cache + rotated + activations;
     }
@@ -290,7 +293,7 @@ public sealed class InferenceSession
             _rotFreqLength[layer] = table.FrequencyLength;
             _rotValid[layer] = 0;
         }
-        var (raw, _) = _cache.Read(layer, last + 1);
+        var raw = _cache.DecodeKeys(layer, last + 1);
         for (int j = _rotValid[layer]; j <= last; j++)
         {
             var dst = rotated.AsSpan(j * kvDim, kvDim);
@@ -310,8 +313,14 @@ public sealed class InferenceSession
         int nh = _c.NumHeads, nkv = _c.NumKvHeads, hd = _c.HeadDim, qDim = nh * hd;
         if (!_lengthDependent)
         {
-            var (keys, values) = _cache.Read(layer, pos0 + n);
-            AttendRows(0, n, pos0, keys, values);
+            if (_cache.IsDense || AttentionOracle is not null)
+                AttendRows(0, n, pos0, _cache.DecodeKeys(layer, pos0 + n), _cache.DecodeValues(layer, pos0 + n));
+            else
+            {
+                // F16/Q8_0 rows go to the kernel as stored; it expands one head's tile at a time.
+                var (k, v) = _cache.Stored(layer);
+                FlashAttention.ForwardCached(_att.AsSpan(0, n * qDim), _q.AsSpan(0, n * qDim), k, v, n, pos0, nh, nkv, hd, AttentionTileSize);
+            }
             return;
         }
         // Runs of rows that share a frequency set are rotated and attended together; dynamic NTK past L changes
@@ -321,7 +330,7 @@ public sealed class InferenceSession
             int key = FrequencySetKey(pos0 + t0), t1 = t0 + 1;
             while (t1 < n && FrequencySetKey(pos0 + t1) == key) t1++;
             RotateForQueryRows(t0, t1, pos0, layer);
-            AttendRows(t0, t1, pos0, _rotatedKeys![layer], _cache.Read(layer, pos0 + t1).Values);
+            AttendRows(t0, t1, pos0, _rotatedKeys![layer], _cache.DecodeValues(layer, pos0 + t1));
             t0 = t1;
         }
 

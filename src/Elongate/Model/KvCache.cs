@@ -6,15 +6,16 @@ using Elongate.Kernels;
 namespace Elongate.Model;
 
 /// <summary>
-/// The key/value cache of every layer, allocated once for the whole context in the chosen storage type. F32 rows are
-/// read in place by the attention kernel; F16 and Q8_0 rows are expanded to fp32 for the rows a step reads, one
-/// layer at a time into a shared scratch, so the cache itself costs 2 (F16) or 1.0625 (Q8_0) bytes per value.
+/// The key/value cache of every layer, allocated once for the whole context in the chosen storage type. The attention
+/// kernel reads F32 rows in place and expands F16/Q8_0 rows tile by tile as it goes (<see cref="KvRows"/>), so the
+/// cache costs 4, 2 or 1.0625 bytes per value. Only the length-dependent RoPE types, whose keys are re-rotated from
+/// the raw cache, expand whole layers into an fp32 scratch (<see cref="DecodeKeys"/>, <see cref="DecodeValues"/>).
 /// </summary>
-public sealed class KvCache
+public sealed unsafe class KvCache
 {
     private readonly float[][]? _kF32, _vF32;
-    private readonly byte[][]? _kRaw, _vRaw;   // F16 or Q8_0 rows, one array per layer
-    private readonly float[]? _kScratch, _vScratch;
+    private readonly byte[][]? _kRaw, _vRaw;   // F16 or Q8_0 rows, one pinned array per layer
+    private float[]? _kScratch, _vScratch;
     private readonly int _rowBytes;
 
     /// <summary>Storage type.</summary>
@@ -26,14 +27,13 @@ public sealed class KvCache
     /// <summary>Values per row (n_kv_heads·head_dim).</summary>
     public int Width { get; }
 
-    /// <summary>Bytes the cache needs for <paramref name="layers"/> layers of <paramref name="capacity"/> rows of <paramref name="width"/> (keys and values, plus the fp32 scratch of the narrow types).</summary>
-    public static long RequiredBytes(KvCacheType type, int layers, int capacity, int width)
-    {
-        long perRow = RowBytes(type, width);
-        long cache = 2L * layers * capacity * perRow;
-        long scratch = type == KvCacheType.F32 ? 0 : 2L * capacity * width * sizeof(float);
-        return cache + scratch;
-    }
+    /// <summary>Bytes the cache needs for <paramref name="layers"/> layers of <paramref name="capacity"/> rows of <paramref name="width"/> (keys and values).</summary>
+    public static long RequiredBytes(KvCacheType type, int layers, int capacity, int width) =>
+        2L * layers * capacity * RowBytes(type, width);
+
+    /// <summary>Bytes of the fp32 scratch that <see cref="DecodeKeys"/>/<see cref="DecodeValues"/> allocate for a narrow cache.</summary>
+    public static long DecodeScratchBytes(KvCacheType type, int capacity, int width) =>
+        type == KvCacheType.F32 ? 0 : 2L * capacity * width * sizeof(float);
 
     private static long RowBytes(KvCacheType type, int width) => type switch
     {
@@ -66,13 +66,12 @@ public sealed class KvCache
         {
             _kRaw = new byte[layers][];
             _vRaw = new byte[layers][];
+            // Pinned: the attention kernel reads them through raw pointers while other threads run.
             for (int l = 0; l < layers; l++)
             {
-                _kRaw[l] = new byte[(long)capacity * _rowBytes];
-                _vRaw[l] = new byte[(long)capacity * _rowBytes];
+                _kRaw[l] = GC.AllocateArray<byte>(checked(capacity * _rowBytes), pinned: true);
+                _vRaw[l] = GC.AllocateArray<byte>(checked(capacity * _rowBytes), pinned: true);
             }
-            _kScratch = new float[(long)capacity * width];
-            _vScratch = new float[(long)capacity * width];
         }
     }
 
@@ -100,16 +99,38 @@ public sealed class KvCache
                 GgmlQuants.QuantizeQ8_0Block(row.Slice(b * GgmlTypes.QK, GgmlTypes.QK), dst.Slice(b * 34, 34));
     }
 
-    /// <summary>
-    /// Rows 0..<paramref name="rows"/>−1 of a layer's keys and values as fp32: the cache itself for F32, else the shared
-    /// scratch, valid until the next call.
-    /// </summary>
-    public (float[] Keys, float[] Values) Read(int layer, int rows)
+    /// <summary>Whether rows are fp32 (read in place through <see cref="Dense"/>) rather than F16/Q8_0 (<see cref="Stored"/>).</summary>
+    public bool IsDense => _kF32 is not null;
+
+    /// <summary>A layer's fp32 keys and values, [capacity, width] each; only for an F32 cache.</summary>
+    public (float[] Keys, float[] Values) Dense(int layer) =>
+        _kF32 is not null ? (_kF32[layer], _vF32![layer]) : throw new InvalidOperationException($"the cache is {Type}, not F32");
+
+    /// <summary>A layer's narrow keys and values for the attention kernel; only for an F16/Q8_0 cache.</summary>
+    public (KvRows Keys, KvRows Values) Stored(int layer)
     {
-        if (_kF32 is not null) return (_kF32[layer], _vF32![layer]);
-        Decode(_kRaw![layer], _kScratch!, rows);
-        Decode(_vRaw![layer], _vScratch!, rows);
-        return (_kScratch!, _vScratch!);
+        if (_kRaw is null) throw new InvalidOperationException("the cache is F32: use Dense");
+        var t = Type == KvCacheType.F16 ? KvRowType.F16 : KvRowType.Q8_0;
+        fixed (byte* k = _kRaw[layer], v = _vRaw![layer]) // pinned arrays: the addresses stay valid after this block
+            return (new KvRows(t, k, Capacity, _rowBytes), new KvRows(t, v, Capacity, _rowBytes));
+    }
+
+    /// <summary>Rows 0..<paramref name="rows"/>−1 of a layer's keys as fp32: the cache itself for F32, else a scratch valid until the next call.</summary>
+    public float[] DecodeKeys(int layer, int rows)
+    {
+        if (_kF32 is not null) return _kF32[layer];
+        _kScratch ??= new float[(long)Capacity * Width];
+        Decode(_kRaw![layer], _kScratch, rows);
+        return _kScratch;
+    }
+
+    /// <summary>As <see cref="DecodeKeys"/>, for values.</summary>
+    public float[] DecodeValues(int layer, int rows)
+    {
+        if (_vF32 is not null) return _vF32[layer];
+        _vScratch ??= new float[(long)Capacity * Width];
+        Decode(_vRaw![layer], _vScratch, rows);
+        return _vScratch;
     }
 
     private void Decode(byte[] raw, float[] dst, int rows)
