@@ -101,7 +101,7 @@ public class QuantizedInferenceTests
         var narrow = Logits(m, Tokens, new InferenceOptions { CacheType = type });
         double rel = RelativeRms(narrow, f32);
         // F16 keeps 11 significant bits of each key/value (relative error ≤ 2^-11), Q8_0 ≤ 1/254 of each 32-block's max;
-X
+        // measured 1.6e-5 and 4.1e-4 of the logits' RMS, bounds ~5–6× above.
         Assert.True(rel > 0 && rel <= bound, $"{type}: relative RMS {rel:E2}");
         Assert.Equal(type, new InferenceSession(m, 16, options: new InferenceOptions { CacheType = type }).CacheType);
     }
