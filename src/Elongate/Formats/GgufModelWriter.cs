@@ -67,15 +67,58 @@ public static class GgufModelWriter
         var c = model.Config;
         c.Validate(model.Source);
         model.Weights.Validate(c, model.Source);
-        var vocab = vocabulary ?? model.Vocabulary;
+        // The schema follows the weights: a model without an output head is written tied, whatever its config says.
+        var layout = c with { TieWordEmbeddings = model.Weights.Output is null };
+        return Build(layout, type, vocabulary ?? model.Vocabulary, extraMetadata, name ?? Path.GetFileNameWithoutExtension(model.Source),
+            (spec, target) =>
+            {
+                var weight = model.Weights[spec]!;
+                return weight.Type == target
+                    ? weight.Bytes.ToArray() // already in the target type: copied as stored
+                    : GgmlQuants.Quantize(target, weight.ManagedFloats ?? weight.Dequantize());
+            });
+    }
+
+    /// <summary>
+    /// Builds a file for <paramref name="config"/> whose tensors come from <paramref name="values"/>, called once per
+    /// tensor of <see cref="LlamaTensorSchema"/> only while the file is written: each tensor's fp32 values are made,
+    /// encoded as <paramref name="type"/> picks for that tensor, written and dropped, so a model far larger than memory
+    /// in fp32 (a random-weight 7B benchmark model) is never held whole. The array must hold the spec's
+    /// <see cref="TensorSpec.ElementCount"/> values, row-major in PyTorch order. Metadata and per-tensor types are
+    /// those of <see cref="Build(LlamaModel, GgufOutputType, TokenVocabulary?, IReadOnlyDictionary{string, object}?, string?)"/>.
+    /// </summary>
+    public static GgufWriter Build(LlamaConfig config, GgufOutputType type, TokenVocabulary? vocabulary, Func<TensorSpec, float[]> values,
+        IReadOnlyDictionary<string, object>? extraMetadata = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(values);
+        string source = name ?? "generated model";
+        config.Validate(source);
+        return Build(config, type, vocabulary, extraMetadata, source, (spec, target) =>
+        {
+            var v = values(spec);
+            if (v.LongLength != spec.ElementCount)
+                throw new InvalidOperationException($"{spec.Name}: the value source gave {v.LongLength} values for shape {spec.ShapeString}");
+            return GgmlQuants.Quantize(target, v);
+        });
+    }
+
+    /// <summary>
+    /// The one path every overload takes: the metadata of <paramref name="c"/> (whose <see cref="LlamaConfig.TieWordEmbeddings"/>
+    /// decides whether output.weight is written), the type of each tensor, and <paramref name="encode"/>(spec, type)
+    /// registered to run lazily while the file is written.
+    /// </summary>
+    private static GgufWriter Build(LlamaConfig c, GgufOutputType type, TokenVocabulary? vocab,
+        IReadOnlyDictionary<string, object>? extraMetadata, string name, Func<TensorSpec, GgmlType, byte[]> encode)
+    {
         if (vocab is not null && vocab.Count != c.VocabSize)
-            throw new ArgumentException($"vocabulary has {vocab.Count} tokens, the model {c.VocabSize}", nameof(vocabulary));
+            throw new ArgumentException($"vocabulary has {vocab.Count} tokens, the model {c.VocabSize}", nameof(vocab));
 
         var meta = new List<KeyValuePair<string, object>>
         {
             new("general.architecture", "llama"),
             new("general.type", "model"),
-            new("general.name", name ?? Path.GetFileNameWithoutExtension(model.Source)),
+            new("general.name", name),
             new("llama.block_count", (uint)c.NumLayers),
             new("llama.context_length", (uint)c.MaxPositionEmbeddings),
             new("llama.embedding_length", (uint)c.HiddenSize),
@@ -113,18 +156,15 @@ public static class GgufModelWriter
         foreach (var (k, v) in meta) w.Add(k, v);
 
         bool mixture = QuantizationMix.IsMixture(type);
-        foreach (var (spec, weight) in model.Weights.Tensors(c))
+        foreach (var spec in LlamaTensorSchema.Enumerate(c))
         {
             var ne = spec.GgmlShape;
             // llama-quantize's per-tensor choice for the k/legacy-quant file types; one type for the float types and Q8_0.
             var target = mixture
-                ? QuantizationMix.TensorType(type, spec.Name, ne, c.NumLayers, model.Weights.Output is not null, c.NumHeads, c.NumKvHeads)
+                ? QuantizationMix.TensorType(type, spec.Name, ne, c.NumLayers, !c.TieWordEmbeddings, c.NumHeads, c.NumKvHeads)
                 : TensorType(type, ne);
-            if (weight.Type == target)
-                w.AddTensor(spec.Name, ne, target, () => weight.Bytes.ToArray()); // already in the target type: copied as stored
-            else
-                // Encoded only while the file is written, one tensor at a time (a mapped 7B model is never held as fp32).
-                w.AddTensor(spec.Name, ne, target, () => GgmlQuants.Quantize(target, weight.ManagedFloats ?? weight.Dequantize()));
+            // Encoded only while the file is written, one tensor at a time (a mapped 7B model is never held as fp32).
+            w.AddTensor(spec.Name, ne, target, () => encode(spec, target));
         }
         return w;
     }
@@ -133,4 +173,9 @@ public static class GgufModelWriter
     public static void Save(string path, LlamaModel model, GgufOutputType type, TokenVocabulary? vocabulary = null,
         IReadOnlyDictionary<string, object>? extraMetadata = null, string? name = null) =>
         Build(model, type, vocabulary, extraMetadata, name).Save(path);
+
+    /// <summary>Writes a model made tensor by tensor from <paramref name="values"/> (see the matching <c>Build</c>) to <paramref name="path"/> (temporary file, then rename).</summary>
+    public static void Save(string path, LlamaConfig config, GgufOutputType type, TokenVocabulary? vocabulary, Func<TensorSpec, float[]> values,
+        IReadOnlyDictionary<string, object>? extraMetadata = null, string? name = null) =>
+        Build(config, type, vocabulary, values, extraMetadata, name).Save(path);
 }
