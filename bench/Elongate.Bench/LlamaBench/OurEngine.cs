@@ -15,7 +15,7 @@ internal sealed class OurEngine : IBenchEngine
         _model = ModelLoader.Load(job.Path, new ModelLoadOptions { MemoryMap = job.MemoryMap });
         var options = new InferenceOptions
         {
-            Pool = new WorkerPool(job.Threads), CacheType = ParseCacheType(job.CacheType), BatchSize = job.Batch,
+            Threads = job.Threads, CacheType = ParseCacheType(job.CacheType), BatchSize = job.Batch,
         };
         _session = new InferenceSession(_model, job.Context, job.Batch, options);
     }

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Elongate.Formats;
-using Elongate.Kernels;
 using Elongate.Model;
 
 namespace Elongate.Cli.Commands;
@@ -37,6 +36,6 @@ internal sealed class ModelOptions
             "q8_0" => KvCacheType.Q8_0,
             var other => throw new ArgumentException($"--cache-type must be f32, f16 or q8_0, got '{other}'"),
         };
-        return model.With(inference: new InferenceOptions { Pool = threads > 0 ? new WorkerPool(threads) : null, CacheType = cache });
+        return model.With(inference: new InferenceOptions { Threads = threads, CacheType = cache });
     }
 }

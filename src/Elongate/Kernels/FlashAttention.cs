@@ -48,8 +48,9 @@ public static class FlashAttention
     /// <param name="q">[queries, numHeads·headDim], already rotated.</param>
     /// <param name="keys">Cache [≥ queryOffset + queries, numKvHeads·headDim], already rotated.</param>
     /// <param name="values">Cache [≥ queryOffset + queries, numKvHeads·headDim].</param>
+    /// <param name="maxThreads">At most this many threads of <see cref="WorkerPool.Default"/> (≤ 0: all).</param>
     public static unsafe void ForwardCached<T>(Span<T> output, ReadOnlySpan<T> q, ReadOnlySpan<T> keys, ReadOnlySpan<T> values,
-        int queries, int queryOffset, int numHeads, int numKvHeads, int headDim, int tileSize = DefaultTileSize)
+        int queries, int queryOffset, int numHeads, int numKvHeads, int headDim, int tileSize = DefaultTileSize, int maxThreads = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (queries <= 0 || queryOffset < 0 || numHeads <= 0 || numKvHeads <= 0 || headDim <= 0 || numHeads % numKvHeads != 0)
@@ -60,7 +61,7 @@ public static class FlashAttention
             throw new ArgumentException($"cached attention buffers too short: q {q.Length}, output {output.Length} need {qLen}; keys {keys.Length}, values {values.Length} need {kvLen}");
         int keyRows = queryOffset + queries;
         fixed (T* po = output, pq = q, pk = keys, pv = values)
-            ForwardCore(po, null, pq, pk, pv, 1, queries, queryOffset, keyRows, numHeads, numKvHeads, headDim, null, tileSize);
+            ForwardCore(po, null, pq, pk, pv, 1, queries, queryOffset, keyRows, numHeads, numKvHeads, headDim, null, tileSize, maxThreads: maxThreads);
     }
 
     /// <summary>
@@ -69,7 +70,7 @@ public static class FlashAttention
     /// using it, so the cache stays narrow and the conversion runs on every core, once per (head, query tile, key tile).
     /// </summary>
     public static unsafe void ForwardCached(Span<float> output, ReadOnlySpan<float> q, KvRows keys, KvRows values,
-        int queries, int queryOffset, int numHeads, int numKvHeads, int headDim, int tileSize = DefaultTileSize)
+        int queries, int queryOffset, int numHeads, int numKvHeads, int headDim, int tileSize = DefaultTileSize, int maxThreads = 0)
     {
         if (queries <= 0 || queryOffset < 0 || numHeads <= 0 || numKvHeads <= 0 || headDim <= 0 || numHeads % numKvHeads != 0)
             throw new ArgumentException($"bad cached attention shape: {queries} queries at offset {queryOffset}, {numHeads}/{numKvHeads} heads of {headDim}");
@@ -81,7 +82,7 @@ public static class FlashAttention
         values.Check(keyRows, kvDim, headDim, nameof(values));
         fixed (float* po = output, pq = q)
             ForwardCore(po, null, pq, (float*)keys.Data, (float*)values.Data, 1, queries, queryOffset, keyRows, numHeads, numKvHeads, headDim, null,
-                tileSize, keys.Type, keys.RowBytes);
+                tileSize, keys.Type, keys.RowBytes, maxThreads);
     }
 
     /// <summary>
@@ -90,7 +91,7 @@ public static class FlashAttention
     /// each writes only its own output rows and log-sum-exp entries.
     /// </summary>
     private static unsafe void ForwardCore<T>(T* po, T* plse, T* pq, T* pk, T* pv, int B, int nq, int qOff, int keyRows,
-        int nh, int nkv, int hd, int* pseg, int tileSize, KvRowType kvType = KvRowType.Dense, int kvRowBytes = 0)
+        int nh, int nkv, int hd, int* pseg, int tileSize, KvRowType kvType = KvRowType.Dense, int kvRowBytes = 0, int maxThreads = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int qDim = nh * hd, kvDim = nkv * hd, group = nh / nkv;
@@ -170,7 +171,7 @@ public static class FlashAttention
         }
         // Causal work: about nq·(qOff + nq/2) score rows of hd per head, twice (scores and values).
         long work = (long)B * nh * nq * (qOff + nq / 2 + 1) * hd * 2;
-        RunTasks<T>(B * nh * tiles, work, scratchLength, Work);
+        RunTasks<T>(B * nh * tiles, work, scratchLength, Work, maxThreads);
     }
 
     /// <summary>
@@ -273,7 +274,7 @@ public static class FlashAttention
     private const long ParallelThreshold = 1 << 16;
 
     /// <summary>Runs tasks 0..count−1, each worker with one pooled scratch array (no steady-state allocation).</summary>
-    private static void RunTasks<T>(int count, long work, int scratchLength, Action<int, T[]> body)
+    private static void RunTasks<T>(int count, long work, int scratchLength, Action<int, T[]> body, int maxThreads = 0)
     {
         if (count == 1 || work < ParallelThreshold || Environment.ProcessorCount == 1)
         {
@@ -283,7 +284,7 @@ public static class FlashAttention
             return;
         }
         var task = new RunTask<T> { Body = body, ScratchLength = scratchLength };
-        WorkerPool.Default.For(count, ref task);
+        WorkerPool.Default.For(count, ref task, maxThreads);
     }
 
     /// <summary>One (batch, head, tile) task on the worker pool, with a pooled scratch array rented per item.</summary>

@@ -4,7 +4,7 @@ using Elongate.Common;
 namespace Elongate.Kernels;
 
 /// <summary>
-/// A key or value cache of narrow rows (F16 or Q8_0) for <see cref="FlashAttention.ForwardCached(Span{float}, ReadOnlySpan{float}, KvRows, KvRows, int, int, int, int, int, int)"/>:
+/// A key or value cache of narrow rows (F16 or Q8_0) for <see cref="FlashAttention.ForwardCached(Span{float}, ReadOnlySpan{float}, KvRows, KvRows, int, int, int, int, int, int, int)"/>:
 /// base address, row count, bytes per row. The memory must stay pinned for the call (a pinned array or native memory).
 /// </summary>
 public readonly unsafe struct KvRows(KvRowType type, byte* data, int rows, int rowBytes)

@@ -50,7 +50,7 @@ public static unsafe class QuantMatMul
         _ => false,
     };
 
-    /// <summary>True when <see cref="Forward(float*, float*, int, byte*, GgmlType, int, int, WorkerPool)"/> can compute weights of this type.</summary>
+    /// <summary>True when <see cref="Forward(float*, float*, int, byte*, GgmlType, int, int, WorkerPool, int)"/> can compute weights of this type.</summary>
     public static bool Supports(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0
         or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
@@ -60,10 +60,10 @@ public static unsafe class QuantMatMul
     /// row from <paramref name="w"/> (row bytes = <see cref="GgmlTypes.ByteCount"/>(type, inDim)); inDim must be a
     /// multiple of the type's block size. Runs on <paramref name="pool"/>; allocates nothing in steady state.
     /// </summary>
-    public static void Forward(float* y, float* x, int rows, byte* w, GgmlType type, int outDim, int inDim, WorkerPool pool) =>
-        Forward(y, x, rows, w, type, outDim, inDim, pool, QuantIsa.Auto);
+    public static void Forward(float* y, float* x, int rows, byte* w, GgmlType type, int outDim, int inDim, WorkerPool pool, int maxThreads = 0) =>
+        Forward(y, x, rows, w, type, outDim, inDim, pool, QuantIsa.Auto, maxThreads);
 
-    /// <summary>Span form of <see cref="Forward(float*, float*, int, byte*, GgmlType, int, int, WorkerPool)"/>, checking lengths; <paramref name="pool"/> defaults to <see cref="WorkerPool.Default"/>.</summary>
+    /// <summary>Span form of <see cref="Forward(float*, float*, int, byte*, GgmlType, int, int, WorkerPool, int)"/>, checking lengths; <paramref name="pool"/> defaults to <see cref="WorkerPool.Default"/>.</summary>
     public static void Forward(Span<float> y, ReadOnlySpan<float> x, int rows, ReadOnlySpan<byte> w, GgmlType type, int outDim, int inDim,
         WorkerPool? pool = null) => Forward(y, x, rows, w, type, outDim, inDim, pool, QuantIsa.Auto);
 
@@ -90,7 +90,8 @@ public static unsafe class QuantMatMul
             throw new ArgumentException($"inDim {inDim} is not a multiple of the {type} block size {GgmlTypes.BlockSize(type)}", nameof(inDim));
     }
 
-    internal static void Forward(float* y, float* x, int rows, byte* w, GgmlType type, int outDim, int inDim, WorkerPool pool, QuantIsa isa)
+    internal static void Forward(float* y, float* x, int rows, byte* w, GgmlType type, int outDim, int inDim, WorkerPool pool, QuantIsa isa,
+        int maxThreads = 0)
     {
         Check(type, rows, outDim, inDim);
         ArgumentNullException.ThrowIfNull(pool);
@@ -103,7 +104,7 @@ public static unsafe class QuantMatMul
             return;
         }
         long rowBytes = GgmlTypes.ByteCount(type, inDim);
-        int threads = rowBytes * outDim * rows < ParallelBytes ? 1 : pool.Threads;
+        int threads = rowBytes * outDim * rows < ParallelBytes ? 1 : maxThreads > 0 ? Math.Min(maxThreads, pool.Threads) : pool.Threads;
         var gemmIsa = isa == QuantIsa.Scalar ? GemmIsa.Scalar : GemmIsa.Auto;
 
         if (type == GgmlType.F32)

@@ -5,8 +5,11 @@ namespace Elongate.Model;
 /// <summary>How inference sessions on a model run: threads, key/value cache storage, prompt batch size.</summary>
 public sealed record InferenceOptions
 {
-    /// <summary>The threads kernels run on; null means <see cref="WorkerPool.Default"/> (every core).</summary>
-    public WorkerPool? Pool { get; init; }
+    /// <summary>
+    /// Threads the kernels may use (0: every core). All kernels share the process-wide <see cref="WorkerPool.Default"/>
+    /// and take at most this many of its threads: two pools would spin their workers against each other on the same cores.
+    /// </summary>
+    public int Threads { get; init; }
 
     /// <summary>Storage of the key/value cache.</summary>
     public KvCacheType CacheType { get; init; } = KvCacheType.F32;

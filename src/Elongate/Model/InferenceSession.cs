@@ -24,7 +24,7 @@ public sealed class InferenceSession
     private readonly LlamaModel _model;
     private readonly LlamaConfig _c;
     private readonly KvCache _cache;        // per layer, [context, kv_dim]; keys stored after RoPE (static types) or raw
-    private readonly WorkerPool _pool;
+    private readonly int _threads;
     private readonly float[][] _attnNorm, _ffnNorm; // per layer, [dim], converted once from any stored type
     private readonly float[] _finalNorm;
     private readonly RotaryEmbedding _rope;
@@ -77,7 +77,7 @@ public sealed class InferenceSession
         options ??= model.Inference;
         ContextLength = contextLength > 0 ? contextLength : _c.MaxPositionEmbeddings;
         BatchSize = Math.Max(1, batchSize > 0 ? batchSize : options.BatchSize);
-        _pool = options.Pool ?? WorkerPool.Default;
+        _threads = options.Threads;
         var cacheType = options.CacheType;
         int dim = _c.HiddenSize, qDim = _c.NumHeads * _c.HeadDim, kv = _c.KvDim, hid = _c.IntermediateSize, B = BatchSize;
         foreach (var (spec, weight) in model.Weights.Tensors(_c))
@@ -242,19 +242,14 @@ public sealed class InferenceSession
     }
 
     /// <summary>
-    /// y = x·Wᵀ for n rows, W [out, in] in its stored type: fp32 weights go through the blocked GEMM, every other type
-    /// through the quantized kernels, which read the blocks in place (no dequantized copy of the model exists).
+    /// y = x·Wᵀ for n rows, W [out, in] in its stored type: the quantized kernels read the blocks in place (no dequantized
+    /// copy of the model exists); fp32 weights go on to the blocked GEMM from there.
     /// </summary>
     private unsafe void Linear(Span<float> y, ReadOnlySpan<float> x, Weight w, int n)
     {
-        int outDim = w.Rows, inDim = w.Cols;
-        if (w.Type == GgmlType.F32)
-        {
-            MatMul.Forward(y, x, w.Floats, n, inDim, outDim);
-            return;
-        }
+        if (y.Length < (long)n * w.Rows || x.Length < (long)n * w.Cols) throw new ArgumentException($"{w.Name}: buffers too short for {n} rows");
         fixed (float* py = y, px = x)
-            QuantMatMul.Forward(py, px, n, w.Data, w.Type, outDim, inDim, _pool);
+            QuantMatMul.Forward(py, px, n, w.Data, w.Type, w.Rows, w.Cols, WorkerPool.Default, _threads);
     }
 
     /// <summary>Rotates every head of one row (adjacent pairs over the first d_rot dims of each head).</summary>
@@ -319,7 +314,7 @@ public sealed class InferenceSession
             {
                 // F16/Q8_0 rows go to the kernel as stored; it expands one head's tile at a time.
                 var (k, v) = _cache.Stored(layer);
-                FlashAttention.ForwardCached(_att.AsSpan(0, n * qDim), _q.AsSpan(0, n * qDim), k, v, n, pos0, nh, nkv, hd, AttentionTileSize);
+                FlashAttention.ForwardCached(_att.AsSpan(0, n * qDim), _q.AsSpan(0, n * qDim), k, v, n, pos0, nh, nkv, hd, AttentionTileSize, _threads);
             }
             return;
         }
@@ -340,7 +335,7 @@ public sealed class InferenceSession
             var q = _q.AsSpan(t0 * qDim, rows * qDim);
             var o = _att.AsSpan(t0 * qDim, rows * qDim);
             if (AttentionOracle is { } oracle) oracle(o, q, keys, values, rows, first);
-            else FlashAttention.ForwardCached<float>(o, q, keys, values, rows, first, nh, nkv, hd, AttentionTileSize);
+            else FlashAttention.ForwardCached<float>(o, q, keys, values, rows, first, nh, nkv, hd, AttentionTileSize, _threads);
         }
     }
 }
