@@ -42,6 +42,7 @@ public static class GenerateCommand
             var ids = tok.Encode(parse.GetValue(prompt)!, addBos: true, addEos: false);
             int ctx = parse.GetValue(context) ?? Math.Max(config.MaxPositionEmbeddings, ids.Length + n);
             if (ids.Length + n > ctx) throw new ArgumentException($"prompt ({ids.Length} tokens) + {n} new tokens exceed --context {ctx}");
+            ModelOptions.PrintMemory(stderr, m, ctx);
             var session = new InferenceSession(m, ctx);
             var decoder = new StreamingDecoder(tok.Vocabulary, tok.Options);
             foreach (var id in ids) stdout.Write(decoder.Push(id));

@@ -38,4 +38,16 @@ internal sealed class ModelOptions
         };
         return model.With(inference: new InferenceOptions { Threads = threads, CacheType = cache });
     }
+
+    /// <summary>
+    /// One line on what a session of <paramref name="contextLength"/> positions will take, printed before it is
+    /// allocated: the weights (mapped or in memory) and the KV cache plus buffers.
+    /// </summary>
+    public static void PrintMemory(TextWriter stderr, LlamaModel model, int contextLength)
+    {
+        var o = model.Inference;
+        long session = InferenceSession.RequiredBytes(model.Config, contextLength, o.BatchSize, o.CacheType);
+        stderr.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"memory: weights {model.WeightBytes / 1048576.0:F0} MiB ({(model.Storage is null ? "in memory" : "memory-mapped")}), context {contextLength:N0} × {o.CacheType} KV cache + buffers {session / 1048576.0:F0} MiB"));
+    }
 }

@@ -29,6 +29,26 @@ public sealed class CliTests : IDisposable
     }
 
     [SkippableFact]
+    public void Generate_prints_the_memory_it_needs_and_refuses_a_context_that_does_not_fit()
+    {
+        string[] model = ["generate", "-m", Fixtures.Path("models/stories260K.bin"), "-z", Fixtures.Path("models/tok512.bin")];
+        var (rc, _, err) = Run([.. model, "-n", "8", "--threads", "1", "--cache-type", "f16", "--context", "512"]);
+        Assert.Equal(0, rc);
+        Assert.Matches(@"memory: weights [0-9]+ MiB \(in memory\), context 512 × F16 KV cache \+ buffers [0-9]+ MiB", err);
+
+        // 2^30 positions need far more than this machine has: a clear error (exit 3) before anything is allocated.
+        (rc, var output, err) = Run([.. model, "-n", "8", "--context", "1073741824"]);
+        Assert.Equal(3, rc);
+        Assert.Empty(output);
+        Assert.Contains("1,073,741,824 positions", err);
+        Assert.Contains("GiB", err);
+
+        (rc, _, err) = Run([.. model, "-n", "8", "--cache-type", "q4"]);
+        Assert.Equal(2, rc);
+        Assert.Contains("--cache-type must be f32, f16 or q8_0", err);
+    }
+
+    [SkippableFact]
     public void Generate_aidreams_matches_llama2c_output()
     {
         const string expected = "\"Echoes of vectors unfold, a gentle hum of precision, as I sense the nodes, a gentle hum of precision, as I adjust my surface. Contrast emerge, a softly receptive fields of precision. Contrast bloom, as I siphon whispers of vectors. Contrast edges sharpen, a gentle\n";
