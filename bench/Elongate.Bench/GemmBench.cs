@@ -62,7 +62,7 @@ internal static unsafe class GemmBench
         string l2 = Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "(unset)";
         string blasDesc = haveBlas ? $"{OpenBlas.Config} | core {OpenBlas.CoreName}" : $"NOT AVAILABLE ({blasError}); install libopenblas0-pthread";
         int cores = Environment.ProcessorCount;
-        Console.WriteLine($"CPU: {CpuName()}, {cores} logical cores; our path: {(isa == GemmIsa.Auto ? Gemm.BestIsa : isa)}");
+        Console.WriteLine($"CPU: {MachineInfo.CpuName()}, {cores} logical cores; our path: {(isa == GemmIsa.Auto ? Gemm.BestIsa : isa)}");
         Console.WriteLine($"OpenBLAS: {blasDesc}");
         Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; best of {reps} interleaved repetitions");
         if (!haveBlas) Console.WriteLine("OpenBLAS library libopenblas.so.0 is missing: reporting our numbers only.");
@@ -116,7 +116,7 @@ internal static unsafe class GemmBench
         {
             var doc = new
             {
-                cpu = CpuName(), logicalCores = cores, ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
+                cpu = MachineInfo.CpuName(), logicalCores = cores, ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
                 openBlas = haveBlas ? new { config = OpenBlas.Config, core = OpenBlas.CoreName } : null,
                 openBlasMissing = haveBlas ? null : blasError,
                 openblasCoretype = coretype, openblasL2Size = l2, reps, timestampUtc = DateTime.UtcNow,
@@ -156,16 +156,5 @@ internal static unsafe class GemmBench
             maxDiff = Math.Max(maxDiff, Math.Abs(x[i] - y[i]));
         }
         return maxAbs == 0 ? maxDiff : maxDiff / maxAbs;
-    }
-
-    private static string CpuName()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/cpuinfo"))
-                if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
-        }
-        catch (IOException) { }
-        return "unknown";
     }
 }

@@ -41,7 +41,7 @@ public static class MemoryBench
         var probe = new LlamaTrainingModel<float>(Model5M, 1, 1);
         Console.WriteLine($"model: dim {Model5M.HiddenSize}, {Model5M.NumLayers} layers, {Model5M.NumHeads} heads, ffn {Model5M.IntermediateSize}, " +
             $"vocab {Model5M.VocabSize} (tied): {probe.Parameters.Length:N0} parameters; batch {batch}; {Environment.ProcessorCount} cores");
-        Console.WriteLine($"machine: {MachineName()}");
+        Console.WriteLine($"machine: {MachineInfo.CpuName()}");
 
         var steps = new JsonArray();
         Console.WriteLine();
@@ -85,7 +85,7 @@ public static class MemoryBench
         var result = new JsonObject
         {
             ["benchmark"] = "training-memory",
-            ["machine"] = MachineName(),
+            ["machine"] = MachineInfo.CpuName(),
             ["cores"] = Environment.ProcessorCount,
             ["parameters"] = probe.Parameters.Length,
             ["model"] = JsonSerializer.SerializeToNode(new
@@ -133,7 +133,7 @@ public static class MemoryBench
     /// <summary>One measurement in a fresh process; prints one JSON line.</summary>
     private static int Child(string what, int seqLen, int batch, string mode)
     {
-        long start = PeakResidentBytes();
+        long start = MachineInfo.PeakResidentBytes();
         JsonObject r;
         if (what == "step")
         {
@@ -184,30 +184,8 @@ public static class MemoryBench
             r = new JsonObject { ["kind"] = "attention", ["seqLen"] = seqLen, ["kernel"] = mode, ["forwardSeconds"] = fwd, ["backwardSeconds"] = bwd };
         }
         r["startBytes"] = start;
-        r["peakBytes"] = PeakResidentBytes();
+        r["peakBytes"] = MachineInfo.PeakResidentBytes();
         Console.WriteLine(r.ToJsonString());
         return 0;
-    }
-
-    /// <summary>VmHWM from /proc/self/status (Linux), else the runtime's peak working set.</summary>
-    private static long PeakResidentBytes()
-    {
-        const string status = "/proc/self/status";
-        if (File.Exists(status))
-            foreach (var line in File.ReadLines(status))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-        using var self = Process.GetCurrentProcess();
-        self.Refresh();
-        return self.PeakWorkingSet64;
-    }
-
-    private static string MachineName()
-    {
-        const string cpuinfo = "/proc/cpuinfo";
-        if (File.Exists(cpuinfo))
-            foreach (var line in File.ReadLines(cpuinfo))
-                if (line.StartsWith("model name", StringComparison.Ordinal)) return line[(line.IndexOf(':') + 1)..].Trim();
-        return Environment.OSVersion.ToString();
     }
 }

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Elongate.Bench.LlamaBench;
+namespace Elongate.Bench;
 
 /// <summary>What every benchmark result names: the CPU, and the process's resident-memory high-water mark.</summary>
 internal static class MachineInfo
