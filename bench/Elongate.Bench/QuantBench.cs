@@ -37,6 +37,7 @@ internal static unsafe class QuantBench
                 case "--rows": rowList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--matmul": matmul = true; break;
                 case "--quick": minSeconds = 0.05; break;
+                case "--cputime": s_cpuTime = true; break;
                 case "--small": shapes = [(4096, 4096)]; break;
                 case "--shape" or "--shapes":
                     shapes = args[++i].Split(',').Select(d => d.Split('x'))
@@ -44,7 +45,7 @@ internal static unsafe class QuantBench
                     shapesGiven = true;
                     break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512[,4096]] [--matmul] [--quick] [--small] [--shapes 4096x4096,...]");
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512[,4096]] [--matmul] [--quick] [--cputime] [--small] [--shapes 4096x4096,...]");
                     return 2;
             }
         }
@@ -94,6 +95,10 @@ internal static unsafe class QuantBench
 
     private static double s_minSeconds = 0.2;
 
+    /// <summary>--cputime: time by the process's CPU seconds (÷ threads) instead of wall time, so that a neighbour
+    /// taking the shared cores away mid-run does not count against us (for 1-thread comparisons on a busy machine).</summary>
+    private static bool s_cpuTime;
+
     /// <summary>
     /// Prompt-processing mode (--matmul): for each shape, row count and thread count, the fp32 <see cref="Gemm"/> rate on
     /// the same product (W already fp32, y = x·Wᵀ) and then every weight type's <see cref="QuantMatMul"/> rate and its
@@ -123,12 +128,12 @@ internal static unsafe class QuantBench
                     float* wf = (float*)weights[GgmlType.F32];
                     double fp32 = flops / Seconds(() => Gemm.Multiply(GemmTranspose.None, GemmTranspose.Transpose, rows, outDim, inDim, 1f,
                         new ReadOnlySpan<float>(x, rows * inDim), inDim, new ReadOnlySpan<float>(wf, outDim * inDim), inDim, 0f,
-                        new Span<float>(y, rows * outDim), outDim, GemmIsa.Auto, threads)) / 1e9;
+                        new Span<float>(y, rows * outDim), outDim, GemmIsa.Auto, threads), threads) / 1e9;
                     Console.WriteLine($"{outDim,5}x{inDim,-5} rows={rows,-4} {threads}T  fp32 Gemm {fp32,6:F1} GFLOP/s");
                     foreach (var type in types)
                     {
                         byte* w = (byte*)weights[type];
-                        double g = flops / Seconds(() => QuantMatMul.Forward(y, x, rows, w, type, outDim, inDim, pool)) / 1e9;
+                        double g = flops / Seconds(() => QuantMatMul.Forward(y, x, rows, w, type, outDim, inDim, pool), threads) / 1e9;
                         Console.WriteLine($"{outDim,5}x{inDim,-5} rows={rows,-4} {threads}T  {type,-5}    {g,6:F1} GFLOP/s  {g / fp32 * 100,4:F0}% of fp32");
                     }
                 }
@@ -163,16 +168,22 @@ internal static unsafe class QuantBench
         Console.WriteLine($"dispatch: WorkerPool.For(2) {best * 1e6:F2} µs, Parallel.For(0, 2) {bestParallel * 1e6:F2} µs per empty loop");
     }
 
-    private static double Seconds(Action run)
+    private static double Seconds(Action run, int threads = 1)
     {
         run(); // warm-up: JIT tiers, scratch buffers
         double best = double.MaxValue;
-        for (int rep = 0; rep < 3; rep++)
+        using var process = Process.GetCurrentProcess();
+        for (int rep = 0; rep < (s_cpuTime ? 5 : 3); rep++)
         {
             int iters = 0;
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
             var sw = Stopwatch.StartNew();
-            do { run(); iters++; } while (sw.Elapsed.TotalSeconds < 0.2);
-            best = Math.Min(best, sw.Elapsed.TotalSeconds / iters);
+            do { run(); iters++; } while (sw.Elapsed.TotalSeconds < s_minSeconds);
+            double wall = sw.Elapsed.TotalSeconds;
+            process.Refresh();
+            double seconds = s_cpuTime ? (process.TotalProcessorTime - cpu0).TotalSeconds / threads : wall;
+            best = Math.Min(best, seconds / iters);
         }
         return best;
     }
