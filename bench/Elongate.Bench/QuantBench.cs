@@ -25,26 +25,35 @@ internal static unsafe class QuantBench
         var types = AllTypes;
         int[] threadList = [1, 2];
         (int Out, int In)[] shapes = [(4096, 4096), (11008, 4096)];
-        int promptRows = 512;
+        int[] rowList = [512];
+        bool matmul = false, shapesGiven = false;
+        double minSeconds = 0.2;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--types": types = args[++i].Split(',').Select(s => Enum.Parse<GgmlType>(s, ignoreCase: true)).ToArray(); break;
                 case "--threads": threadList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
-                case "--rows": promptRows = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--rows": rowList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--matmul": matmul = true; break;
+                case "--quick": minSeconds = 0.05; break;
+                case "--cputime": s_cpuTime = true; break;
                 case "--small": shapes = [(4096, 4096)]; break;
-                case "--shape":
-                    var dims = args[++i].Split('x');
-                    shapes = [(int.Parse(dims[0], CultureInfo.InvariantCulture), int.Parse(dims[1], CultureInfo.InvariantCulture))];
+                case "--shape" or "--shapes":
+                    shapes = args[++i].Split(',').Select(d => d.Split('x'))
+                        .Select(d => (int.Parse(d[0], CultureInfo.InvariantCulture), int.Parse(d[1], CultureInfo.InvariantCulture))).ToArray();
+                    shapesGiven = true;
                     break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512] [--small] [--shape 4096x4096]");
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512[,4096]] [--matmul] [--quick] [--cputime] [--small] [--shapes 4096x4096,...]");
                     return 2;
             }
         }
+        s_minSeconds = minSeconds;
         Console.WriteLine($"CPU: {CpuModel()}, {Environment.ProcessorCount} logical cores");
+        if (matmul) return Matmul(types, threadList, rowList, shapesGiven ? shapes : PromptShapes);
         Dispatch();
+        int promptRows = rowList[0];
 
         foreach (var (outDim, inDim) in shapes)
         {
@@ -77,6 +86,64 @@ internal static unsafe class QuantBench
         return 0;
     }
 
+    /// <summary>Projection shapes (out × in) of a 134M Llama (dim 768, hidden 2048, vocab 32000) and of TinyLlama 1.1B
+    /// (dim 2048, 256-wide K/V, hidden 5632).</summary>
+    private static readonly (int Out, int In)[] PromptShapes =
+    [
+        (768, 768), (2048, 768), (768, 2048), (32000, 768), (2048, 2048), (256, 2048), (5632, 2048), (2048, 5632),
+    ];
+
+    private static double s_minSeconds = 0.2;
+
+    /// <summary>--cputime: time by the process's CPU seconds (÷ threads) instead of wall time, so that a neighbour
+    /// taking the shared cores away mid-run does not count against us (for 1-thread comparisons on a busy machine).</summary>
+    private static bool s_cpuTime;
+
+    /// <summary>
+    /// Prompt-processing mode (--matmul): for each shape, row count and thread count, the fp32 <see cref="Gemm"/> rate on
+    /// the same product (W already fp32, y = x·Wᵀ) and then every weight type's <see cref="QuantMatMul"/> rate and its
+    /// ratio to that fp32 rate.
+    /// </summary>
+    private static int Matmul(GgmlType[] types, int[] threadList, int[] rowList, (int Out, int In)[] shapes)
+    {
+        foreach (var (outDim, inDim) in shapes)
+            foreach (int rows in rowList)
+            {
+                float* x = (float*)NativeMemory.AlignedAlloc((nuint)((long)rows * inDim * 4), 64);
+                float* y = (float*)NativeMemory.AlignedAlloc((nuint)((long)rows * outDim * 4), 64);
+                var rng = new Random(1);
+                for (long i = 0; i < (long)rows * inDim; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+                double flops = 2.0 * rows * outDim * inDim;
+                var weights = new Dictionary<GgmlType, nint>();
+                foreach (var type in types.Append(GgmlType.F32).Distinct())
+                {
+                    long bytes = GgmlTypes.ByteCount(type, (long)outDim * inDim);
+                    byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                    Fill(w, bytes, type, outDim * (long)inDim);
+                    weights[type] = (nint)w;
+                }
+                foreach (int threads in threadList)
+                {
+                    using var pool = new WorkerPool(threads);
+                    float* wf = (float*)weights[GgmlType.F32];
+                    double fp32 = flops / Seconds(() => Gemm.Multiply(GemmTranspose.None, GemmTranspose.Transpose, rows, outDim, inDim, 1f,
+                        new ReadOnlySpan<float>(x, rows * inDim), inDim, new ReadOnlySpan<float>(wf, outDim * inDim), inDim, 0f,
+                        new Span<float>(y, rows * outDim), outDim, GemmIsa.Auto, threads), threads) / 1e9;
+                    Console.WriteLine($"{outDim,5}x{inDim,-5} rows={rows,-4} {threads}T  fp32 Gemm {fp32,6:F1} GFLOP/s");
+                    foreach (var type in types)
+                    {
+                        byte* w = (byte*)weights[type];
+                        double g = flops / Seconds(() => QuantMatMul.Forward(y, x, rows, w, type, outDim, inDim, pool), threads) / 1e9;
+                        Console.WriteLine($"{outDim,5}x{inDim,-5} rows={rows,-4} {threads}T  {type,-5}    {g,6:F1} GFLOP/s  {g / fp32 * 100,4:F0}% of fp32");
+                    }
+                }
+                foreach (var w in weights.Values) NativeMemory.AlignedFree((void*)w);
+                NativeMemory.AlignedFree(x);
+                NativeMemory.AlignedFree(y);
+            }
+        return 0;
+    }
+
     private struct Empty : IWorkerTask
     {
         public readonly void Run(int index) { }
@@ -101,16 +168,22 @@ internal static unsafe class QuantBench
         Console.WriteLine($"dispatch: WorkerPool.For(2) {best * 1e6:F2} µs, Parallel.For(0, 2) {bestParallel * 1e6:F2} µs per empty loop");
     }
 
-    private static double Seconds(Action run)
+    private static double Seconds(Action run, int threads = 1)
     {
         run(); // warm-up: JIT tiers, scratch buffers
         double best = double.MaxValue;
-        for (int rep = 0; rep < 3; rep++)
+        using var process = Process.GetCurrentProcess();
+        for (int rep = 0; rep < (s_cpuTime ? 5 : 3); rep++)
         {
             int iters = 0;
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
             var sw = Stopwatch.StartNew();
-            do { run(); iters++; } while (sw.Elapsed.TotalSeconds < 0.2);
-            best = Math.Min(best, sw.Elapsed.TotalSeconds / iters);
+            do { run(); iters++; } while (sw.Elapsed.TotalSeconds < s_minSeconds);
+            double wall = sw.Elapsed.TotalSeconds;
+            process.Refresh();
+            double seconds = s_cpuTime ? (process.TotalProcessorTime - cpu0).TotalSeconds / threads : wall;
+            best = Math.Min(best, seconds / iters);
         }
         return best;
     }

@@ -18,12 +18,25 @@ public static class GgmlQuants
     /// Converts <paramref name="src"/> (whole blocks of <paramref name="type"/>) to fp32. <paramref name="dst"/>'s length
     /// sets the element count and must match the source's byte count.
     /// </summary>
-    public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
+    public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst) =>
+        Dequantize(type, src, dst, DequantizeRows.BestIsa);
+
+    /// <summary><see cref="Dequantize(GgmlType, ReadOnlySpan{byte}, Span{float})"/> on a forced path (tests):
+    /// <see cref="GemmIsa.Scalar"/> runs the reference formulas below, the vector paths <see cref="DequantizeRows"/>.</summary>
+    internal static unsafe void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst, GemmIsa isa)
     {
         int bs = GgmlTypes.BlockSize(type), ts = GgmlTypes.TypeSize(type);
         if (dst.Length % bs != 0 || (long)dst.Length / bs * ts != src.Length)
             throw new ArgumentException($"{src.Length} bytes of {type} do not hold {dst.Length} elements");
         int nb = dst.Length / bs;
+        if (isa == GemmIsa.Auto) isa = DequantizeRows.BestIsa;
+        if (isa != GemmIsa.Scalar && BitConverter.IsLittleEndian && DequantizeRows.HasVectorPath(type) && DequantizeRows.IsSupported(isa))
+        {
+            fixed (byte* ps = src)
+            fixed (float* pd = dst)
+                DequantizeRows.Run(type, ps, pd, nb, isa);
+            return;
+        }
         switch (type)
         {
             case GgmlType.F32 when BitConverter.IsLittleEndian:

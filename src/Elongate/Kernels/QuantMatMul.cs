@@ -15,8 +15,8 @@ namespace Elongate.Kernels;
 /// </para>
 /// <para>
 /// Many rows (prompt processing, ≥ <see cref="GemmRows"/>): arithmetic dominates and the fp32 GEMM micro-kernel does
-/// more per cycle than the block-wise int8 dots, so W is dequantized one fixed panel of output rows at a time into a
-/// per-worker buffer and multiplied by the existing <see cref="Gemm"/> kernel; W is still read once per call.
+/// more per cycle than the block-wise int8 dots, so W is dequantized straight into the packed panels of the fp32
+/// <see cref="Gemm"/> loop (<see cref="QuantGemm"/>); W is still read and dequantized once per call.
 /// </para>
 /// Every output is computed the same way whatever the thread count or chunking, so results are bit-identical across
 /// thread counts.
@@ -29,10 +29,6 @@ public static unsafe class QuantMatMul
     /// path 30–47 GFLOP/s at 32 rows (re-packing and dequantizing amortized over few rows) but 73–100 at 128.
     /// </summary>
     internal const int GemmRows = 96;
-
-    /// <summary>Output rows per dequantized panel: wide enough to amortize re-packing the activations inside the GEMM,
-    /// small enough for a per-worker buffer (128 × 11008 fp32 = 5.6 MB at most for Llama-7B's widest input).</summary>
-    internal const int PanelRows = 128;
 
     /// <summary>Below this many weight bytes × rows a call runs on the calling thread alone.</summary>
     private const long ParallelBytes = 1 << 16;
@@ -117,11 +113,7 @@ public static unsafe class QuantMatMul
         }
         if (rows >= GemmRows)
         {
-            var panels = new PanelTask
-            {
-                Y = y, X = x, Rows = rows, W = w, Type = type, OutDim = outDim, InDim = inDim, RowBytes = rowBytes, Isa = gemmIsa,
-            };
-            pool.For((outDim + PanelRows - 1) / PanelRows, ref panels, threads);
+            QuantGemm.Multiply(y, x, rows, w, type, outDim, inDim, rowBytes, gemmIsa, pool, threads);
             return;
         }
 
@@ -195,27 +187,6 @@ public static unsafe class QuantMatMul
                     Y[(long)t * OutDim + o] = QuantDot.Row(Type, Isa, row, a, InDim);
                 }
             }
-        }
-    }
-
-    /// <summary>Dequantizes one panel of <see cref="PanelRows"/> weight rows to fp32 and multiplies it with all of x.</summary>
-    private struct PanelTask : IWorkerTask
-    {
-        public float* Y, X;
-        public byte* W;
-        public GgmlType Type;
-        public GemmIsa Isa;
-        public int Rows, OutDim, InDim;
-        public long RowBytes;
-
-        public readonly void Run(int panel)
-        {
-            int o0 = panel * PanelRows, n = Math.Min(PanelRows, OutDim - o0);
-            float* buf = QuantScratch.Panel((long)n * InDim);
-            GgmlQuants.Dequantize(Type, new ReadOnlySpan<byte>(W + o0 * RowBytes, (int)(n * RowBytes)), new Span<float>(buf, n * InDim));
-            Gemm.Multiply(GemmTranspose.None, GemmTranspose.Transpose, Rows, n, InDim, 1f,
-                new ReadOnlySpan<float>(X, Rows * InDim), InDim, new ReadOnlySpan<float>(buf, n * InDim), InDim, 0f,
-                new Span<float>(Y + o0, (Rows - 1) * OutDim + n), OutDim, Isa, maxThreads: 1);
         }
     }
 }

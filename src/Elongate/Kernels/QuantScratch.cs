@@ -4,7 +4,7 @@ namespace Elongate.Kernels;
 
 /// <summary>
 /// Per-thread, 64-byte aligned, grow-only native scratch for <see cref="QuantMatMul"/>: the quantized activations
-/// (owned by the calling thread, read by the workers) and dequantized weight panels (one per worker). Steady-state calls
+/// (owned by the calling thread, read by the workers) and dequantized weight slivers before packing (one per worker). Steady-state calls
 /// allocate nothing; the finalizer frees the memory when the owning thread dies.
 /// </summary>
 internal sealed unsafe class QuantScratch
@@ -18,7 +18,7 @@ internal sealed unsafe class QuantScratch
     /// <summary>Room for the quantized activation rows of one call (calling thread).</summary>
     public static byte* Activations(long bytes) => (t_activations ??= new QuantScratch()).Get(bytes);
 
-    /// <summary>Room for one dequantized fp32 weight panel (each worker its own).</summary>
+    /// <summary>Room for one dequantized fp32 weight sliver (NR rows × KC, each worker its own).</summary>
     public static float* Panel(long floats) => (float*)(t_panel ??= new QuantScratch()).Get(floats * sizeof(float));
 
     private byte* Get(long bytes)

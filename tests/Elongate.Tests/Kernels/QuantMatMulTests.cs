@@ -122,7 +122,7 @@ public class QuantMatMulTests
     public void MatchesDequantizedProduct(GgmlType type, string isaName)
     {
         var isa = Enum.Parse<QuantIsa>(isaName);
-        // 150 output rows: not a multiple of the 16-row chunks nor of the 128-row GEMM panels.
+        // 150 output rows: not a multiple of the 16-row chunks nor of the 32-column packed GEMM slivers.
         foreach (int rows in new[] { 1, 3, 17, 64, QuantMatMul.GemmRows + 1 })
             CheckAgainstReference(type, isa, rows, 150, 512, threads: 2);
     }
@@ -142,6 +142,35 @@ public class QuantMatMulTests
             using (var p1 = new WorkerPool(1)) QuantMatMul.Forward(y1, x, rows, w, type, outDim, inDim, p1, isa);
             using (var p2 = new WorkerPool(2)) QuantMatMul.Forward(y2, x, rows, w, type, outDim, inDim, p2, isa);
             Assert.Equal(y1, y2);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void PromptPathMatchesGemmOnDequantizedWeights(GgmlType type, string isaName)
+    {
+        // 512 rows against 2100 output rows × 768 inputs: more than one NC = 2048 column panel, one KC = 512 depth
+        // block plus a remainder, a partial 32-column sliver, several MC row blocks. The prompt path must give exactly
+        // what the fp32 GEMM gives on the dequantized weights (same blocking, same kernel), on 1 and 2 threads.
+        var isa = Enum.Parse<QuantIsa>(isaName);
+        if (isa == QuantIsa.Avx2) return; // the GEMM path does not depend on the int8 dot path: AvxVnni/Scalar cover it
+        // The scalar kernel (NC = 1024, KC = 256) gets a smaller product with the same coverage, to stay well under 2 s.
+        bool scalar = isa == QuantIsa.Scalar;
+        int rows = scalar ? 160 : 512, outDim = scalar ? 1100 : 2100;
+        const int inDim = 768;
+        var w = RandomWeights(type, outDim, inDim, 21);
+        var x = RandomActivations(rows, inDim, 23);
+        var wf = new float[outDim * inDim];
+        GgmlQuants.Dequantize(type, w, wf);
+        var gemmIsa = isa == QuantIsa.Scalar ? GemmIsa.Scalar : GemmIsa.Auto;
+        var expected = new float[rows * outDim];
+        Gemm.Multiply(GemmTranspose.None, GemmTranspose.Transpose, rows, outDim, inDim, 1f, x, inDim, wf, inDim, 0f, expected, outDim, gemmIsa, 1);
+        foreach (int threads in new[] { 1, 2 })
+        {
+            var y = new float[rows * outDim];
+            using var pool = new WorkerPool(threads);
+            QuantMatMul.Forward(y, x, rows, w, type, outDim, inDim, pool, isa);
+            Assert.True(expected.AsSpan().SequenceEqual(y), $"{type} {isa} {threads} threads: prompt path differs from Gemm on dequantized weights");
         }
     }
 
