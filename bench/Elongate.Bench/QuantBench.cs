@@ -26,6 +26,8 @@ internal static unsafe class QuantBench
         int[] threadList = [1, 2];
         (int Out, int In)[] shapes = [(4096, 4096), (11008, 4096)];
         int promptRows = 512;
+        bool stream = false;
+        long streamMb = 256;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -34,16 +36,19 @@ internal static unsafe class QuantBench
                 case "--threads": threadList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--rows": promptRows = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--small": shapes = [(4096, 4096)]; break;
+                case "--stream": stream = true; break;
+                case "--mb": streamMb = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--shape":
                     var dims = args[++i].Split('x');
                     shapes = [(int.Parse(dims[0], CultureInfo.InvariantCulture), int.Parse(dims[1], CultureInfo.InvariantCulture))];
                     break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512] [--small] [--shape 4096x4096]");
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512] [--small] [--shape 4096x4096] [--stream [--mb 256]]");
                     return 2;
             }
         }
         Console.WriteLine($"CPU: {CpuModel()}, {Environment.ProcessorCount} logical cores");
+        if (stream) return Stream(types, threadList, streamMb);
         Dispatch();
 
         foreach (var (outDim, inDim) in shapes)
@@ -77,6 +82,54 @@ internal static unsafe class QuantBench
         return 0;
     }
 
+    /// <summary>
+    /// `--stream`: matrix-vector products (rows = 1) cycling through ≥ <paramref name="megabytes"/> MB of distinct
+    /// matrices of one type, so every weight byte comes from DRAM as in decoding (a single 4096×4096 Q4_0 matrix is
+    /// 9 MB and would partly stay in cache). Two layer mixes: a 134M-parameter Llama's layers (dim 768, FFN 2048:
+    /// q, k, v, o 768×768, gate and up 2048×768, down 768×2048) and 4096×4096 matrices.
+    /// </summary>
+    private static int Stream(GgmlType[] types, int[] threadList, long megabytes)
+    {
+        (string Name, (int Out, int In)[] Layer)[] mixes =
+        [
+            ("134M layers", [(768, 768), (768, 768), (768, 768), (768, 768), (2048, 768), (2048, 768), (768, 2048)]),
+            ("4096x4096", [(4096, 4096)]),
+        ];
+        float* x = (float*)NativeMemory.AlignedAlloc(4096 * 4 * 4, 64);
+        float* y = (float*)NativeMemory.AlignedAlloc(4096 * 4 * 4, 64);
+        var rng = new Random(1);
+        for (int i = 0; i < 4096 * 4; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        foreach (var type in types)
+            foreach (var (name, layer) in mixes)
+            {
+                long layerBytes = layer.Sum(s => GgmlTypes.ByteCount(type, (long)s.Out * s.In));
+                int layers = (int)Math.Max(1, (megabytes * 1_000_000 + layerBytes - 1) / layerBytes);
+                long bytes = layerBytes * layers;
+                byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                Fill(w, bytes, type, bytes / GgmlTypes.TypeSize(type) * GgmlTypes.BlockSize(type));
+                foreach (int threads in threadList)
+                {
+                    using var pool = new WorkerPool(threads);
+                    double s = Seconds(() =>
+                    {
+                        byte* p = w;
+                        for (int l = 0; l < layers; l++)
+                            foreach (var (o, i) in layer)
+                            {
+                                QuantMatMul.Forward(y, x, 1, p, type, o, i, pool);
+                                p += GgmlTypes.ByteCount(type, (long)o * i);
+                            }
+                    }, reps: 5);
+                    double weights = bytes / (double)GgmlTypes.TypeSize(type) * GgmlTypes.BlockSize(type);
+                    Console.WriteLine($"{type,-5} stream {name,-12} {bytes / 1e6,5:F0} MB {threads}T  {bytes / s / 1e9,6:F1} GB/s  {weights / s / 1e9,6:F1} G weights/s");
+                }
+                NativeMemory.AlignedFree(w);
+            }
+        NativeMemory.AlignedFree(x);
+        NativeMemory.AlignedFree(y);
+        return 0;
+    }
+
     private struct Empty : IWorkerTask
     {
         public readonly void Run(int index) { }
@@ -101,11 +154,11 @@ internal static unsafe class QuantBench
         Console.WriteLine($"dispatch: WorkerPool.For(2) {best * 1e6:F2} µs, Parallel.For(0, 2) {bestParallel * 1e6:F2} µs per empty loop");
     }
 
-    private static double Seconds(Action run)
+    private static double Seconds(Action run, int reps = 3)
     {
         run(); // warm-up: JIT tiers, scratch buffers
         double best = double.MaxValue;
-        for (int rep = 0; rep < 3; rep++)
+        for (int rep = 0; rep < reps; rep++)
         {
             int iters = 0;
             var sw = Stopwatch.StartNew();
