@@ -19,6 +19,10 @@ namespace Elongate.Kernels;
 /// prefetcher: Q4_0 fell from 13–16 GB/s (one row per pass) to 6–10 GB/s on one Zen 5 core although the kernel was 1.7×
 /// faster from cache. So each pass prefetches the next group of four rows (contiguous after this one) linearly, as
 /// many bytes per block step as it consumes, which keeps one group (≥ 1.7 KiB, 9 KiB for 4096-wide Q4_0) in flight.
+/// Measured (`bench quant --stream`, ~260 MB of distinct matrices, Zen 5 shared with other jobs, best of 2 runs, one
+/// row per pass → four): from cache (1024×1024 Q4_0, 1 thread) 10–12 → 18–19 GB/s; streaming, 1 thread, 134M-model
+/// layers: Q4_0 14.2 → 16.7, Q4_K 15.2 → 19.0, Q5_K 14.1 → 18.3, Q6_K 20.4 → 19.6 GB/s (noise level); 2 threads:
+/// Q4_0 13.5 → 15.2, Q4_K 13.8 → 23.9, Q5_K 15.1 → 21.7, Q6_K 17.3 → 20.0 GB/s.
 /// </para>
 /// <para>
 /// Each output's arithmetic depends only on its weight row, its activation row and which kernel handles it;
@@ -31,9 +35,13 @@ internal static unsafe class QuantDotRows
     /// <summary>Weight rows per pass.</summary>
     public const int Rows = 4;
 
-    /// <summary>Whether <paramref name="type"/> has a four-row kernel on <paramref name="isa"/>.</summary>
+    /// <summary>
+    /// Whether <paramref name="type"/> has a four-row kernel on <paramref name="isa"/>. Not Q8_0: it moves the most
+    /// bytes per weight, and four interleaved rows lost to one row per pass streaming from DRAM even with the prefetch
+    /// (`bench quant --stream`, 1 thread, machine shared: 18–19 GB/s against 23–30 GB/s; 8–12 GB/s without prefetch).
+    /// </summary>
     public static bool Supports(GgmlType type, QuantIsa isa) =>
-        isa is QuantIsa.AvxVnni or QuantIsa.Avx2 && type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+        isa is QuantIsa.AvxVnni or QuantIsa.Avx2 && type is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>
     /// y[r] = Σ_i W[r, i]·x[i] for the four weight rows at <paramref name="w"/>, <paramref name="w"/> + <paramref name="stride"/>, …
@@ -41,11 +49,9 @@ internal static unsafe class QuantDotRows
     /// </summary>
     public static void Dot4(GgmlType type, QuantIsa isa, byte* w, long stride, in Act a, int n, float* y)
     {
-        bool vnni = isa == QuantIsa.AvxVnni;
         switch (type)
         {
-            case GgmlType.Q4_0: if (vnni) Q4_0<VnniDot>(w, stride, a, n / 32, y); else Q4_0<Avx2Dot>(w, stride, a, n / 32, y); break;
-            case GgmlType.Q8_0: if (vnni) Q8_0<VnniDot>(w, stride, a, n / 32, y); else Q8_0<Avx2Dot>(w, stride, a, n / 32, y); break;
+            case GgmlType.Q4_0: if (isa == QuantIsa.AvxVnni) Q4_0<VnniDot>(w, stride, a, n / 32, y); else Q4_0<Avx2Dot>(w, stride, a, n / 32, y); break;
             case GgmlType.Q4_K: Q4_K(w, stride, a, n / 256, y); break;
             case GgmlType.Q5_K: Q5_K(w, stride, a, n / 256, y); break;
             case GgmlType.Q6_K: Q6_K(w, stride, a, n / 256, y); break;
@@ -103,41 +109,6 @@ internal static unsafe class QuantDotRows
             acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(TD.Dot(corr, Nibbles(w3 + 2, shift, low), x)), Vector256.Create(Half(ht, w3)) * dx, acc3);
         }
         Store(y, acc0, acc1, acc2, acc3);
-    }
-
-    private static void Q8_0<TD>(byte* w, long stride, in Act a, int nb, float* y) where TD : struct, IByteDot
-    {
-        float* ht = HalfTable;
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        var acc2 = Vector256<float>.Zero;
-        var acc3 = Vector256<float>.Zero;
-        sbyte* q = a.Q;
-        float* d = a.D;
-        byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
-        byte* pf = w + 4 * stride; // the next group of four rows, contiguous after this one
-        for (int b = 0; b < nb; b++, w += 34, w1 += 34, w2 += 34, w3 += 34, pf += 136)
-        {
-            // 136 bytes of the next group per 136 bytes consumed here: see the class remarks.
-            Sse.Prefetch0(pf + 0);
-            Sse.Prefetch0(pf + 64);
-            Sse.Prefetch0(pf + 128);
-            var x = Vector256.Load(q + 32 * b);
-            var dx = Vector256.Create(d[b]);
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Signed<TD>(w + 2, x)), Vector256.Create(Half(ht, w)) * dx, acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Signed<TD>(w1 + 2, x)), Vector256.Create(Half(ht, w1)) * dx, acc1);
-            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Signed<TD>(w2 + 2, x)), Vector256.Create(Half(ht, w2)) * dx, acc2);
-            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Signed<TD>(w3 + 2, x)), Vector256.Create(Half(ht, w3)) * dx, acc3);
-        }
-        Store(y, acc0, acc1, acc2, acc3);
-    }
-
-    /// <summary>Signed × signed int8 dot of 32 elements: |w| × (x with w's sign), for the unsigned × signed instruction.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Signed<TD>(byte* w, Vector256<sbyte> x) where TD : struct, IByteDot
-    {
-        var v = Vector256.Load((sbyte*)w);
-        return TD.Dot(Vector256<int>.Zero, Avx2.Abs(v), Avx2.Sign(x, v));
     }
 
     /// <summary>Byte-shuffle masks that spread int16 lane k (0–7) of a 128-bit lane over all eight int16 lanes.</summary>
