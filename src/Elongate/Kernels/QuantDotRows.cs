@@ -17,8 +17,8 @@ namespace Elongate.Kernels;
 /// <para>
 /// Streaming from DRAM, four rows read side by side (four streams each advancing a block at a time) defeated the hardware
 /// prefetcher: Q4_0 fell from 13–16 GB/s (one row per pass) to 6–10 GB/s on one Zen 5 core although the kernel was 1.7×
-/// faster from cache. So each pass prefetches the next group of four rows (contiguous after this one) linearly, as
-/// many bytes per block step as it consumes, which keeps one group (≥ 1.7 KiB, 9 KiB for 4096-wide Q4_0) in flight.
+/// faster from cache. So each pass prefetches a following group of four rows (see <see cref="Ahead"/>) linearly, as
+/// many bytes per block step as it consumes, which keeps ≥ 3 KiB (9 KiB for 4096-wide Q4_0) in flight.
 /// Measured (`bench quant --stream`, ~260 MB of distinct matrices, Zen 5 shared with other jobs, best of 2 runs, one
 /// row per pass → four): from cache (1024×1024 Q4_0, 1 thread) 10–12 → 18–19 GB/s; streaming, 1 thread, 134M-model
 /// layers: Q4_0 14.2 → 16.7, Q4_K 15.2 → 19.0, Q5_K 14.1 → 18.3, Q6_K 20.4 → 19.6 GB/s (noise level); 2 threads:
@@ -59,6 +59,14 @@ internal static unsafe class QuantDotRows
         }
     }
 
+    /// <summary>
+    /// Prefetch distance: the next group of four rows (contiguous after this one), or the one after it when a group is
+    /// under 3 KiB. Streaming 134M-model layers (768-wide Q4_0, 1.7 KiB groups), 1 thread: 13.2–13.7 GB/s one group
+    /// ahead, 14.8–15.4 two ahead; 4096-wide rows: no difference beyond noise.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long Ahead(long stride) => Rows * stride >= 3072 ? Rows * stride : 2 * Rows * stride;
+
     /// <summary>32 nibbles of the 16 bytes at <paramref name="p"/>: low nibbles (elements 0–15) in the low lane, high
     /// (16–31) in the high lane. One broadcast load, one per-lane variable shift (0 | 4), one AND.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -92,7 +100,7 @@ internal static unsafe class QuantDotRows
         float* d = a.D;
         int* s = a.Sums32;
         byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
-        byte* pf = w + 4 * stride; // the next group of four rows, contiguous after this one
+        byte* pf = w + Ahead(stride);
         for (int b = 0; b < nb; b++, w += 18, w1 += 18, w2 += 18, w3 += 18, pf += 72)
         {
             // 72 bytes of the next group per 72 bytes consumed here: see the class remarks.
@@ -156,7 +164,7 @@ internal static unsafe class QuantDotRows
         var acc2 = Vector256<float>.Zero;
         var acc3 = Vector256<float>.Zero;
         byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
-        byte* pf = w + 4 * stride; // the next group of four rows, contiguous after this one
+        byte* pf = w + Ahead(stride);
         for (int b = 0; b < nb; b++, w += 144, w1 += 144, w2 += 144, w3 += 144, pf += 576)
         {
             // 576 bytes of the next group per 576 bytes consumed here: see the class remarks.
@@ -223,7 +231,7 @@ internal static unsafe class QuantDotRows
         var acc2 = Vector256<float>.Zero;
         var acc3 = Vector256<float>.Zero;
         byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
-        byte* pf = w + 4 * stride; // the next group of four rows, contiguous after this one
+        byte* pf = w + Ahead(stride);
         for (int b = 0; b < nb; b++, w += 176, w1 += 176, w2 += 176, w3 += 176, pf += 704)
         {
             // 704 bytes of the next group per 704 bytes consumed here: see the class remarks.
@@ -293,7 +301,7 @@ internal static unsafe class QuantDotRows
         var acc2 = Vector256<float>.Zero;
         var acc3 = Vector256<float>.Zero;
         byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
-        byte* pf = w + 4 * stride; // the next group of four rows, contiguous after this one
+        byte* pf = w + Ahead(stride);
         for (int b = 0; b < nb; b++, w += 210, w1 += 210, w2 += 210, w3 += 210, pf += 840)
         {
             // 840 bytes of the next group per 840 bytes consumed here: see the class remarks.
