@@ -7,7 +7,7 @@ using Elongate.Kernels;
 //   dotnet run -c Release --project bench/Elongate.Bench -- train [--seq 256,1024] [--preset 20m] [--out train.json]   (tokens/s and MFU)
 //   dotnet run -c Release --project bench/Elongate.Bench -- decode [--presets 5m,20m] [--vocab 4096,32000] [--out decode.json]  (vs llama.cpp)
 //   dotnet run -c Release --project bench/Elongate.Bench -- attention [--seq 256,1024,4096]   (FlashAttention fwd/bwd GFLOP/s)
-//   dotnet run -c Release --project bench/Elongate.Bench -- quant [--types q4_0,q4_k] [--threads 1,2] [--rows 512] [--small]   (quantized matvec GB/s, matmul GFLOP/s)
+//   dotnet run -c Release --project bench/Elongate.Bench -- quant [--types q4_0,q4_k] [--threads 1,2] [--rows 512] [--small] [--stream]   (quantized matvec GB/s, matmul GFLOP/s; --stream: from DRAM)
 //   dotnet run -c Release --project bench/Elongate.Bench -- quant --matmul [--rows 512,4096] [--shapes 768x768,...] [--quick] [--cputime]   (prompt GFLOP/s per type vs fp32 Gemm)
 //   dotnet run -c Release --project bench/Elongate.Bench -- memory [--seq 512,1024,2048,4096] [--out memory.json]
 //   dotnet run -c Release --project bench/Elongate.Bench -- model [--shapes S,M,L] [--types q8_0,q4_0,q4_k_m] [--threads 2] [--pp 512] [--tg 128] [--quick] ...

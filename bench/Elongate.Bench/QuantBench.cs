@@ -28,6 +28,8 @@ internal static unsafe class QuantBench
         int[] rowList = [512];
         bool matmul = false, shapesGiven = false;
         double minSeconds = 0.2;
+        bool stream = false;
+        long streamMb = 256;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -39,19 +41,22 @@ internal static unsafe class QuantBench
                 case "--quick": minSeconds = 0.05; break;
                 case "--cputime": s_cpuTime = true; break;
                 case "--small": shapes = [(4096, 4096)]; break;
+                case "--stream": stream = true; break;
+                case "--mb": streamMb = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--shape" or "--shapes":
                     shapes = args[++i].Split(',').Select(d => d.Split('x'))
                         .Select(d => (int.Parse(d[0], CultureInfo.InvariantCulture), int.Parse(d[1], CultureInfo.InvariantCulture))).ToArray();
                     shapesGiven = true;
                     break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512[,4096]] [--matmul] [--quick] [--cputime] [--small] [--shapes 4096x4096,...]");
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: quant [--types q4_0,q8_0,...] [--threads 1,2] [--rows 512[,4096]] [--matmul] [--quick] [--cputime] [--small] [--shapes 4096x4096,...] [--stream [--mb 256]]");
                     return 2;
             }
         }
         s_minSeconds = minSeconds;
         Console.WriteLine($"CPU: {CpuModel()}, {Environment.ProcessorCount} logical cores");
         if (matmul) return Matmul(types, threadList, rowList, shapesGiven ? shapes : PromptShapes);
+        if (stream) return Stream(types, threadList, streamMb);
         Dispatch();
         int promptRows = rowList[0];
 
@@ -141,6 +146,54 @@ internal static unsafe class QuantBench
                 NativeMemory.AlignedFree(x);
                 NativeMemory.AlignedFree(y);
             }
+        return 0;
+    }
+
+    /// <summary>
+    /// `--stream`: matrix-vector products (rows = 1) cycling through ≥ <paramref name="megabytes"/> MB of distinct
+    /// matrices of one type, so every weight byte comes from DRAM as in decoding (a single 4096×4096 Q4_0 matrix is
+    /// 9 MB and would partly stay in cache). Two layer mixes: a 134M-parameter Llama's layers (dim 768, FFN 2048:
+    /// q, k, v, o 768×768, gate and up 2048×768, down 768×2048) and 4096×4096 matrices.
+    /// </summary>
+    private static int Stream(GgmlType[] types, int[] threadList, long megabytes)
+    {
+        (string Name, (int Out, int In)[] Layer)[] mixes =
+        [
+            ("134M layers", [(768, 768), (768, 768), (768, 768), (768, 768), (2048, 768), (2048, 768), (768, 2048)]),
+            ("4096x4096", [(4096, 4096)]),
+        ];
+        float* x = (float*)NativeMemory.AlignedAlloc(4096 * 4 * 4, 64);
+        float* y = (float*)NativeMemory.AlignedAlloc(4096 * 4 * 4, 64);
+        var rng = new Random(1);
+        for (int i = 0; i < 4096 * 4; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        foreach (var type in types)
+            foreach (var (name, layer) in mixes)
+            {
+                long layerBytes = layer.Sum(s => GgmlTypes.ByteCount(type, (long)s.Out * s.In));
+                int layers = (int)Math.Max(1, (megabytes * 1_000_000 + layerBytes - 1) / layerBytes);
+                long bytes = layerBytes * layers;
+                byte* w = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                Fill(w, bytes, type, bytes / GgmlTypes.TypeSize(type) * GgmlTypes.BlockSize(type));
+                foreach (int threads in threadList)
+                {
+                    using var pool = new WorkerPool(threads);
+                    double s = Seconds(() =>
+                    {
+                        byte* p = w;
+                        for (int l = 0; l < layers; l++)
+                            foreach (var (o, i) in layer)
+                            {
+                                QuantMatMul.Forward(y, x, 1, p, type, o, i, pool);
+                                p += GgmlTypes.ByteCount(type, (long)o * i);
+                            }
+                    }, threads);
+                    double weights = bytes / (double)GgmlTypes.TypeSize(type) * GgmlTypes.BlockSize(type);
+                    Console.WriteLine($"{type,-5} stream {name,-12} {bytes / 1e6,5:F0} MB {threads}T  {bytes / s / 1e9,6:F1} GB/s  {weights / s / 1e9,6:F1} G weights/s");
+                }
+                NativeMemory.AlignedFree(w);
+            }
+        NativeMemory.AlignedFree(x);
+        NativeMemory.AlignedFree(y);
         return 0;
     }
 

@@ -74,6 +74,9 @@ internal static unsafe class QuantDot
     /// </summary>
     private static readonly float* s_halfTable = BuildHalfTable();
 
+    /// <summary>The fp16 → fp32 table; copy it into a local before a loop (see <see cref="Half(float*, byte*)"/>).</summary>
+    internal static float* HalfTable => s_halfTable;
+
     private static float* BuildHalfTable()
     {
         var t = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(65536 * sizeof(float), 64);
@@ -84,21 +87,21 @@ internal static unsafe class QuantDot
     /// <summary>Table lookup; kernels copy <see cref="s_halfTable"/> into a local first, so the loop carries no
     /// class-initialization check (which made the JIT spill the accumulators around it).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Half(float* table, byte* p) => table[*(ushort*)p];
+    internal static float Half(float* table, byte* p) => table[*(ushort*)p];
 
     /// <summary>Unsigned × signed byte products summed in fours into int32 lanes, added to acc.</summary>
-    private interface IByteDot
+    internal interface IByteDot
     {
         static abstract Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s);
     }
 
-    private struct VnniDot : IByteDot
+    internal struct VnniDot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) => AvxVnni.MultiplyWideningAndAdd(acc, u, s);
     }
 
-    private struct Avx2Dot : IByteDot
+    internal struct Avx2Dot : IByteDot
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Vector256<int> Dot(Vector256<int> acc, Vector256<byte> u, Vector256<sbyte> s) =>
@@ -220,7 +223,7 @@ internal static unsafe class QuantDot
 
     /// <summary>Unsigned codes × int8 activations, pairs summed to int16 (no saturation for ≤ 6-bit codes), then × a per-lane int16 scale into int32.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Scaled(Vector256<byte> u, sbyte* x, Vector256<short> scale) =>
+    internal static Vector256<int> Scaled(Vector256<byte> u, sbyte* x, Vector256<short> scale) =>
         Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u, Vector256.Load(x)), scale);
 
     /// <summary>
@@ -228,7 +231,7 @@ internal static unsafe class QuantDot
     /// 64-bit words of one byte each (see <see cref="GgmlQuants.ScaleMinK4"/> for the layout).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScalesMins(byte* p, out ulong scales, out ulong mins)
+    internal static void ScalesMins(byte* p, out ulong scales, out ulong mins)
     {
         uint w0 = *(uint*)p, w1 = *(uint*)(p + 4), w2 = *(uint*)(p + 8);
         uint sLo = w0 & 0x3f3f3f3f, mLo = w1 & 0x3f3f3f3f;
@@ -240,7 +243,7 @@ internal static unsafe class QuantDot
 
     /// <summary>Σ_s min_s·(Σq over sub-block s of 32) as 8 int32 lanes, from the activation's 16-element sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> MinTerms(ulong mins, short* sums16)
+    internal static Vector256<int> MinTerms(ulong mins, short* sums16)
     {
         var m = Vector128.CreateScalar(mins).AsByte();
         var pairs = Avx2.ConvertToVector256Int16(Sse2.UnpackLow(m, m)); // m0 m0 m1 m1 … m7 m7 as int16

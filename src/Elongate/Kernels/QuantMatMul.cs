@@ -119,8 +119,10 @@ public static unsafe class QuantMatMul
 
         var task = new DotTask { Y = y, Rows = rows, W = w, Type = type, OutDim = outDim, InDim = inDim, RowBytes = rowBytes, Isa = isa, X = x };
         if (QuantDot.IsInteger(type)) QuantizeActivations(ref task, pool, threads);
-        // Chunks of whole weight rows, ≥ 16 rows and ≥ 32 KiB, so each claim streams a long contiguous run of W.
-        task.ChunkRows = (int)Math.Max(16, (32 * 1024 + rowBytes - 1) / rowBytes);
+        // Chunks of whole weight rows, ≥ 16 rows and ≥ 32 KiB, so each claim streams a long contiguous run of W; a
+        // multiple of the four-row kernel's group, so every row meets the same kernel whatever the thread count.
+        task.ChunkRows = (int)Math.Max(16, (32 * 1024 + rowBytes - 1) / rowBytes + 3) & ~3;
+        task.Four = QuantDotRows.Supports(type, isa);
         int chunks = (outDim + task.ChunkRows - 1) / task.ChunkRows;
         pool.For(chunks, ref task, threads);
     }
@@ -168,6 +170,7 @@ public static unsafe class QuantMatMul
         public QuantIsa Isa;
         public int Rows, OutDim, InDim, ChunkRows, ScalesPerRow, SumBytesPerRow;
         public long RowBytes;
+        public bool Four;
 
         public readonly QuantDot.Act Activation(int t)
         {
@@ -178,6 +181,17 @@ public static unsafe class QuantMatMul
         public readonly void Run(int chunk)
         {
             int o0 = chunk * ChunkRows, o1 = Math.Min(OutDim, o0 + ChunkRows);
+            if (Four)
+            {
+                // Four weight rows per pass against each activation row in turn: the group (≤ 4 rows of W, a few
+                // KiB) stays in L1 while every activation row of a short prompt meets it.
+                for (; o0 + QuantDotRows.Rows <= o1; o0 += QuantDotRows.Rows)
+                {
+                    byte* group = W + o0 * RowBytes;
+                    for (int t = 0; t < Rows; t++)
+                        QuantDotRows.Dot4(Type, Isa, group, RowBytes, Activation(t), InDim, Y + (long)t * OutDim + o0);
+                }
+            }
             for (int o = o0; o < o1; o++)
             {
                 byte* row = W + o * RowBytes;
