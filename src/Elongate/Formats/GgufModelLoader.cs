@@ -23,9 +23,15 @@ public static class GgufModelLoader
         var file = GgufFile.Open(path);
         try
         {
-            var model = Load(file, mapped: options.MemoryMap);
-            if (!options.MemoryMap) file.Dispose();
-            return model;
+            if (options.MemoryMap) return Load(file, mapped: true);
+            // Tensor bytes are read with positional reads rather than copied out of the map, so the file's pages are
+            // never mapped into this process: its resident set is the model once, not twice.
+            using (var handle = File.OpenHandle(path))
+            {
+                var model = Load(file, mapped: false, handle);
+                file.Dispose();
+                return model;
+            }
         }
         catch
         {
@@ -37,7 +43,7 @@ public static class GgufModelLoader
     /// <summary>Validates an already parsed file and copies its weights (stored types kept) into managed memory.</summary>
     public static LlamaModel Load(GgufFile file) => Load(file, mapped: false);
 
-    private static unsafe LlamaModel Load(GgufFile file, bool mapped)
+    private static unsafe LlamaModel Load(GgufFile file, bool mapped, Microsoft.Win32.SafeHandles.SafeFileHandle? reader = null)
     {
         var config = ReadConfig(file);
         // Expected tensors are checked one by one as they are enumerated, so a corrupt block_count of 2^31 stops at the
@@ -64,9 +70,16 @@ public static class GgufModelLoader
             var t = file.GetTensor(spec.Name);
             if (mapped) return Weight.FromPointer(spec.Name, spec.Shape, t.Type, file.GetTensorPointer(t), file);
             // F32 tensors become float arrays, the form the training model and writers read without conversion.
-            if (t.Type == GgmlType.F32) return Weight.FromFloats(spec.Name, spec.Shape, file.DequantizeTensor(t));
+            if (t.Type == GgmlType.F32 && reader is null) return Weight.FromFloats(spec.Name, spec.Shape, file.DequantizeTensor(t));
+            if (t.Type == GgmlType.F32 && BitConverter.IsLittleEndian)
+            {
+                var floats = GC.AllocateUninitializedArray<float>(checked((int)(t.ByteSize / 4)), pinned: true);
+                ReadExactly(reader!, System.Runtime.InteropServices.MemoryMarshal.AsBytes(floats.AsSpan()), t, file.Source);
+                return Weight.FromFloats(spec.Name, spec.Shape, floats);
+            }
             var bytes = GC.AllocateUninitializedArray<byte>(checked((int)t.ByteSize), pinned: true);
-            new ReadOnlySpan<byte>(file.GetTensorPointer(t), bytes.Length).CopyTo(bytes);
+            if (reader is null) new ReadOnlySpan<byte>(file.GetTensorPointer(t), bytes.Length).CopyTo(bytes);
+            else ReadExactly(reader, bytes, t, file.Source);
             return Weight.FromBytes(spec.Name, spec.Shape, t.Type, bytes);
         }
         var weights = LlamaWeights.Build(config, Make);
@@ -75,6 +88,19 @@ public static class GgufModelLoader
         if (vocab is not null && vocab.Count != config.VocabSize)
             throw new ModelFormatException(file.Source, $"vocabulary has {vocab.Count} tokens, the model {config.VocabSize}", key: "tokenizer.ggml.tokens");
         return new LlamaModel { Config = config, Weights = weights, Vocabulary = vocab, Source = file.Source, Storage = mapped ? file : null };
+    }
+
+    /// <summary>Reads a tensor's bytes at its file offset; the header parse has already checked they lie inside the file.</summary>
+    private static void ReadExactly(Microsoft.Win32.SafeHandles.SafeFileHandle handle, Span<byte> destination, GgufTensorInfo t, string source)
+    {
+        long at = t.FileOffset;
+        while (!destination.IsEmpty)
+        {
+            int n = RandomAccess.Read(handle, destination, at);
+            if (n == 0) throw new ModelFormatException(source, $"file ended at byte {at} inside the tensor's data", at, t.Name);
+            destination = destination[n..];
+            at += n;
+        }
     }
 
     /// <summary>Matrix types the kernels compute on directly (the norm gains may be any readable type: they are tiny and converted once).</summary>
