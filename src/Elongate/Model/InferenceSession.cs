@@ -37,7 +37,7 @@ public sealed class InferenceSession
     private readonly int[] _rotFreqLength;
 
     // Activation buffers for up to BatchSize tokens.
-    private readonly float[] _x, _xb, _q, _k, _v, _att, _xo, _hGate, _hUp, _logits;
+    private readonly float[] _x, _xb, _q, _k, _v, _att, _xo, _hGate, _hUp, _logits, _lastLogits;
 
     /// <summary>Maximum number of positions the cache holds.</summary>
     public int ContextLength { get; }
@@ -112,6 +112,7 @@ public sealed class InferenceSession
         _hGate = new float[B * hid];
         _hUp = new float[B * hid];
         _logits = new float[B * _c.VocabSize];
+        _lastLogits = new float[_c.VocabSize];
     }
 
     private static float[] Gain(Weight w) => w.ManagedFloats ?? w.Dequantize();
@@ -140,7 +141,14 @@ public sealed class InferenceSession
     }
 
     /// <summary>Appends one token and returns the logits for the next, [vocab]. The array is reused by the next call.</summary>
-    public float[] Forward(int token) => Forward([token]);
+    public float[] Forward(int token)
+    {
+        // Decoding calls this once per token: a fresh 128 KB array each time (vocab 32,000) is a large-object
+        // allocation per token and periodic gen-2 collections, so the result lives in one buffer instead.
+        ForwardBatch([token], logitsFrom: 0);
+        _logits.AsSpan(0, _c.VocabSize).CopyTo(_lastLogits);
+        return _lastLogits;
+    }
 
     /// <summary>Appends <paramref name="tokens"/> and returns the logits after the last one, [vocab] (a fresh array).</summary>
     public float[] Forward(ReadOnlySpan<int> tokens)
