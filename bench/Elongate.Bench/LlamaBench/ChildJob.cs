@@ -22,7 +22,7 @@ internal sealed record ChildJob
     public int Batch { get; init; }
     public int Context { get; init; }
     public string CacheType { get; init; } = "f16";
-    public bool MemoryMap { get; init; } = true;
+    public bool MemoryMap { get; init; }
     /// <summary>Limits only: bytes streamed by the bandwidth test and the sgemm size.</summary>
     public long BandwidthBytes { get; init; }
     public int GemmSize { get; init; }

@@ -17,7 +17,7 @@ internal sealed record ModelBenchOptions
           --reps 3                timed repetitions per test (median, min–max)                    [3]
           --cache-type f16        KV cache of both engines: f32, f16 or q8_0                        [f16, llama.cpp's default]
           --batch N               tokens per forward call   [whole prompt up to 4096, else 512; tg 512]
-          --no-mmap               read the weights into memory instead of mapping the file (both engines)
+          --mmap                  map the weights instead of reading them into memory (both engines; --no-mmap: the default)
           --engines ours,llama.cpp                                                               [both]
           --cache-dir DIR         where the generated models are kept          [$TMPDIR/elongate-bench-models]
           --out results.json      everything, as JSON
@@ -58,7 +58,7 @@ internal sealed record ModelBenchOptions
         var flags = new HashSet<string>(StringComparer.Ordinal);
         string[] valued = ["--shapes", "--types", "--threads", "--pp", "--tg", "--depth", "--reps", "--cache-type", "--batch",
             "--engines", "--cache-dir", "--out", "--bandwidth-mib", "--gemm-size"];
-        string[] switches = ["--no-mmap", "--quick", "--no-limits"];
+        string[] switches = ["--mmap", "--no-mmap", "--quick", "--no-limits"];
         for (int i = 0; i < args.Length; i++)
         {
             if (valued.Contains(args[i]))
@@ -95,7 +95,7 @@ internal sealed record ModelBenchOptions
             Reps = Ints(Get("--reps", "3", "1"), 1)[0],
             CacheType = cacheType,
             Batch = given.TryGetValue("--batch", out var b) ? Ints(b, 1)[0] : null,
-            MemoryMap = !flags.Contains("--no-mmap"),
+            MemoryMap = flags.Contains("--mmap") && !flags.Contains("--no-mmap"),
             Engines = engines,
             CacheDir = given.GetValueOrDefault("--cache-dir") ?? BenchModelCache.DefaultFolder,
             Out = given.GetValueOrDefault("--out"),

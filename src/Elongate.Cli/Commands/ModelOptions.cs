@@ -5,17 +5,19 @@ using Elongate.Model;
 namespace Elongate.Cli.Commands;
 
 /// <summary>
-/// How every model-running command loads and runs its model: --threads, --no-mmap and --cache-type, applied in one
+/// How every model-running command loads and runs its model: --threads, --mmap/--no-mmap and --cache-type, applied in one
 /// place so generate, eval and the experiments behave alike.
 /// </summary>
 internal sealed class ModelOptions
 {
     public Option<int> Threads { get; } = new("--threads") { Description = "Threads for the kernels (default: every core)", DefaultValueFactory = _ => 0 };
-    public Option<bool> NoMmap { get; } = new("--no-mmap") { Description = "Read a GGUF's weights into memory instead of memory-mapping the file" };
+    public Option<bool> Mmap { get; } = new("--mmap") { Description = "Memory-map a GGUF's weights instead of reading them into memory (slower decoding on the machines measured)" };
+    public Option<bool> NoMmap { get; } = new("--no-mmap") { Description = "Read a GGUF's weights into memory (the default)" };
     public Option<string> CacheType { get; } = new("--cache-type") { Description = "Key/value cache storage: f32, f16 or q8_0", DefaultValueFactory = _ => "f32" };
 
     public void AddTo(Command command, bool running = true)
     {
+        command.Options.Add(Mmap);
         command.Options.Add(NoMmap);
         if (!running) return;
         command.Options.Add(Threads);
@@ -25,7 +27,8 @@ internal sealed class ModelOptions
     /// <summary>Loads the model with the load options and attaches the inference options for its sessions.</summary>
     public LlamaModel Load(ParseResult parse, string path)
     {
-        var model = ModelLoader.Load(path, new ModelLoadOptions { MemoryMap = !parse.GetValue(NoMmap) });
+        if (parse.GetValue(Mmap) && parse.GetValue(NoMmap)) throw new ArgumentException("give --mmap or --no-mmap, not both");
+        var model = ModelLoader.Load(path, new ModelLoadOptions { MemoryMap = parse.GetValue(Mmap) });
         if (!parse.CommandResult.Command.Options.Contains(Threads)) return model;
         int threads = parse.GetValue(Threads);
         if (threads < 0) throw new ArgumentException("--threads must be ≥ 0 (0 = every core)");

@@ -14,8 +14,8 @@ public static class GgufModelLoader
 {
     /// <summary>
     /// Opens and validates the model at <paramref name="path"/>. Weights keep their stored types; with
-    /// <see cref="ModelLoadOptions.MemoryMap"/> (the default) they point into the mapped file, which the returned model
-    /// owns (dispose it to unmap), else every tensor is copied into managed memory and the file closed.
+    /// <see cref="ModelLoadOptions.MemoryMap"/> they point into the mapped file, which the returned model owns (dispose it
+    /// to unmap); by default every tensor is read into managed memory and the file closed.
     /// </summary>
     public static LlamaModel Load(string path, ModelLoadOptions? options = null)
     {

@@ -29,7 +29,7 @@ public static class ModelLoader
         return ModelFileFormat.Llama2c;
     }
 
-    /// <summary>Loads a model from any supported format (GGUF memory-mapped unless <paramref name="options"/> says not).</summary>
+    /// <summary>Loads a model from any supported format (a GGUF memory-mapped when <paramref name="options"/> asks for it).</summary>
     public static LlamaModel Load(string path, ModelLoadOptions? options = null) => Detect(path) switch
     {
         ModelFileFormat.Gguf => GgufModelLoader.Load(path, options),

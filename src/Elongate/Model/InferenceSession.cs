@@ -264,7 +264,7 @@ public sealed class InferenceSession
     private void RotateHeads(RopeTable table, Span<float> heads, int headCount, int pos, RopeRole role)
     {
         int hd = _c.HeadDim;
-        for (int h = 0; h < headCount; h++) table.ApplyAdjacent(heads.Slice(h * hd, hd), pos, role);
+        table.ApplyAdjacent(heads, pos, role, headCount, hd);
     }
 
     /// <summary>

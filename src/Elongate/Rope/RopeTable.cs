@@ -100,18 +100,18 @@ public sealed class RopeTable
         return position * Pairs;
     }
 
-    /// <summary>Rotates pairs (2i, 2i+1) of the first rotaryDim entries (Meta, llama2.c, GGUF layout).</summary>
+    /// <summary>
+    /// Rotates pairs (2i, 2i+1) of the first rotaryDim entries of each of <paramref name="heads"/> heads of
+    /// <paramref name="headDim"/> in <paramref name="row"/> (Meta, llama2.c, GGUF layout) for <paramref name="position"/>,
+    /// with the shared rotation kernel.
+    /// </summary>
+    public void ApplyAdjacent(Span<float> row, int position, RopeRole role, int heads, int headDim) =>
+        Kernels.RopeRotation.Forward(row, 1, 1, heads, headDim, 2 * Pairs, Cos(position), Sin(position), XposScale(position, role));
+
+    /// <summary>Rotates one head (its first rotaryDim entries, adjacent pairs) for <paramref name="position"/>.</summary>
     public void ApplyAdjacent(Span<float> head, int position, RopeRole role = RopeRole.Query)
     {
         if (head.Length < 2 * Pairs) throw new ArgumentException($"head has {head.Length} entries, rotary part needs {2 * Pairs}", nameof(head));
-        var c = Cos(position); var s = Sin(position); var x = XposScale(position, role);
-        for (int i = 0; i < Pairs; i++)
-        {
-            float a = head[2 * i], b = head[2 * i + 1];
-            float ci = c[i], si = s[i];
-            if (!x.IsEmpty) { ci *= x[i]; si *= x[i]; }
-            head[2 * i] = a * ci - b * si;
-            head[2 * i + 1] = b * ci + a * si;
-        }
+        ApplyAdjacent(head, position, role, 1, head.Length);
     }
 }

@@ -341,8 +341,8 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         Linear.Forward(a.Q.AsSpan(), a.Ln1, P(o.Wq, _qDim * dim), BT, dim, _qDim);
         Linear.Forward(a.K.AsSpan(), a.Ln1, P(o.Wk, _kvDim * dim), BT, dim, _kvDim);
         Linear.Forward(a.V.AsSpan(), a.Ln1, P(o.Wv, _kvDim * dim), BT, dim, _kvDim);
-        RopeLayer.Forward(a.Q.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
-        RopeLayer.Forward(a.K.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
+        RopeRotation.Forward(a.Q.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
+        RopeRotation.Forward(a.K.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
         FlashAttention.Forward(a.Att.AsSpan(), a.Lse, a.Q, a.K, a.V, _shape, seg, AttentionTileSize);
         Linear.Forward(_proj.AsSpan(), a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim);
         TensorPrimitives.Add(_res[l], _proj, a.ResMid);
@@ -398,8 +398,8 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         Linear.Backward(_dAtt.AsSpan(), G(o.Wo, dim * _qDim), _dRes, a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim);
         Array.Clear(_dq); Array.Clear(_dk); Array.Clear(_dv);
         FlashAttention.Backward(_dq.AsSpan(), _dk, _dv, _dAtt, a.Q, a.K, a.V, a.Att, a.Lse, _shape, seg, AttentionTileSize);
-        RopeLayer.Backward(_dq.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
-        RopeLayer.Backward(_dk.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
+        RopeRotation.Backward(_dq.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
+        RopeRotation.Backward(_dk.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
         Array.Clear(_dLn);
         Linear.Backward(_dLn.AsSpan(), G(o.Wq, _qDim * dim), _dq, a.Ln1, P(o.Wq, _qDim * dim), BT, dim, _qDim);
         Linear.Backward(_dLn.AsSpan(), G(o.Wk, _kvDim * dim), _dk, a.Ln1, P(o.Wk, _kvDim * dim), BT, dim, _kvDim);

@@ -80,7 +80,7 @@ public class QuantizedInferenceTests
         using var dir = new TempDir();
         var path = dir.File("q8.gguf");
         GgufModelWriter.Save(path, Model(), GgufOutputType.Q8_0);
-        using var mapped = GgufModelLoader.Load(path);
+        using var mapped = GgufModelLoader.Load(path, new ModelLoadOptions { MemoryMap = true });
         using var copied = GgufModelLoader.Load(path, new ModelLoadOptions { MemoryMap = false });
         Assert.True(mapped.Weights.Layers[0].Wq.IsMapped);
         Assert.False(copied.Weights.Layers[0].Wq.IsMapped);

@@ -1,4 +1,5 @@
 using Elongate.Training;
+using Elongate.Kernels;
 
 namespace Elongate.Tests.Training;
 
@@ -141,17 +142,17 @@ public class LayerGradientTests
         var x = GradCheck.Random(rng, rows * heads * headDim);
         var dy = GradCheck.Random(rng, x.Length);
         var y = new double[x.Length];
-        double Loss() { x.CopyTo(y, 0); RopeLayer.Forward<double>(y, rows, seqLen, heads, headDim, rotaryDim, cos, sin, scale); return GradCheck.Dot(y, dy); }
+        double Loss() { x.CopyTo(y, 0); RopeRotation.Forward<double>(y, rows, seqLen, heads, headDim, rotaryDim, cos, sin, scale); return GradCheck.Dot(y, dy); }
         var dx = (double[])dy.Clone();
-        RopeLayer.Backward<double>(dx, rows, seqLen, heads, headDim, rotaryDim, cos, sin, scale);
+        RopeRotation.Backward<double>(dx, rows, seqLen, heads, headDim, rotaryDim, cos, sin, scale);
         GradCheck.Check($"rope d{headDim}/{rotaryDim} scaled={scaled}", x, dx, Loss);
         if (!scaled)
         {
             // Unscaled RoPE is a rotation: its norm is preserved and the backward undoes the forward exactly.
             x.CopyTo(y, 0);
-            RopeLayer.Forward<double>(y, rows, seqLen, heads, headDim, rotaryDim, cos, sin);
+            RopeRotation.Forward<double>(y, rows, seqLen, heads, headDim, rotaryDim, cos, sin);
             Assert.Equal(Math.Sqrt(GradCheck.Dot(x, x)), Math.Sqrt(GradCheck.Dot(y, y)), 10);
-            RopeLayer.Backward<double>(y, rows, seqLen, heads, headDim, rotaryDim, cos, sin);
+            RopeRotation.Backward<double>(y, rows, seqLen, heads, headDim, rotaryDim, cos, sin);
             for (int i = 0; i < x.Length; i++) Assert.Equal(x[i], y[i], 12);
         }
     }

@@ -1,15 +1,17 @@
 using System.Numerics;
 
-namespace Elongate.Training;
+namespace Elongate.Kernels;
 
 /// <summary>
 /// Rotary position embedding on adjacent pairs (2i, 2i+1) of the first d_rot dimensions of each head, driven by a
 /// precomputed table so every RoPE variant (plain, NTK, YaRN, LongRoPE, xPos…) is only a different table: cos and
 /// sin are [seqLen, d_rot/2] and an optional scale of the same shape multiplies the rotated pair (xPos passes ζ for
 /// queries and 1/ζ for keys). The map is linear and orthogonal up to that scale, so the backward is the rotation by
-/// −angle times the same scale, applied to the gradient in place; it needs no saved activation.
+/// −angle times the same scale, applied to the gradient in place; it needs no saved activation. Training applies it to
+/// [batch·seqLen] rows with whole tables; inference to one row at a time with that position's table row
+/// (<see cref="Rope.RopeTable.ApplyAdjacent(Span{float}, int, Rope.RopeRole, int, int)"/>), so both rotate with the same arithmetic.
 /// </summary>
-public static class RopeLayer
+public static class RopeRotation
 {
     /// <summary>
     /// Rotates x in place. x is [rows, heads·headDim]; row r sits at position r mod seqLen (rows = batch·seqLen).
