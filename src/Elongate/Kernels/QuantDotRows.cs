@@ -52,9 +52,9 @@ internal static unsafe class QuantDotRows
         switch (type)
         {
             case GgmlType.Q4_0: if (isa == QuantIsa.AvxVnni) Q4_0<VnniDot>(w, stride, a, n / 32, y); else Q4_0<Avx2Dot>(w, stride, a, n / 32, y); break;
-            case GgmlType.Q4_K: Q4_K(w, stride, a, n / 256, y); break;
-            case GgmlType.Q5_K: Q5_K(w, stride, a, n / 256, y); break;
-            case GgmlType.Q6_K: Q6_K(w, stride, a, n / 256, y); break;
+            case GgmlType.Q4_K: KRows<Q4KBlock>(w, stride, a, n / 256, y); break;
+            case GgmlType.Q5_K: KRows<Q5KBlock>(w, stride, a, n / 256, y); break;
+            case GgmlType.Q6_K: KRows<Q6KBlock>(w, stride, a, n / 256, y); break;
             default: throw new ArgumentOutOfRangeException(nameof(type), type, "no four-row kernel for this type");
         }
     }
@@ -156,38 +156,6 @@ internal static unsafe class QuantDotRows
         return Scaled(raw & low, x, s0) + Scaled((raw.AsUInt16() >> 4).AsByte() & low, x + 32, s1);
     }
 
-    private static void Q4_K(byte* w, long stride, in Act a, int nb, float* y)
-    {
-        float* ht = HalfTable;
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        var acc2 = Vector256<float>.Zero;
-        var acc3 = Vector256<float>.Zero;
-        byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
-        byte* pf = w + Ahead(stride);
-        for (int b = 0; b < nb; b++, w += 144, w1 += 144, w2 += 144, w3 += 144, pf += 576)
-        {
-            // 576 bytes of the next group per 576 bytes consumed here: see the class remarks.
-            Sse.Prefetch0(pf + 0);
-            Sse.Prefetch0(pf + 64);
-            Sse.Prefetch0(pf + 128);
-            Sse.Prefetch0(pf + 192);
-            Sse.Prefetch0(pf + 256);
-            Sse.Prefetch0(pf + 320);
-            Sse.Prefetch0(pf + 384);
-            Sse.Prefetch0(pf + 448);
-            Sse.Prefetch0(pf + 512);
-            float dx = a.D[b];
-            sbyte* x = a.Q + 256 * b;
-            var sums16 = Vector256.Load(a.Sums16 + 16 * b);
-            acc0 = Q4_KBlock(w, x, sums16, dx, ht, acc0);
-            acc1 = Q4_KBlock(w1, x, sums16, dx, ht, acc1);
-            acc2 = Q4_KBlock(w2, x, sums16, dx, ht, acc2);
-            acc3 = Q4_KBlock(w3, x, sums16, dx, ht, acc3);
-        }
-        Store(y, acc0, acc1, acc2, acc3);
-    }
-
     /// <summary>As <see cref="Q4_KBlock"/> for Q5_K: the fifth bit of sub-block s is bit s of the 32 qh bytes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Q5_KBlock(byte* w, sbyte* x, Vector256<short> sums16, float dx, float* ht, Vector256<float> acc)
@@ -221,40 +189,6 @@ internal static unsafe class QuantDotRows
         var s0 = Avx2.Shuffle(scales, SpreadMask(2 * j)).AsInt16();
         var s1 = Avx2.Shuffle(scales, SpreadMask(2 * j + 1)).AsInt16();
         return Scaled(lo, x, s0) + Scaled(hi, x + 32, s1);
-    }
-
-    private static void Q5_K(byte* w, long stride, in Act a, int nb, float* y)
-    {
-        float* ht = HalfTable;
-        var acc0 = Vector256<float>.Zero;
-        var acc1 = Vector256<float>.Zero;
-        var acc2 = Vector256<float>.Zero;
-        var acc3 = Vector256<float>.Zero;
-        byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
-        byte* pf = w + Ahead(stride);
-        for (int b = 0; b < nb; b++, w += 176, w1 += 176, w2 += 176, w3 += 176, pf += 704)
-        {
-            // 704 bytes of the next group per 704 bytes consumed here: see the class remarks.
-            Sse.Prefetch0(pf + 0);
-            Sse.Prefetch0(pf + 64);
-            Sse.Prefetch0(pf + 128);
-            Sse.Prefetch0(pf + 192);
-            Sse.Prefetch0(pf + 256);
-            Sse.Prefetch0(pf + 320);
-            Sse.Prefetch0(pf + 384);
-            Sse.Prefetch0(pf + 448);
-            Sse.Prefetch0(pf + 512);
-            Sse.Prefetch0(pf + 576);
-            Sse.Prefetch0(pf + 640);
-            float dx = a.D[b];
-            sbyte* x = a.Q + 256 * b;
-            var sums16 = Vector256.Load(a.Sums16 + 16 * b);
-            acc0 = Q5_KBlock(w, x, sums16, dx, ht, acc0);
-            acc1 = Q5_KBlock(w1, x, sums16, dx, ht, acc1);
-            acc2 = Q5_KBlock(w2, x, sums16, dx, ht, acc2);
-            acc3 = Q5_KBlock(w3, x, sums16, dx, ht, acc3);
-        }
-        Store(y, acc0, acc1, acc2, acc3);
     }
 
     /// <summary>Byte-shuffle mask giving int16 lane <paramref name="k"/> of the low 128-bit lane to the low half and lane
@@ -293,39 +227,59 @@ internal static unsafe class QuantDotRows
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(sum), Vector256.Create(Half(ht, w + 208) * dx), acc);
     }
 
-    private static void Q6_K(byte* w, long stride, in Act a, int nb, float* y)
+    /// <summary>One k-quant super-block kernel (256 weights) for <see cref="KRows{TBlock}"/>.</summary>
+    private interface IKBlock
+    {
+        /// <summary>Bytes per super-block.</summary>
+        static abstract int Bytes { get; }
+
+        /// <summary>acc + this super-block's contribution (weights at w, activations at x with their 16-sums and scale dx).</summary>
+        static abstract Vector256<float> Block(byte* w, sbyte* x, Vector256<short> sums16, float dx, float* ht, Vector256<float> acc);
+    }
+
+    private struct Q4KBlock : IKBlock
+    {
+        public static int Bytes => 144;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Block(byte* w, sbyte* x, Vector256<short> s, float dx, float* ht, Vector256<float> acc) => Q4_KBlock(w, x, s, dx, ht, acc);
+    }
+
+    private struct Q5KBlock : IKBlock
+    {
+        public static int Bytes => 176;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Block(byte* w, sbyte* x, Vector256<short> s, float dx, float* ht, Vector256<float> acc) => Q5_KBlock(w, x, s, dx, ht, acc);
+    }
+
+    private struct Q6KBlock : IKBlock
+    {
+        public static int Bytes => 210;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> Block(byte* w, sbyte* x, Vector256<short> s, float dx, float* ht, Vector256<float> acc) => Q6_KBlock(w, x, s, dx, ht, acc);
+    }
+
+    /// <summary>The four-row pass for a k-quant: per super-block, prefetch as many bytes of a following group as are
+    /// consumed here (see <see cref="Ahead"/>), then one block kernel call per row on the shared activation block.</summary>
+    private static void KRows<TBlock>(byte* w, long stride, in Act a, int nb, float* y) where TBlock : struct, IKBlock
     {
         float* ht = HalfTable;
+        int bytes = TBlock.Bytes, group = Rows * TBlock.Bytes;
         var acc0 = Vector256<float>.Zero;
         var acc1 = Vector256<float>.Zero;
         var acc2 = Vector256<float>.Zero;
         var acc3 = Vector256<float>.Zero;
         byte* w1 = w + stride, w2 = w + 2 * stride, w3 = w + 3 * stride;
         byte* pf = w + Ahead(stride);
-        for (int b = 0; b < nb; b++, w += 210, w1 += 210, w2 += 210, w3 += 210, pf += 840)
+        for (int b = 0; b < nb; b++, w += bytes, w1 += bytes, w2 += bytes, w3 += bytes, pf += group)
         {
-            // 840 bytes of the next group per 840 bytes consumed here: see the class remarks.
-            Sse.Prefetch0(pf + 0);
-            Sse.Prefetch0(pf + 64);
-            Sse.Prefetch0(pf + 128);
-            Sse.Prefetch0(pf + 192);
-            Sse.Prefetch0(pf + 256);
-            Sse.Prefetch0(pf + 320);
-            Sse.Prefetch0(pf + 384);
-            Sse.Prefetch0(pf + 448);
-            Sse.Prefetch0(pf + 512);
-            Sse.Prefetch0(pf + 576);
-            Sse.Prefetch0(pf + 640);
-            Sse.Prefetch0(pf + 704);
-            Sse.Prefetch0(pf + 768);
-            Sse.Prefetch0(pf + 832);
+            for (int p = 0; p < group; p += 64) Sse.Prefetch0(pf + p);
             float dx = a.D[b];
             sbyte* x = a.Q + 256 * b;
             var sums16 = Vector256.Load(a.Sums16 + 16 * b);
-            acc0 = Q6_KBlock(w, x, sums16, dx, ht, acc0);
-            acc1 = Q6_KBlock(w1, x, sums16, dx, ht, acc1);
-            acc2 = Q6_KBlock(w2, x, sums16, dx, ht, acc2);
-            acc3 = Q6_KBlock(w3, x, sums16, dx, ht, acc3);
+            acc0 = TBlock.Block(w, x, sums16, dx, ht, acc0);
+            acc1 = TBlock.Block(w1, x, sums16, dx, ht, acc1);
+            acc2 = TBlock.Block(w2, x, sums16, dx, ht, acc2);
+            acc3 = TBlock.Block(w3, x, sums16, dx, ht, acc3);
         }
         Store(y, acc0, acc1, acc2, acc3);
     }
