@@ -49,7 +49,7 @@ internal sealed class ModelOptions
     public static void PrintMemory(TextWriter stderr, LlamaModel model, int contextLength)
     {
         var o = model.Inference;
-        long session = InferenceSession.RequiredBytes(model.Config, contextLength, o.BatchSize, o.CacheType);
+        long session = InferenceSession.RequiredBytes(model.Config, contextLength, Math.Min(o.BatchSize, contextLength), o.CacheType);
         stderr.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
             $"memory: weights {model.WeightBytes / 1048576.0:F0} MiB ({(model.Storage is null ? "in memory" : "memory-mapped")}), context {contextLength:N0} × {o.CacheType} KV cache + buffers {session / 1048576.0:F0} MiB"));
     }

@@ -76,7 +76,8 @@ public sealed class InferenceSession
         _c = model.Config;
         options ??= model.Inference;
         ContextLength = contextLength > 0 ? contextLength : _c.MaxPositionEmbeddings;
-        BatchSize = Math.Max(1, batchSize > 0 ? batchSize : options.BatchSize);
+        // No batch is ever longer than the context, so neither are the buffers.
+        BatchSize = Math.Clamp(batchSize > 0 ? batchSize : options.BatchSize, 1, ContextLength);
         _threads = options.Threads;
         var cacheType = options.CacheType;
         int dim = _c.HiddenSize, qDim = _c.NumHeads * _c.HeadDim, kv = _c.KvDim, hid = _c.IntermediateSize, B = BatchSize;
