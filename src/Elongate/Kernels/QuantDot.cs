@@ -306,12 +306,28 @@ internal static unsafe class QuantDot
         return Vector256.Sum(acc) - Vector256.Sum(accMin);
     }
 
+    /// <summary>
+    /// The 128 six-bit codes of half <paramref name="n"/> (0 or 1) of a Q6_K super-block, stored +32: low four bits from
+    /// ql, top two from qh, as four vectors of 32 codes (elements 128n + 0–31, 32–63, 64–95, 96–127).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Q6Codes(byte* w, int n, out Vector256<byte> c1, out Vector256<byte> c2, out Vector256<byte> c3, out Vector256<byte> c4)
+    {
+        var low = Vector256.Create((byte)0x0F);
+        var top = Vector256.Create((byte)0x30);
+        var l0 = Vector256.Load(w + 64 * n);
+        var l1 = Vector256.Load(w + 64 * n + 32);
+        var qh = Vector256.Load(w + 128 + 32 * n).AsUInt16();
+        c1 = (l0 & low) | ((qh << 4).AsByte() & top);
+        c2 = (l1 & low) | ((qh << 2).AsByte() & top);
+        c3 = ((l0.AsUInt16() >> 4).AsByte() & low) | (qh.AsByte() & top);
+        c4 = ((l1.AsUInt16() >> 4).AsByte() & low) | ((qh >> 2).AsByte() & top);
+    }
+
     private static float Q6_K(byte* w, in Act a, int nb)
     {
         float* ht = s_halfTable;
         var acc = Vector256<float>.Zero;
-        var low = Vector256.Create((byte)0x0F);
-        var top = Vector256.Create((byte)0x30);
         for (int b = 0; b < nb; b++, w += 210)
         {
             sbyte* sc = (sbyte*)(w + 192);
@@ -321,13 +337,7 @@ internal static unsafe class QuantDot
             var sum = Vector256<int>.Zero;
             for (int n = 0; n < 2; n++)
             {
-                var l0 = Vector256.Load(w + 64 * n);
-                var l1 = Vector256.Load(w + 64 * n + 32);
-                var qh = Vector256.Load(w + 128 + 32 * n).AsUInt16();
-                var c1 = (l0 & low) | ((qh << 4).AsByte() & top);
-                var c2 = (l1 & low) | ((qh << 2).AsByte() & top);
-                var c3 = ((l0.AsUInt16() >> 4).AsByte() & low) | (qh.AsByte() & top);
-                var c4 = ((l1.AsUInt16() >> 4).AsByte() & low) | ((qh >> 2).AsByte() & top);
+                Q6Codes(w, n, out var c1, out var c2, out var c3, out var c4);
                 sbyte* s = sc + 8 * n;
                 sbyte* xn = x + 128 * n;
                 sum += Scaled(c1, xn, Pair(s[0], s[1])) + Scaled(c2, xn + 32, Pair(s[2], s[3]))

@@ -202,8 +202,6 @@ internal static unsafe class QuantDotRows
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Q6_KBlock(byte* w, sbyte* x, Vector256<short> sums16, float dx, float* ht, Vector256<float> acc)
     {
-        var low = Vector256.Create((byte)0x0F);
-        var top = Vector256.Create((byte)0x30);
         sbyte* sc = (sbyte*)(w + 192);
         // Codes are stored +32: Σ sc_g·Σ (c − 32)·x = Σ sc_g·Σ c·x − 32·Σ sc_g·Σx, the last from the 16-element sums.
         var offset = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(sc), sums16);
@@ -212,13 +210,7 @@ internal static unsafe class QuantDotRows
         {
             var s8 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(*(ulong*)(sc + 8 * n)).AsSByte());
             var scales = Vector256.Create(s8, s8).AsByte();
-            var l0 = Vector256.Load(w + 64 * n);
-            var l1 = Vector256.Load(w + 64 * n + 32);
-            var qh = Vector256.Load(w + 128 + 32 * n).AsUInt16();
-            var c1 = (l0 & low) | ((qh << 4).AsByte() & top);
-            var c2 = (l1 & low) | ((qh << 2).AsByte() & top);
-            var c3 = ((l0.AsUInt16() >> 4).AsByte() & low) | (qh.AsByte() & top);
-            var c4 = ((l1.AsUInt16() >> 4).AsByte() & low) | ((qh >> 2).AsByte() & top);
+            Q6Codes(w, n, out var c1, out var c2, out var c3, out var c4);
             sbyte* xn = x + 128 * n;
             sum += Scaled(c1, xn, Avx2.Shuffle(scales, PairMask(0)).AsInt16()) + Scaled(c2, xn + 32, Avx2.Shuffle(scales, PairMask(2)).AsInt16())
                  + Scaled(c3, xn + 64, Avx2.Shuffle(scales, PairMask(4)).AsInt16()) + Scaled(c4, xn + 96, Avx2.Shuffle(scales, PairMask(6)).AsInt16());

@@ -24,9 +24,10 @@ namespace Elongate.Kernels;
 public static unsafe class QuantMatMul
 {
     /// <summary>
-    /// From this many activation rows on, dequantized panels and the fp32 GEMM are faster than int8 dots. Measured on
-    /// Zen 5, one thread, 4096×4096: int8 dots give a flat 60–68 GFLOP/s for 32–128 rows (Q4_0, Q4_K, Q6_K); the panel
-    /// path 30–47 GFLOP/s at 32 rows (re-packing and dequantizing amortized over few rows) but 73–100 at 128.
+    /// From this many activation rows on, the fp32 GEMM over dequantized weights (<see cref="QuantGemm"/>) is faster than
+    /// int8 dots. Chosen against the earlier 128-row panel path on Zen 5, one thread, 4096×4096: int8 dots give a flat
+    /// 60–68 GFLOP/s for 32–128 rows (Q4_0, Q4_K, Q6_K), that path 30–47 GFLOP/s at 32 rows but 73–100 at 128.
+    /// QuantGemm reaches 170 GFLOP/s at 512 rows; the break-even has not been re-measured since, so it may now be lower.
     /// </summary>
     internal const int GemmRows = 96;
 

@@ -17,17 +17,16 @@ public class QuantizedInferenceTests
     private static LlamaModel Model()
     {
         var m = GgufTestModels.Random(dim: 64, hidden: 128, layers: 2, heads: 2, kvHeads: 1, vocab: 96, tied: false, seed: 5);
-        return m.With() is var _ ? new LlamaModel { Config = m.Config, Weights = GgufTestModels.WellConditioned(m.Weights, 64), Vocabulary = m.Vocabulary, Source = m.Source } : m;
+        return new LlamaModel { Config = m.Config, Weights = GgufTestModels.WellConditioned(m.Weights, 64), Vocabulary = m.Vocabulary, Source = m.Source };
     }
 
     /// <summary>The same model with every weight dequantized to a managed F32 array: the reference path.</summary>
-    private static LlamaModel Dequantized(LlamaModel m) =>
-        m.With() is var copy ? new LlamaModel
-        {
-            Config = m.Config, Source = m.Source + " (f32)",
-            Weights = LlamaWeights.Build(m.Config with { TieWordEmbeddings = m.Weights.Output is null },
-                spec => Weight.FromFloats(spec.Name, spec.Shape, m.Weights[spec]!.Dequantize())),
-        } : throw new InvalidOperationException();
+    private static LlamaModel Dequantized(LlamaModel m) => new()
+    {
+        Config = m.Config, Source = m.Source + " (f32)",
+        Weights = LlamaWeights.Build(m.Config with { TieWordEmbeddings = m.Weights.Output is null },
+            spec => Weight.FromFloats(spec.Name, spec.Shape, m.Weights[spec]!.Dequantize())),
+    };
 
     private static float[][] Logits(LlamaModel m, int[] tokens, InferenceOptions? options = null) =>
         new InferenceSession(m, 64, batchSize: 8, options: options).ForwardAll(tokens);
