@@ -44,7 +44,7 @@ public static class GenerateCommand
             if (ids.Length + n > ctx) throw new ArgumentException($"prompt ({ids.Length} tokens) + {n} new tokens exceed --context {ctx}");
             ModelOptions.PrintMemory(stderr, m, ctx);
             var session = new InferenceSession(m, ctx);
-            var decoder = new StreamingDecoder(tok.Vocabulary, tok.Options);
+            var decoder = new StreamingDecoder(tok);
             foreach (var id in ids) stdout.Write(decoder.Push(id));
             var stats = TextGenerator.Generate(session, ids, n, new Sampler(options), id => { stdout.Write(decoder.Push(id)); stdout.Flush(); });
             stdout.Write(decoder.Flush());

@@ -84,7 +84,7 @@ public static class GgufModelLoader
         }
         var weights = LlamaWeights.Build(config, Make);
         weights.Validate(config, file.Source);
-        var vocab = GgufVocabularyReader.HasSentencePieceVocabulary(file) ? GgufVocabularyReader.Read(file) : null;
+        var vocab = GgufVocabularyReader.HasVocabulary(file) ? GgufVocabularyReader.Read(file) : null;
         if (vocab is not null && vocab.Count != config.VocabSize)
             throw new ModelFormatException(file.Source, $"vocabulary has {vocab.Count} tokens, the model {config.VocabSize}", key: "tokenizer.ggml.tokens");
         return new LlamaModel { Config = config, Weights = weights, Vocabulary = vocab, Source = file.Source, Storage = mapped ? file : null };

@@ -4,13 +4,17 @@ using Elongate.Common;
 namespace Elongate.Formats;
 
 /// <summary>
-/// Reads a SentencePiece ("llama") vocabulary from GGUF tokenizer.ggml.* keys: from a full model or from a
-/// tokenizer-only file such as llama.cpp's models/ggml-vocab-llama-spm.gguf (0 tensors). No tensor data is touched.
+/// Reads a vocabulary from GGUF tokenizer.ggml.* keys — SentencePiece ("llama") or byte-level BPE ("gpt2") — from a
+/// full model or from a tokenizer-only file such as llama.cpp's models/ggml-vocab-*.gguf (0 tensors), whatever the
+/// file's architecture. No tensor data is touched.
 /// </summary>
 public static class GgufVocabularyReader
 {
-    /// <summary>tokenizer.ggml.model value for SentencePiece vocabularies (Llama 1/2, Mistral, TinyLlama…).</summary>
+    /// <summary>tokenizer.ggml.model value for SentencePiece vocabularies (Llama 1/2, Mistral, TinyLlama, Phi-3…).</summary>
     public const string SentencePieceModel = "llama";
+
+    /// <summary>tokenizer.ggml.model value for byte-level BPE vocabularies (Llama 3, DeepSeek, SmolLM, Qwen2…).</summary>
+    public const string BytePairModel = "gpt2";
 
     /// <summary>Opens <paramref name="path"/> and reads its vocabulary.</summary>
     public static TokenVocabulary ReadFile(string path)
@@ -19,20 +23,24 @@ public static class GgufVocabularyReader
         return Read(file);
     }
 
-    /// <summary>True when the file carries a SentencePiece vocabulary this reader understands.</summary>
-    public static bool HasSentencePieceVocabulary(GgufFile file) =>
-        file.TryGetValue("tokenizer.ggml.model", out var v) && v is string s && s == SentencePieceModel;
+    /// <summary>True when the file carries a vocabulary of a kind this reader understands.</summary>
+    public static bool HasVocabulary(GgufFile file) =>
+        file.TryGetValue("tokenizer.ggml.model", out var v) && v is SentencePieceModel or BytePairModel;
 
     /// <summary>
     /// The vocabulary. Scores and types are optional in GGUF (llama.cpp then uses 0 and Normal); when present their
-    /// lengths must match the token list. Special ids must lie inside the vocabulary.
+    /// lengths must match the token list. Special ids must lie inside the vocabulary. A byte-level BPE vocabulary must
+    /// have merges and a pre-tokenizer Elongate knows (a missing tokenizer.ggml.pre is llama.cpp's "default").
     /// </summary>
+    /// <exception cref="ModelFormatException">A key is missing, of the wrong type or inconsistent; the message names it.</exception>
     public static TokenVocabulary Read(GgufFile file)
     {
         var model = file.GetString("tokenizer.ggml.model");
-        if (model != SentencePieceModel)
+        bool bpe = model == BytePairModel;
+        if (!bpe && model != SentencePieceModel)
             throw new ModelFormatException(file.Source,
-                $"tokenizer '{model}' is not supported; only SentencePiece vocabularies ('{SentencePieceModel}') are", key: "tokenizer.ggml.model");
+                $"tokenizer '{model}' is not supported; Elongate reads SentencePiece ('{SentencePieceModel}') and byte-level BPE ('{BytePairModel}') vocabularies",
+                key: "tokenizer.ggml.model");
         var tokens = file.GetArray<string>("tokenizer.ggml.tokens", GgufValueType.String);
         int n = tokens.Length;
         if (n == 0) throw new ModelFormatException(file.Source, "vocabulary is empty", key: "tokenizer.ggml.tokens");
@@ -61,6 +69,19 @@ public static class GgufVocabularyReader
         }
         else Array.Fill(types, TokenType.Normal);
 
+        string[]? merges = null;
+        string? pre = null;
+        if (bpe)
+        {
+            if (!file.ContainsKey("tokenizer.ggml.merges"))
+                throw new ModelFormatException(file.Source, "byte-level BPE vocabulary has no merges", key: "tokenizer.ggml.merges");
+            merges = file.GetArray<string>("tokenizer.ggml.merges", GgufValueType.String);
+            pre = file.ContainsKey("tokenizer.ggml.pre") ? file.GetString("tokenizer.ggml.pre") : "default";
+            if (!PreTokenizer.IsKnown(pre))
+                throw new ModelFormatException(file.Source,
+                    $"unknown pre-tokenizer '{pre}'; Elongate knows: {string.Join(", ", PreTokenizer.Names.Order(StringComparer.Ordinal))}", key: "tokenizer.ggml.pre");
+        }
+
         int Id(string key, int fallback)
         {
             if (!file.ContainsKey(key)) return fallback;
@@ -70,16 +91,34 @@ public static class GgufVocabularyReader
         }
         bool Flag(string key, bool fallback) => file.ContainsKey(key) ? file.GetBool(key) : fallback;
 
+        // llama.cpp's defaults: SentencePiece bos 1, eos 2, unk 0 and add_bos; byte-level BPE has no unknown piece and
+        // adds BOS only for the pre-tokenizers that say so (the Llama 3 family).
+        int bos = Id("tokenizer.ggml.bos_token_id", bpe ? -1 : Math.Min(1, n - 1));
+        bool addBos = Flag("tokenizer.ggml.add_bos_token", bpe ? PreTokenizer.ForName(pre!).AddsBos : true);
+        if (addBos && bos < 0)
+            throw new ModelFormatException(file.Source, "add_bos_token is true, but tokenizer.ggml.bos_token_id is not set", key: "tokenizer.ggml.add_bos_token");
+        int eos = Id("tokenizer.ggml.eos_token_id", bpe ? -1 : Math.Min(2, n - 1));
+        bool addEos = Flag("tokenizer.ggml.add_eos_token", false);
+        if (addEos && eos < 0)
+            throw new ModelFormatException(file.Source, "add_eos_token is true, but tokenizer.ggml.eos_token_id is not set", key: "tokenizer.ggml.add_eos_token");
+
         return new TokenVocabulary
         {
             Pieces = tokens,
             Scores = scores,
             Types = types,
-            BosId = Id("tokenizer.ggml.bos_token_id", Math.Min(1, n - 1)),
-            EosId = Id("tokenizer.ggml.eos_token_id", Math.Min(2, n - 1)),
-            UnkId = Id("tokenizer.ggml.unknown_token_id", 0),
-            AddBos = Flag("tokenizer.ggml.add_bos_token", true),
-            AddEos = Flag("tokenizer.ggml.add_eos_token", false),
+            Kind = bpe ? VocabularyKind.BytePairEncoding : VocabularyKind.SentencePiece,
+            Merges = merges,
+            PreTokenizer = pre,
+            BosId = bos,
+            EosId = eos,
+            UnkId = Id("tokenizer.ggml.unknown_token_id", bpe ? -1 : 0),
+            EotId = Id("tokenizer.ggml.eot_token_id", -1),
+            EomId = Id("tokenizer.ggml.eom_token_id", -1),
+            PadId = Id("tokenizer.ggml.padding_token_id", -1),
+            AddBos = addBos,
+            AddEos = addEos,
+            ChatTemplate = file.ContainsKey("tokenizer.chat_template") ? file.GetString("tokenizer.chat_template") : null,
         };
     }
 }

@@ -62,7 +62,7 @@ public sealed record ModelDescription
                 ["rotary_dim"] = Given(file.ContainsKey("llama.rope.dimension_count")),
                 ["scaling"] = Given(file.Metadata.Any(m => m.Key.StartsWith("llama.rope.scaling.", StringComparison.Ordinal)) || file.TensorsByName.ContainsKey("rope_freqs.weight")),
             },
-            Vocabulary = GgufVocabularyReader.HasSentencePieceVocabulary(file) ? GgufVocabularyReader.Read(file) : null,
+            Vocabulary = GgufVocabularyReader.HasVocabulary(file) ? GgufVocabularyReader.Read(file) : null,
         };
     }
 

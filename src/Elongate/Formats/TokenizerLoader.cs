@@ -81,8 +81,16 @@ public static class TokenizerLoader
         }
     }
 
-    /// <summary>Wraps a vocabulary from a source without normalizer settings (GGUF) in our encoder, with Llama 2's settings.</summary>
-    public static ITokenizer FromVocabulary(TokenVocabulary vocabulary, string source) => SentencePieceBpe.FromVocabulary(vocabulary, source);
+    /// <summary>
+    /// Wraps a vocabulary in the encoder for its kind: byte-level BPE, or SentencePiece with Llama 2's normalizer
+    /// settings (GGUF does not store them).
+    /// </summary>
+    /// <exception cref="ModelFormatException">The vocabulary is inconsistent or names an unknown pre-tokenizer.</exception>
+    public static ITokenizer FromVocabulary(TokenVocabulary vocabulary, string source) => vocabulary.Kind switch
+    {
+        VocabularyKind.BytePairEncoding => new ByteLevelBpe(vocabulary, source),
+        _ => SentencePieceBpe.FromVocabulary(vocabulary, source),
+    };
 
     /// <summary>
     /// Classifies a file by its first bytes. A ModelProto begins with field 1 (pieces, tag 0x0A), a non-zero length

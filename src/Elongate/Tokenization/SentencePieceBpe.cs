@@ -33,6 +33,8 @@ public sealed class SentencePieceBpe : ITokenizer
     private readonly bool _hasUnused;
     private readonly int[]? _byteIds;
     private readonly string[] _decodeText;
+    private readonly byte[] _byteValue;
+    private readonly SpecialTokenSplitter _special;
 
     /// <summary>Builds an encoder; validates the vocabulary first.</summary>
     /// <exception cref="Elongate.Common.ModelFormatException">The vocabulary is inconsistent.</exception>
@@ -76,7 +78,13 @@ public sealed class SentencePieceBpe : ITokenizer
             _userDefinedByFirstChar = userDefined.GroupBy(p => p[0])
                 .ToDictionary(g => g.Key, g => g.OrderByDescending(p => p.Length).ToArray());
         _decodeText = new string[n];
-        for (int i = 0; i < n; i++) _decodeText[i] = _vocab.Pieces[i].Replace('\u2581', ' ');
+        _byteValue = new byte[n];
+        for (int i = 0; i < n; i++)
+        {
+            _decodeText[i] = _vocab.Pieces[i].Replace('\u2581', ' ');
+            if (_vocab.Types[i] == TokenType.Byte) SentencePieceModel.TryParseBytePiece(_vocab.Pieces[i], out _byteValue[i]);
+        }
+        _special = new SpecialTokenSplitter(_vocab, userDefinedAlways: false);
     }
 
     /// <summary>Builds an encoder from a bare vocabulary (e.g. GGUF tokenizer.ggml.*), with Llama 2's settings
@@ -97,11 +105,34 @@ public sealed class SentencePieceBpe : ITokenizer
     internal bool Chunking { get; set; } = true;
 
     /// <inheritdoc/>
-    public int[] Encode(string text, bool addBos, bool addEos)
+    public bool StripsLeadingSpace => _options.AddDummyPrefix || _options.RemoveExtraWhitespaces;
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// With <paramref name="parseSpecial"/>, control pieces are cut out first and every stretch of text between them is
+    /// encoded as its own text, dummy prefix included, as llama.cpp does (it prefixes a space after each special token).
+    /// UserDefined pieces are kept whole by the merging itself, as in SentencePiece.
+    /// </remarks>
+    public int[] Encode(string text, bool addBos, bool addEos, bool parseSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(text);
         var output = new List<int>(text.Length / 3 + 2);
         if (addBos && _vocab.BosId >= 0) output.Add(_vocab.BosId);
+        if (parseSpecial && _special.HasCandidates(true))
+        {
+            foreach (var (start, length, id) in _special.Split(text, parseSpecial: true))
+            {
+                if (id >= 0) output.Add(id);
+                else EncodeText(text.Substring(start, length), output);
+            }
+        }
+        else EncodeText(text, output);
+        if (addEos && _vocab.EosId >= 0) output.Add(_vocab.EosId);
+        return output.ToArray();
+    }
+
+    private void EncodeText(string text, List<int> output)
+    {
         var normalized = Normalize(text);
         if (normalized.Length > 0)
         {
@@ -110,8 +141,7 @@ public sealed class SentencePieceBpe : ITokenizer
             if (!Chunking)
             {
                 RunBpe(s, output, work);
-                if (addEos && _vocab.EosId >= 0) output.Add(_vocab.EosId);
-                return output.ToArray();
+                return;
             }
             int chunkStart = 0;
             for (int i = 1; i < s.Length; i++)
@@ -124,8 +154,20 @@ public sealed class SentencePieceBpe : ITokenizer
             }
             EncodeChunk(s[chunkStart..], output, work);
         }
-        if (addEos && _vocab.EosId >= 0) output.Add(_vocab.EosId);
-        return output.ToArray();
+    }
+
+    /// <inheritdoc/>
+    public byte[] TokenBytes(int id, bool special = false)
+    {
+        if ((uint)id >= (uint)_vocab.Count)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"id outside the {_vocab.Count}-piece vocabulary");
+        return _vocab.Types[id] switch
+        {
+            TokenType.Byte => [_byteValue[id]],
+            TokenType.Control or TokenType.Unused => special ? Encoding.UTF8.GetBytes(_vocab.Pieces[id]) : [],
+            TokenType.Unknown => Encoding.UTF8.GetBytes(special ? _vocab.Pieces[id] : _options.UnknownSurface),
+            _ => Encoding.UTF8.GetBytes(_decodeText[id]),
+        };
     }
 
     /// <inheritdoc/>

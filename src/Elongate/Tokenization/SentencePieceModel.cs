@@ -52,17 +52,19 @@ public sealed record SentencePieceModel(TokenVocabulary Vocabulary, SentencePiec
         }
         if (options.ByteFallback && byteCount != 256)
             throw new ModelFormatException(source, $"byte fallback is on but the vocabulary has {byteCount} of the 256 <0xNN> byte pieces");
-        if ((uint)v.UnkId >= (uint)n || v.Types[v.UnkId] != TokenType.Unknown)
-            throw new ModelFormatException(source, $"unknown id {v.UnkId} is not an Unknown-type piece of the {n}-piece vocabulary", key: "unk_id");
+        // Types of the special pieces are not checked: converted vocabularies type them loosely (Phi-3's GGUF has
+        // <unk> as Control and </s> as UserDefined) and llama.cpp accepts that; only their range matters here.
+        if (v.UnkId == -1 && !options.ByteFallback)
+            throw new ModelFormatException(source, "without byte fallback the vocabulary needs an unknown piece", key: "unk_id");
+        CheckSpecial(v.UnkId, "unk_id");
         CheckSpecial(v.BosId, "bos_id");
         CheckSpecial(v.EosId, "eos_id");
 
         void CheckSpecial(int id, string name)
         {
             // -1 disables the symbol, as in sentencepiece's TrainerSpec.
-            if (id == -1) return;
-            if ((uint)id >= (uint)n || v.Types[id] != TokenType.Control)
-                throw new ModelFormatException(source, $"{name} {id} is not a Control-type piece of the {n}-piece vocabulary", key: name);
+            if (id != -1 && (uint)id >= (uint)n)
+                throw new ModelFormatException(source, $"{name} {id} is outside the {n}-piece vocabulary", key: name);
         }
     }
 

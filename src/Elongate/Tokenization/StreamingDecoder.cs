@@ -3,28 +3,26 @@ using System.Text;
 namespace Elongate.Tokenization;
 
 /// <summary>
-/// Turns generated ids into text one at a time, the way llama2.c prints during generation: the leading space of a
-/// piece right after BOS is dropped, byte pieces (&lt;0xNN&gt;) are raw bytes, and bytes are held back until they form
-/// complete UTF-8 characters, so a multi-byte character split over several byte tokens prints once, intact.
-/// Control pieces print nothing (llama2.c would print its "\n&lt;s&gt;\n" spelling); the unknown id prints the
-/// unknown surface. Invalid or incomplete byte sequences become U+FFFD when a text piece or <see cref="Flush"/> ends them.
+/// Turns generated ids into text one at a time, the way llama2.c and llama.cpp print during generation: each token's
+/// bytes (<see cref="ITokenizer.TokenBytes"/>) go through one UTF-8 decoder, so a character split over several tokens
+/// (SentencePiece byte pieces, or a byte-level BPE token ending mid-character) prints once, intact. For SentencePiece
+/// the leading space of a piece right after BOS is dropped (the dummy prefix). Control tokens print nothing unless
+/// <c>special</c> is set. Invalid or incomplete byte sequences become U+FFFD when later bytes or <see cref="Flush"/> end them.
 /// </summary>
 public sealed class StreamingDecoder
 {
-    private readonly TokenVocabulary _vocab;
-    private readonly string _unknownSurface;
-    private readonly string[] _text;
+    private readonly ITokenizer _tokenizer;
+    private readonly bool _special;
     private readonly Decoder _utf8 = new UTF8Encoding(false, false).GetDecoder();
-    private readonly byte[] _one = new byte[1];
-    private readonly char[] _chars = new char[16];
+    private char[] _chars = new char[64];
     private int _prev = -1;
 
-    public StreamingDecoder(TokenVocabulary vocabulary, SentencePieceOptions? options = null)
+    /// <param name="tokenizer">The tokenizer whose ids are fed.</param>
+    /// <param name="special">Print the text of control tokens too (llama.cpp's --special).</param>
+    public StreamingDecoder(ITokenizer tokenizer, bool special = false)
     {
-        _vocab = vocabulary;
-        _unknownSurface = (options ?? SentencePieceOptions.Llama).UnknownSurface;
-        _text = new string[vocabulary.Count];
-        for (int i = 0; i < _text.Length; i++) _text[i] = vocabulary.Pieces[i].Replace('\u2581', ' ');
+        _tokenizer = tokenizer;
+        _special = special;
     }
 
     /// <summary>Feeds the next id (the first call usually follows the BOS the prompt started with: pass it too).</summary>
@@ -32,30 +30,23 @@ public sealed class StreamingDecoder
     /// <exception cref="ArgumentOutOfRangeException">The id is outside the vocabulary.</exception>
     public string Push(int id)
     {
-        if ((uint)id >= (uint)_text.Length) throw new ArgumentOutOfRangeException(nameof(id), id, $"id outside the {_text.Length}-piece vocabulary");
+        ReadOnlySpan<byte> bytes = _tokenizer.TokenBytes(id, _special);
         int prev = _prev;
         _prev = id;
-        var type = _vocab.Types[id];
-        if (type == TokenType.Byte)
-        {
-            SentencePieceModel.TryParseBytePiece(_vocab.Pieces[id], out _one[0]);
-            int n = _utf8.GetChars(_one, 0, 1, _chars, 0, flush: false);
-            return new string(_chars, 0, n);
-        }
-        string pending = Flush();
-        string text = type switch
-        {
-            TokenType.Control => "",
-            TokenType.Unknown => _unknownSurface,
-            _ => prev == _vocab.BosId && _text[id].StartsWith(' ') ? _text[id][1..] : _text[id],
-        };
-        return pending.Length == 0 ? text : pending + text;
+        if (_tokenizer.StripsLeadingSpace && prev == _tokenizer.Vocabulary.BosId && prev >= 0 && bytes.Length > 0 && bytes[0] == (byte)' '
+            && _tokenizer.Vocabulary.Types[id] is TokenType.Normal or TokenType.UserDefined)
+            bytes = bytes[1..];
+        if (bytes.IsEmpty) return "";
+        int max = _utf8.GetCharCount(bytes, flush: false);
+        if (_chars.Length < max) _chars = new char[Math.Max(max, _chars.Length * 2)];
+        int n = _utf8.GetChars(bytes, _chars, flush: false);
+        return new string(_chars, 0, n);
     }
 
     /// <summary>Returns any held-back bytes as U+FFFD (they never completed a character) and clears them.</summary>
     public string Flush()
     {
-        int n = _utf8.GetChars([], 0, 0, _chars, 0, flush: true);
+        int n = _utf8.GetChars([], _chars, flush: true);
         return n == 0 ? "" : new string(_chars, 0, n);
     }
 

@@ -4,10 +4,13 @@ namespace Elongate.Tests.Tokenization;
 public static class ConformanceVectors
 {
     /// <summary>llama.cpp models/ggml-vocab-llama-spm.gguf.inp/.out: 46 strings and their ids (no BOS).</summary>
-    public static IReadOnlyList<(string Text, int[] Ids)> LlamaCpp()
+    public static IReadOnlyList<(string Text, int[] Ids)> LlamaCpp() => LlamaCpp("llama-spm");
+
+    /// <summary>llama.cpp models/ggml-vocab-<paramref name="vocab"/>.gguf.inp/.out: 46 strings and their ids (no BOS).</summary>
+    public static IReadOnlyList<(string Text, int[] Ids)> LlamaCpp(string vocab)
     {
-        var inp = File.ReadAllText(Fixtures.Path("tokenizers/ggml-vocab-llama-spm.gguf.inp"));
-        var outLines = File.ReadAllText(Fixtures.Path("tokenizers/ggml-vocab-llama-spm.gguf.out")).Split('\n');
+        var inp = File.ReadAllText(Fixtures.Path($"tokenizers/ggml-vocab-{vocab}.gguf.inp"));
+        var outLines = File.ReadAllText(Fixtures.Path($"tokenizers/ggml-vocab-{vocab}.gguf.out")).Split('\n');
         const string sep = "\n__ggml_vocab_test__\n";
         Assert.EndsWith(sep, inp);
         var texts = inp[..^sep.Length].Split(sep);

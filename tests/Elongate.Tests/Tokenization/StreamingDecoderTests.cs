@@ -21,7 +21,7 @@ public class StreamingDecoderTests
     public void ReproducesLlama2cGenerationOutput(string tokenizer, string ids, string expected)
     {
         var tok = TokenizerLoader.Load(Fixtures.Path(tokenizer), vocabSize: 512);
-        var decoder = new StreamingDecoder(tok.Vocabulary, tok.Options);
+        var decoder = new StreamingDecoder(tok);
         var text = decoder.Push(1); // generation starts at BOS
         foreach (var id in ids.Split(' ').Select(int.Parse)) text += decoder.Push(id);
         text += decoder.Flush();
@@ -34,7 +34,7 @@ public class StreamingDecoderTests
         var tok = TokenizerSources.Get("tokenizer.model");
         var ids = tok.Encode("🚀 ok", true, false); // BOS, "▁", <0xF0> <0x9F> <0x9A> <0x80>, "▁ok"
         Assert.Equal([1, 29871, 243, 162, 157, 131, 3431], ids);
-        var d = new StreamingDecoder(tok.Vocabulary, tok.Options);
+        var d = new StreamingDecoder(tok);
         var chunks = ids.Select(d.Push).ToArray();
         Assert.Equal(["", "", "", "", "", "🚀", " ok"], chunks); // "▁" right after BOS loses its space
         Assert.Equal("", d.Flush());

@@ -1,10 +1,11 @@
 using Microsoft.ML.Tokenizers;
-using Elongate.Common;
+using Elongate.Tokenization;
 
-namespace Elongate.Tokenization;
+namespace Elongate.Tests.Tokenization;
 
 /// <summary>
 /// <see cref="ITokenizer"/> over Microsoft.ML.Tokenizers' LlamaTokenizer, which reads tokenizer.model protobuf itself.
+/// Test-only: it fails conformance vectors (TokenizerComparisonTests), so the library uses <see cref="SentencePieceBpe"/>.
 /// The model is still parsed and validated by <see cref="SentencePieceModelReader"/> first, so bad files fail with
 /// our <see cref="Elongate.Common.ModelFormatException"/> and <see cref="Vocabulary"/> is the same object shape as
 /// every other source.
@@ -29,10 +30,14 @@ public sealed class MlTokenizersSentencePiece : ITokenizer
 
     public string Implementation => "Microsoft.ML.Tokenizers 2.0.1 LlamaTokenizer";
 
+    public bool StripsLeadingSpace => true;
+
     /// <inheritdoc/>
-    public int[] Encode(string text, bool addBos, bool addEos)
+    public int[] Encode(string text, bool addBos, bool addEos, bool parseSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(text);
+        // The comparison only covers plain text; LlamaTokenizer's special-token handling is not what we compare.
+        if (parseSpecial) throw new ArgumentException("the ML.Tokenizers adapter is compared on plain text only", nameof(parseSpecial));
         return [.. _tokenizer.EncodeToIds(text, addBos, addEos, considerPreTokenization: true, considerNormalization: true)];
     }
 
@@ -44,4 +49,7 @@ public sealed class MlTokenizersSentencePiece : ITokenizer
                 throw new ArgumentOutOfRangeException(nameof(ids), id, $"id outside the {Vocabulary.Count}-piece vocabulary");
         return _tokenizer.Decode(ids.ToArray()) ?? "";
     }
+
+    /// <inheritdoc/>
+    public byte[] TokenBytes(int id, bool special = false) => System.Text.Encoding.UTF8.GetBytes(Decode([id]));
 }
