@@ -131,19 +131,7 @@ public static class GgufModelWriter
             new("llama.vocab_size", (uint)c.VocabSize),
             new("llama.rope.dimension_count", (uint)c.RotaryDim),
         };
-        if (vocab is not null)
-        {
-            meta.Add(new("tokenizer.ggml.model", GgufVocabularyReader.SentencePieceModel));
-            meta.Add(new("tokenizer.ggml.pre", "default"));
-            meta.Add(new("tokenizer.ggml.tokens", (string[])vocab.Pieces.Clone()));
-            meta.Add(new("tokenizer.ggml.scores", (float[])vocab.Scores.Clone()));
-            meta.Add(new("tokenizer.ggml.token_type", Array.ConvertAll(vocab.Types, t => (int)t)));
-            meta.Add(new("tokenizer.ggml.bos_token_id", (uint)vocab.BosId));
-            meta.Add(new("tokenizer.ggml.eos_token_id", (uint)vocab.EosId));
-            meta.Add(new("tokenizer.ggml.unknown_token_id", (uint)vocab.UnkId));
-            meta.Add(new("tokenizer.ggml.add_bos_token", vocab.AddBos));
-            meta.Add(new("tokenizer.ggml.add_eos_token", vocab.AddEos));
-        }
+        if (vocab is not null) meta.AddRange(GgufVocabularyWriter.Metadata(vocab));
         meta.Add(new("general.quantization_version", QuantizationVersion));
         if (extraMetadata is not null)
             foreach (var (k, v) in extraMetadata)
