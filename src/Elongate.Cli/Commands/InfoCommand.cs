@@ -22,6 +22,13 @@ public static class InfoCommand
         cmd.SetAction(parse => CliErrors.Run(parse, "info", (stdout, _) =>
         {
             var d = ModelDescription.Describe(parse.GetValue(model)!);
+            if (d.Config is null)
+            {
+                // Another architecture: metadata and vocabulary only (RoPE options do not apply).
+                if (parse.GetValue(json)) stdout.WriteLine(ToJson(d, null, new Dictionary<string, string>()).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                else WriteText(stdout, d, null, new Dictionary<string, string>());
+                return 0;
+            }
             var (config, overridden) = rope.Apply(d.Config, parse, d.Source);
             var sources = new Dictionary<string, string>();
             foreach (var (k, v) in d.RopeSources) sources[k] = v.ToString().ToLowerInvariant();
@@ -52,27 +59,27 @@ public static class InfoCommand
         yield return ("attention factor", F(freqs.AttentionFactor));
     }
 
-    private static void WriteText(TextWriter o, ModelDescription d, LlamaConfig c, IReadOnlyDictionary<string, string> sources)
+    private static void WriteText(TextWriter o, ModelDescription d, LlamaConfig? c, IReadOnlyDictionary<string, string> sources)
     {
         o.WriteLine($"model:        {d.Source}");
         o.WriteLine($"format:       {d.Format}");
-        o.WriteLine($"architecture: llama, {c.NumLayers} layers, dim {c.HiddenSize}, ffn {c.IntermediateSize}, {c.NumHeads} heads ({c.NumKvHeads} kv, head dim {c.HeadDim}), vocab {c.VocabSize}");
-        o.WriteLine($"context:      {c.MaxPositionEmbeddings} positions (trained), rms eps {F(c.RmsNormEps)}, output head {(c.TieWordEmbeddings ? "tied to embeddings" : "separate")}");
-        long parameters = (long)c.VocabSize * c.HiddenSize * (c.TieWordEmbeddings ? 1 : 2) + c.HiddenSize
-            + (long)c.NumLayers * (2L * c.HiddenSize + 2L * c.HiddenSize * c.NumHeads * c.HeadDim + 2L * c.HiddenSize * c.KvDim + 3L * c.HiddenSize * c.IntermediateSize);
-        o.WriteLine($"parameters:   {parameters:N0}");
-        o.WriteLine("rope:");
-        foreach (var (name, value) in RopeLines(c))
+        if (c is not null)
         {
-            string key = name switch { "base" => "base", "rotary dim" => "rotary_dim", _ => "scaling" };
-            o.WriteLine($"  {name,-17} {value,-28} ({sources.GetValueOrDefault(key, "default")})");
+            o.WriteLine($"architecture: llama, {c.NumLayers} layers, dim {c.HiddenSize}, ffn {c.IntermediateSize}, {c.NumHeads} heads ({c.NumKvHeads} kv, head dim {c.HeadDim}), vocab {c.VocabSize}");
+            o.WriteLine($"context:      {c.MaxPositionEmbeddings} positions (trained), rms eps {F(c.RmsNormEps)}, output head {(c.TieWordEmbeddings ? "tied to embeddings" : "separate")}");
+            long parameters = (long)c.VocabSize * c.HiddenSize * (c.TieWordEmbeddings ? 1 : 2) + c.HiddenSize
+                + (long)c.NumLayers * (2L * c.HiddenSize + 2L * c.HiddenSize * c.NumHeads * c.HeadDim + 2L * c.HiddenSize * c.KvDim + 3L * c.HiddenSize * c.IntermediateSize);
+            o.WriteLine($"parameters:   {parameters:N0}{(d.Tensors.Count == 0 ? " (by the hyper-parameters; the file holds no tensors)" : "")}");
+            o.WriteLine("rope:");
+            foreach (var (name, value) in RopeLines(c))
+            {
+                string key = name switch { "base" => "base", "rotary dim" => "rotary_dim", _ => "scaling" };
+                o.WriteLine($"  {name,-17} {value,-28} ({sources.GetValueOrDefault(key, "default")})");
+            }
         }
-        if (d.Vocabulary is { } v)
-        {
-            var counts = v.Types.GroupBy(t => t).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}");
-            o.WriteLine($"vocabulary:   {v.Count} pieces ({string.Join(", ", counts)}); bos {v.BosId}, eos {v.EosId}, unk {v.UnkId}; add bos {v.AddBos}, add eos {v.AddEos}");
-        }
-        else o.WriteLine("vocabulary:   none in this file (give --tokenizer to commands that need one)");
+        else o.WriteLine($"architecture: {d.Architecture}");
+        o.WriteLine($"can run:      {(d.CannotRun is null ? "yes" : "no: " + d.CannotRun)}");
+        foreach (var line in VocabularyLines(d)) o.WriteLine(line);
         if (d.Metadata.Count > 0)
         {
             o.WriteLine($"metadata ({d.Metadata.Count}):");
@@ -84,20 +91,54 @@ public static class InfoCommand
         foreach (var t in d.Tensors) o.WriteLine($"  {t.Name.PadRight(nw)}  {t.Shape.PadRight(sw)}  {t.Type}");
     }
 
-    private static JsonObject ToJson(ModelDescription d, LlamaConfig c, IReadOnlyDictionary<string, string> sources)
+    /// <summary>The vocabulary summary: kind, size, special ids, end-of-generation ids and chat template.</summary>
+    internal static IEnumerable<string> VocabularyLines(ModelDescription d)
     {
-        var rope = new JsonObject();
-        foreach (var (name, value) in RopeLines(c)) rope[name.Replace(' ', '_')] = value;
-        rope["sources"] = new JsonObject(sources.Select(kv => new KeyValuePair<string, JsonNode?>(kv.Key, kv.Value)));
+        if (d.Vocabulary is not { } v)
+        {
+            yield return d.VocabularyError is { } err ? $"vocabulary:   unusable: {err}" : "vocabulary:   none in this file (give --tokenizer to commands that need one)";
+            yield break;
+        }
+        var counts = v.Types.GroupBy(t => t).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}");
+        string kind = v.Kind == VocabularyKind.BytePairEncoding
+            ? $"byte-level BPE, pre-tokenizer '{v.PreTokenizer}', {v.Merges?.Length ?? 0} merges"
+            : "SentencePiece";
+        yield return $"vocabulary:   {v.Count} pieces, {kind} ({string.Join(", ", counts)})";
+        string Id(int id) => id < 0 ? "none" : $"{id} '{v.Pieces[id]}'";
+        yield return $"special:      bos {Id(v.BosId)}, eos {Id(v.EosId)}, unk {Id(v.UnkId)}, eot {Id(v.EotId)}, pad {Id(v.PadId)}; add bos {v.AddBos}, add eos {v.AddEos}";
+        yield return $"stops at:     {string.Join(", ", v.EndOfGenerationIds().Select(Id))}";
+        if (v.ChatTemplate is { } t)
+            yield return $"chat:         template of {t.Length} characters";
+    }
+
+    private static JsonObject ToJson(ModelDescription d, LlamaConfig? c, IReadOnlyDictionary<string, string> sources)
+    {
+        JsonObject? rope = null;
+        if (c is not null)
+        {
+            rope = new JsonObject();
+            foreach (var (name, value) in RopeLines(c)) rope[name.Replace(' ', '_')] = value;
+            rope["sources"] = new JsonObject(sources.Select(kv => new KeyValuePair<string, JsonNode?>(kv.Key, kv.Value)));
+        }
         return new JsonObject
         {
             ["model"] = d.Source,
             ["format"] = d.Format.ToString(),
-            ["hidden_size"] = c.HiddenSize, ["intermediate_size"] = c.IntermediateSize, ["num_hidden_layers"] = c.NumLayers,
-            ["num_attention_heads"] = c.NumHeads, ["num_key_value_heads"] = c.NumKvHeads, ["vocab_size"] = c.VocabSize,
-            ["max_position_embeddings"] = c.MaxPositionEmbeddings, ["rms_norm_eps"] = c.RmsNormEps, ["tie_word_embeddings"] = c.TieWordEmbeddings,
+            ["architecture"] = d.Architecture,
+            ["can_run"] = d.CannotRun is null,
+            ["cannot_run_reason"] = d.CannotRun,
+            ["hidden_size"] = c?.HiddenSize, ["intermediate_size"] = c?.IntermediateSize, ["num_hidden_layers"] = c?.NumLayers,
+            ["num_attention_heads"] = c?.NumHeads, ["num_key_value_heads"] = c?.NumKvHeads, ["vocab_size"] = c?.VocabSize ?? d.Vocabulary?.Count,
+            ["max_position_embeddings"] = c?.MaxPositionEmbeddings, ["rms_norm_eps"] = c?.RmsNormEps, ["tie_word_embeddings"] = c?.TieWordEmbeddings,
             ["rope"] = rope,
-            ["vocabulary"] = d.Vocabulary is { } v ? new JsonObject { ["pieces"] = v.Count, ["bos"] = v.BosId, ["eos"] = v.EosId, ["unk"] = v.UnkId } : null,
+            ["vocabulary"] = d.Vocabulary is { } v ? new JsonObject
+            {
+                ["pieces"] = v.Count, ["kind"] = v.Kind == VocabularyKind.BytePairEncoding ? "bpe" : "spm", ["pre_tokenizer"] = v.PreTokenizer,
+                ["merges"] = v.Merges?.Length, ["bos"] = v.BosId, ["eos"] = v.EosId, ["unk"] = v.UnkId, ["eot"] = v.EotId, ["pad"] = v.PadId,
+                ["add_bos"] = v.AddBos, ["add_eos"] = v.AddEos,
+                ["end_of_generation"] = new JsonArray(v.EndOfGenerationIds().Select(i => (JsonNode?)i).ToArray()),
+            } : null,
+            ["vocabulary_error"] = d.VocabularyError,
             ["metadata"] = new JsonObject(d.Metadata.Select(m => new KeyValuePair<string, JsonNode?>(m.Key, m.Value))),
             ["tensors"] = new JsonArray(d.Tensors.Select(t => (JsonNode?)new JsonObject { ["name"] = t.Name, ["shape"] = t.Shape, ["type"] = t.Type }).ToArray()),
         };

@@ -7,20 +7,23 @@ using Elongate.Common;
 namespace Elongate.Cli.Commands;
 
 /// <summary>
-/// `elongate tokenize --tokenizer T (--text S | --file F) [--no-bos]`: prints the ids, space-separated.
+/// `elongate tokenize --tokenizer T (--text S | --file F) [--no-bos] [--special]`: prints the ids, space-separated.
+/// BOS is added when the vocabulary says so (GGUF add_bos_token; SentencePiece always). With --special, control tokens
+/// written in the text ("&lt;|eot_id|&gt;") become their ids (llama-tokenize's --parse-special).
 /// With --decode, --text holds ids (space- or comma-separated) and the decoded text is printed.
 /// </summary>
 public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var tokenizer = new Option<string>("--tokenizer") { Description = "tokenizer.model (SentencePiece) or llama2.c tokenizer.bin", Required = true };
+        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, llama2.c tokenizer.bin, or any GGUF with a vocabulary (a model or llama.cpp's vocabulary-only files)", Required = true };
         var text = new Option<string?>("--text") { Description = "Text to encode (or, with --decode, the ids to decode)" };
         var file = new Option<string?>("--file") { Description = "UTF-8 file to encode (a BOM is kept as U+FEFF, as it is text)" };
-        var noBos = new Option<bool>("--no-bos") { Description = "Do not start with the BOS id" };
+        var noBos = new Option<bool>("--no-bos") { Description = "Do not start with the BOS id (default: as the vocabulary says)" };
+        var special = new Option<bool>("--special") { Description = "Encode control tokens written in the text as their ids; with --decode, print control tokens' text" };
         var decode = new Option<bool>("--decode") { Description = "Decode the ids given in --text instead of encoding" };
         var vocabSize = new Option<int?>("--vocab-size") { Description = "tokenizer.bin only: the model's vocab_size (default: read to end of file)" };
-        var cmd = new Command("tokenize", "Encode text to Llama token ids, or decode ids to text") { tokenizer, text, file, noBos, decode, vocabSize };
+        var cmd = new Command("tokenize", "Encode text to Llama token ids, or decode ids to text") { tokenizer, text, file, noBos, special, decode, vocabSize };
         cmd.SetAction(parse =>
         {
             var stdout = parse.InvocationConfiguration.Output;
@@ -46,11 +49,18 @@ public static class TokenizeCommand
                             return 2;
                         }
                     }
-                    stdout.WriteLine(tok.Decode(ids));
+                    if (parse.GetValue(special))
+                    {
+                        var bytes = new List<byte>();
+                        foreach (var id in ids) bytes.AddRange(tok.TokenBytes(id, special: true));
+                        stdout.WriteLine(Encoding.UTF8.GetString(bytes.ToArray()));
+                    }
+                    else stdout.WriteLine(tok.Decode(ids));
                     return 0;
                 }
                 var input = t ?? Encoding.UTF8.GetString(File.ReadAllBytes(f!));
-                stdout.WriteLine(string.Join(' ', tok.Encode(input, addBos: !parse.GetValue(noBos), addEos: false)));
+                bool bos = tok.Vocabulary.AddBos && tok.Vocabulary.BosId >= 0 && !parse.GetValue(noBos);
+                stdout.WriteLine(string.Join(' ', tok.Encode(input, addBos: bos, addEos: false, parseSpecial: parse.GetValue(special))));
                 return 0;
             }
             catch (ModelFormatException e)

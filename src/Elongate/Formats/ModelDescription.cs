@@ -27,7 +27,14 @@ public sealed record ModelDescription
 {
     public required ModelFileFormat Format { get; init; }
     public required string Source { get; init; }
-    public required LlamaConfig Config { get; init; }
+    /// <summary>The file's architecture name (GGUF general.architecture; "llama" for the other formats).</summary>
+    public string Architecture { get; init; } = "llama";
+    /// <summary>The Llama hyper-parameters; null when the architecture is not one Elongate runs.</summary>
+    public required LlamaConfig? Config { get; init; }
+    /// <summary>Why Elongate cannot run this file as a model (another architecture, or a vocabulary-only file); null when it can.</summary>
+    public string? CannotRun { get; init; }
+    /// <summary>Why the embedded vocabulary cannot be used (e.g. an unknown pre-tokenizer), when it cannot.</summary>
+    public string? VocabularyError { get; init; }
     public required IReadOnlyList<TensorSummary> Tensors { get; init; }
     /// <summary>Metadata keys and values as text (GGUF keys, config.json entries); empty for llama2.c.</summary>
     public required IReadOnlyList<KeyValuePair<string, string>> Metadata { get; init; }
@@ -48,12 +55,36 @@ public sealed record ModelDescription
     private static ModelDescription DescribeGguf(string path)
     {
         using var file = GgufFile.Open(path);
-        var config = GgufModelLoader.ReadConfig(file);
+        // Any GGUF is described, whatever its architecture: its metadata and vocabulary are still useful (tokenize
+        // works with llama.cpp's vocabulary-only files), and the description says what Elongate cannot do with it.
+        var arch = file.TryGetValue("general.architecture", out var a) && a is string name ? name : "(none)";
+        LlamaConfig? config = null;
+        string? cannotRun = null;
+        if (arch == "llama") config = GgufModelLoader.ReadConfig(file);
+        else cannotRun = $"architecture '{arch}' is not one Elongate runs (only 'llama')";
+        if (cannotRun is null && file.Tensors.Count == 0) cannotRun = "vocabulary-only file: it has no tensors";
+        TokenVocabulary? vocabulary = null;
+        string? vocabularyError = null;
+        if (GgufVocabularyReader.HasVocabulary(file))
+        {
+            try
+            {
+                vocabulary = GgufVocabularyReader.Read(file);
+            }
+            catch (Elongate.Common.ModelFormatException e)
+            {
+                vocabularyError = e.Message;
+            }
+        }
+        else if (file.TryGetValue("tokenizer.ggml.model", out var kind))
+            vocabularyError = $"tokenizer '{kind}' is not one Elongate reads (SentencePiece 'llama' or byte-level BPE 'gpt2')";
         return new ModelDescription
         {
             Format = ModelFileFormat.Gguf,
             Source = path,
+            Architecture = arch,
             Config = config,
+            CannotRun = cannotRun,
             Tensors = file.Tensors.Select(t => new TensorSummary(t.Name, t.ShapeString, t.Type.ToString())).ToArray(),
             Metadata = file.Metadata.Select(m => new KeyValuePair<string, string>(m.Key, m.ValueToString())).ToArray(),
             RopeSources = new Dictionary<string, SettingSource>
@@ -62,7 +93,8 @@ public sealed record ModelDescription
                 ["rotary_dim"] = Given(file.ContainsKey("llama.rope.dimension_count")),
                 ["scaling"] = Given(file.Metadata.Any(m => m.Key.StartsWith("llama.rope.scaling.", StringComparison.Ordinal)) || file.TensorsByName.ContainsKey("rope_freqs.weight")),
             },
-            Vocabulary = GgufVocabularyReader.HasVocabulary(file) ? GgufVocabularyReader.Read(file) : null,
+            Vocabulary = vocabulary,
+            VocabularyError = vocabularyError,
         };
     }
 
