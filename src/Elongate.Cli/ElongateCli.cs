@@ -26,4 +26,25 @@ public static class ElongateCli
     /// <summary>Runs the CLI in-process with the given writers; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr) =>
         Build().Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+
+    /// <summary>Runs with <paramref name="stdin"/> as the input interactive commands read (generate --chat), for tests and embedding.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin)
+    {
+        var previous = InputOverride.Value;
+        InputOverride.Value = stdin;
+        try
+        {
+            return Run(args, stdout, stderr);
+        }
+        finally
+        {
+            InputOverride.Value = previous;
+        }
+    }
+
+    // Per async flow, so tests running in parallel each see their own input.
+    private static readonly AsyncLocal<TextReader?> InputOverride = new();
+
+    /// <summary>What interactive commands read: the reader given to <see cref="Run(string[], TextWriter, TextWriter, TextReader)"/>, else the console.</summary>
+    internal static TextReader Input => InputOverride.Value ?? Console.In;
 }

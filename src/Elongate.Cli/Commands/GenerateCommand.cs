@@ -9,7 +9,10 @@ namespace Elongate.Cli.Commands;
 
 /// <summary>
 /// `elongate generate --model M [--tokenizer T] --prompt P -n N [...]`: streams text as tokens arrive and reports
-/// prompt and generation speed at the end (on stderr, so stdout holds only the text).
+/// prompt and generation speed at the end (on stderr, so stdout holds only the text). Generation stops at any
+/// end-of-generation token of the vocabulary (EOS, EOT, &lt;|im_end|&gt;…).
+/// With --chat it is an interactive conversation in the terminal (<see cref="ChatSession"/>): lines typed on stdin
+/// are user turns, replies stream to stdout, "/reset" starts over and "/exit" (or end of input) quits.
 /// </summary>
 public static class GenerateCommand
 {
@@ -24,9 +27,13 @@ public static class GenerateCommand
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
         var seed = new Option<int>("--seed") { Description = "Random seed for sampling", DefaultValueFactory = _ => 42 };
         var context = new Option<int?>("--context", "-c") { Description = "Context window in tokens (default: the model's trained context)" };
+        var chat = new Option<bool>("--chat") { Description = "Interactive chat: read user turns from stdin (/reset, /exit), using the model's chat template" };
+        var system = new Option<string?>("--system") { Description = "System message for --chat" };
+        var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template name, overriding the model's (one of: {string.Join(", ", ChatTemplate.Names)})" };
+        var special = new Option<bool>("--special") { Description = "Parse control tokens written in --prompt (e.g. <|eot_id|>) and print control tokens the model generates" };
         var rope = new RopeOverrides();
         var run = new ModelOptions();
-        var cmd = new Command("generate", "Generate text from a prompt") { model, tokenizer, prompt, steps, temperature, topK, topP, seed, context };
+        var cmd = new Command("generate", "Generate text from a prompt") { model, tokenizer, prompt, steps, temperature, topK, topP, seed, context, chat, system, chatTemplate, special };
         rope.AddTo(cmd);
         run.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "generate", (stdout, stderr) =>
@@ -39,14 +46,20 @@ public static class GenerateCommand
             options.Validate();
             int n = parse.GetValue(steps);
             if (n < 0) throw new ArgumentException("-n must be ≥ 0");
-            var ids = tok.Encode(parse.GetValue(prompt)!, addBos: true, addEos: false);
+            if (parse.GetValue(chat))
+                return RunChat(parse, m, tok, config, parse.GetValue(context), parse.GetValue(system), parse.GetValue(chatTemplate), n, options, stdout, stderr);
+            var v = tok.Vocabulary;
+            var ids = tok.Encode(parse.GetValue(prompt)!, addBos: v.BosId >= 0 && (v.AddBos || v.Kind == VocabularyKind.SentencePiece), addEos: false,
+                parseSpecial: parse.GetValue(special));
+            if (ids.Length == 0) throw new ArgumentException("the prompt is empty and the vocabulary has no BOS to start from: give --prompt");
             int ctx = parse.GetValue(context) ?? Math.Max(config.MaxPositionEmbeddings, ids.Length + n);
             if (ids.Length + n > ctx) throw new ArgumentException($"prompt ({ids.Length} tokens) + {n} new tokens exceed --context {ctx}");
             ModelOptions.PrintMemory(stderr, m, ctx);
             var session = new InferenceSession(m, ctx);
-            var decoder = new StreamingDecoder(tok);
+            var decoder = new StreamingDecoder(tok, parse.GetValue(special));
             foreach (var id in ids) stdout.Write(decoder.Push(id));
-            var stats = TextGenerator.Generate(session, ids, n, new Sampler(options), id => { stdout.Write(decoder.Push(id)); stdout.Flush(); });
+            var stats = TextGenerator.Generate(session, ids, n, new Sampler(options),
+                id => { stdout.Write(decoder.Push(id)); stdout.Flush(); return true; }, v.EndOfGenerationIds(), CancellationToken.None);
             stdout.Write(decoder.Flush());
             stdout.WriteLine();
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -54,6 +67,38 @@ public static class GenerateCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The --chat loop: one user turn per input line until "/exit" or the end of input.</summary>
+    private static int RunChat(ParseResult parse, LlamaModel m, ITokenizer tok, LlamaConfig config, int? context, string? system,
+        string? templateName, int maxNew, SamplingOptions options, TextWriter stdout, TextWriter stderr)
+    {
+        var template = ChatTemplate.Resolve(templateName, tok.Vocabulary.ChatTemplate, m.Source);
+        int ctx = context ?? config.MaxPositionEmbeddings;
+        ModelOptions.PrintMemory(stderr, m, ctx);
+        var chat = new ChatSession(new InferenceSession(m, ctx), tok, template, system);
+        var sampler = new Sampler(options);
+        stderr.WriteLine($"chat template: {template.Name}; context {ctx} tokens; /reset starts over, /exit quits");
+        var input = ElongateCli.Input;
+        while (true)
+        {
+            stdout.Write("> ");
+            stdout.Flush();
+            var line = input.ReadLine();
+            if (line is null || line.Trim() == "/exit") break;
+            if (line.Trim() == "/reset")
+            {
+                chat.Reset();
+                stderr.WriteLine("(conversation reset)");
+                continue;
+            }
+            if (line.Length == 0) continue;
+            var reply = chat.Respond(line, maxNew, sampler, text => { stdout.Write(text); stdout.Flush(); });
+            stdout.WriteLine();
+            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"[{reply.FinishReason.ToString().ToLowerInvariant()}; prompt {reply.PromptTokens} tokens ({reply.ReusedTokens} reused from the cache), {reply.Stats.GeneratedTokens} generated at {reply.Stats.GeneratedTokensPerSecond:F1} tok/s]"));
+        }
+        return 0;
     }
 
     /// <summary>The tokenizer given on the command line, else the vocabulary embedded in the model file.</summary>

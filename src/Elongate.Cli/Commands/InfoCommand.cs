@@ -108,7 +108,18 @@ public static class InfoCommand
         yield return $"special:      bos {Id(v.BosId)}, eos {Id(v.EosId)}, unk {Id(v.UnkId)}, eot {Id(v.EotId)}, pad {Id(v.PadId)}; add bos {v.AddBos}, add eos {v.AddEos}";
         yield return $"stops at:     {string.Join(", ", v.EndOfGenerationIds().Select(Id))}";
         if (v.ChatTemplate is { } t)
-            yield return $"chat:         template of {t.Length} characters";
+        {
+            string name;
+            try
+            {
+                name = $"'{ChatTemplate.Detect(t, d.Source).Name}'";
+            }
+            catch (Elongate.Common.ModelFormatException)
+            {
+                name = "not recognised (give --chat-template NAME)";
+            }
+            yield return $"chat:         template {name} ({t.Length} characters)";
+        }
     }
 
     private static JsonObject ToJson(ModelDescription d, LlamaConfig? c, IReadOnlyDictionary<string, string> sources)

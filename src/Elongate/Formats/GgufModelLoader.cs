@@ -139,7 +139,9 @@ public static class GgufModelLoader
                 throw new ModelFormatException(file.Source, $"cannot infer the vocabulary size from shape {emb.ShapeString}", emb.HeaderOffset, emb.Name);
             vocab = (int)emb.Dimensions[1];
         }
-        int bos = 1, eos = 2;
+        // SentencePiece's fixed ids when the file is silent; byte-level BPE has no such convention (id 1 is '"').
+        bool bpe = file.TryGetValue("tokenizer.ggml.model", out var tm) && tm is GgufVocabularyReader.BytePairModel;
+        int bos = bpe ? -1 : 1, eos = bpe ? -1 : 2;
         if (file.ContainsKey("tokenizer.ggml.bos_token_id")) bos = ClampId(file, "tokenizer.ggml.bos_token_id");
         if (file.ContainsKey("tokenizer.ggml.eos_token_id")) eos = ClampId(file, "tokenizer.ggml.eos_token_id");
         var config = new LlamaConfig

@@ -135,10 +135,19 @@ public sealed class InferenceSession
     }
 
     /// <summary>Forgets everything in the cache.</summary>
-    public void Reset()
+    public void Reset() => Truncate(0);
+
+    /// <summary>
+    /// Forgets the cache from <paramref name="position"/> on, so the next token goes there (a chat turn that diverges
+    /// from what was fed, or a server slot reusing a shared prompt prefix). Entries past the position are simply
+    /// overwritten later: attention only ever reads positions below <see cref="Position"/>.
+    /// </summary>
+    public void Truncate(int position)
     {
-        Position = 0;
-        Array.Clear(_rotValid);
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(position, Position);
+        Position = position;
+        for (int l = 0; l < _rotValid.Length; l++) _rotValid[l] = Math.Min(_rotValid[l], position);
     }
 
     /// <summary>Appends one token and returns the logits for the next, [vocab]. The array is reused by the next call.</summary>

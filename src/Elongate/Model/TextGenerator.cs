@@ -20,21 +20,40 @@ public static class TextGenerator
     /// hold BOS if the model wants one), calling <paramref name="onToken"/> as each arrives. Stops early at EOS, or at
     /// BOS (llama2.c's story delimiter), or when the session's context is full.
     /// </summary>
-    public static GenerationStats Generate(InferenceSession session, IReadOnlyList<int> prompt, int maxNewTokens, Sampler sampler, Action<int>? onToken = null)
+    public static GenerationStats Generate(InferenceSession session, IReadOnlyList<int> prompt, int maxNewTokens, Sampler sampler, Action<int>? onToken = null) =>
+        Generate(session, prompt, maxNewTokens, sampler, onToken, stopIds: null, CancellationToken.None);
+
+    /// <summary>
+    /// As above, and also stops at any of <paramref name="stopIds"/> (a vocabulary's end-of-generation ids: EOS, EOT,
+    /// &lt;|im_end|&gt;…), when <paramref name="onToken"/> returns false (a stop string was seen), or when
+    /// <paramref name="cancel"/> fires (checked before each token). A stop id is not reported; the last reported
+    /// token is not fed to the model, so <see cref="InferenceSession.Position"/> tells how many tokens the cache holds.
+    /// </summary>
+    public static GenerationStats Generate(InferenceSession session, IReadOnlyList<int> prompt, int maxNewTokens, Sampler sampler,
+        Func<int, bool> onToken, IReadOnlyCollection<int>? stopIds, CancellationToken cancel) =>
+        Run(session, prompt, maxNewTokens, sampler, onToken, stopIds, cancel);
+
+    private static GenerationStats Generate(InferenceSession session, IReadOnlyList<int> prompt, int maxNewTokens, Sampler sampler,
+        Action<int>? onToken, IReadOnlyCollection<int>? stopIds, CancellationToken cancel) =>
+        Run(session, prompt, maxNewTokens, sampler, id => { onToken?.Invoke(id); return true; }, stopIds, cancel);
+
+    private static GenerationStats Run(InferenceSession session, IReadOnlyList<int> prompt, int maxNewTokens, Sampler sampler,
+        Func<int, bool> onToken, IReadOnlyCollection<int>? stopIds, CancellationToken cancel)
     {
         if (prompt.Count == 0) throw new ArgumentException("the prompt needs at least one token (BOS)", nameof(prompt));
         var config = session.Config;
         var sw = Stopwatch.StartNew();
+        cancel.ThrowIfCancellationRequested();
         var logits = session.Forward(prompt.ToArray());
         var promptTime = sw.Elapsed;
         sw.Restart();
         int generated = 0;
-        while (generated < maxNewTokens)
+        while (generated < maxNewTokens && !cancel.IsCancellationRequested)
         {
             int next = sampler.Sample(logits);
-            if (next == config.EosTokenId || next == config.BosTokenId) break;
+            if (next == config.EosTokenId || next == config.BosTokenId || (stopIds is not null && stopIds.Contains(next))) break;
             generated++;
-            onToken?.Invoke(next);
+            if (!onToken(next)) break;
             if (generated == maxNewTokens || session.Position >= session.ContextLength) break;
             logits = session.Forward(next);
         }
