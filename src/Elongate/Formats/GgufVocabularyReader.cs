@@ -28,6 +28,24 @@ public static class GgufVocabularyReader
         file.TryGetValue("tokenizer.ggml.model", out var v) && v is SentencePieceModel or BytePairModel;
 
     /// <summary>
+    /// GGUF has no per-token strip attributes; llama.cpp restores Phi-3's from its tokenizer.json by name (every
+    /// special token and "&lt;/s&gt;" swallow whitespace after them, except &lt;unk&gt;, &lt;s&gt; and
+    /// &lt;|endoftext|&gt;), and so do we, so "&lt;|user|&gt;\n" encodes as llama.cpp does.
+    /// </summary>
+    private static TokenStrip[]? Phi3Strip(GgufFile file, string[] tokens, TokenType[] types)
+    {
+        var name = file.TryGetValue("general.name", out var n) && n is string s ? s.ToLowerInvariant() : "";
+        if (!name.Contains("phi-3") && !name.Contains("phi3")) return null;
+        var strip = new TokenStrip[tokens.Length];
+        for (int i = 0; i < tokens.Length; i++)
+            if (types[i] is TokenType.Control or TokenType.UserDefined or TokenType.Unknown || tokens[i] == "</s>")
+                strip[i] = TokenStrip.Right;
+        for (int i = 0; i < tokens.Length; i++)
+            if (tokens[i] is "<unk>" or "<s>" or "<|endoftext|>") strip[i] = TokenStrip.None;
+        return strip;
+    }
+
+    /// <summary>
     /// The vocabulary. Scores and types are optional in GGUF (llama.cpp then uses 0 and Normal); when present their
     /// lengths must match the token list. Special ids must lie inside the vocabulary. A byte-level BPE vocabulary must
     /// have merges and a pre-tokenizer Elongate knows (a missing tokenizer.ggml.pre is llama.cpp's "default").
@@ -104,6 +122,7 @@ public static class GgufVocabularyReader
 
         return new TokenVocabulary
         {
+            Strip = Phi3Strip(file, tokens, types),
             Pieces = tokens,
             Scores = scores,
             Types = types,

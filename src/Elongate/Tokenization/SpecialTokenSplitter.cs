@@ -9,6 +9,7 @@ namespace Elongate.Tokenization;
 public sealed class SpecialTokenSplitter
 {
     private readonly (string Text, int Id, bool OnlyWhenAsked)[] _candidates;
+    private readonly TokenStrip[]? _strip;
 
     /// <param name="vocabulary">The vocabulary whose special pieces are cut out.</param>
     /// <param name="userDefinedAlways">Whether UserDefined pieces are cut out even when special parsing is off (false
@@ -24,6 +25,7 @@ public sealed class SpecialTokenSplitter
             if (vocabulary.Pieces[id].Length == 0) continue;
             list.Add((vocabulary.Pieces[id], id, special || !userDefinedAlways));
         }
+        _strip = vocabulary.Strip;
         // Longest first, so "<|im_start|>" wins over a shorter piece it contains; ties by id for a stable order.
         _candidates = [.. list.OrderByDescending(c => c.Item1.Length).ThenBy(c => c.Item2)];
     }
@@ -54,9 +56,16 @@ public sealed class SpecialTokenSplitter
                     int found = text.AsSpan(at, end - at).IndexOf(piece, StringComparison.Ordinal);
                     if (found < 0) break;
                     any = true;
-                    if (found > 0) next.Add((at, found, -1));
+                    var strip = _strip is not null && id < _strip.Length ? _strip[id] : TokenStrip.None;
+                    int left = found;
+                    // llama.cpp strips with C isspace: ASCII space, \t, \n, \v, \f, \r.
+                    if ((strip & TokenStrip.Left) != 0)
+                        while (left > 0 && IsSpace(text[at + left - 1])) left--;
+                    if (left > 0) next.Add((at, left, -1));
                     next.Add((at + found, piece.Length, id));
                     at += found + piece.Length;
+                    if ((strip & TokenStrip.Right) != 0)
+                        while (at < end && IsSpace(text[at])) at++;
                 }
                 if (at < end) next.Add((at, end - at, -1));
             }
@@ -64,4 +73,6 @@ public sealed class SpecialTokenSplitter
         }
         return fragments;
     }
+
+    private static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
 }

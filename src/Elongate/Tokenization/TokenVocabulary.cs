@@ -38,6 +38,9 @@ public sealed record TokenVocabulary
     /// <summary>Whether encoding adds EOS by default (GGUF tokenizer.ggml.add_eos_token).</summary>
     public bool AddEos { get; init; }
 
+    /// <summary>Per id, the whitespace a special token swallows when cut out of text; null when none does.</summary>
+    public TokenStrip[]? Strip { get; init; }
+
     /// <summary>The model's Jinja chat template (GGUF tokenizer.chat_template, tokenizer_config.json chat_template), if any.</summary>
     public string? ChatTemplate { get; init; }
 

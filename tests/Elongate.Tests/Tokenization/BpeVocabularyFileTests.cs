@@ -76,6 +76,11 @@ public class BpeVocabularyFileTests
         // Between special tokens the text is encoded on its own, dummy prefix included (llama.cpp): "▁Hi".
         Assert.Equal(phi3.Encode("Hi", false, false), parsed[1..^1]);
         Assert.Equal("Hi", phi3.Decode(parsed));
+        // Phi-3's special tokens swallow the whitespace after them (llama.cpp's RSTRIP by model name), so a rendered
+        // chat turn is the tokens with "▁Hi" between them, the newlines gone.
+        int assistant = Array.IndexOf(phi3.Vocabulary.Pieces, "<|assistant|>");
+        Assert.Equal([user, .. phi3.Encode("Hi", false, false), end, assistant],
+            phi3.Encode("<|user|>\nHi<|end|>\n<|assistant|>\n", false, false, parseSpecial: true));
 
         var gpt2 = TokenizerLoader.Load(Fixtures.Path("tokenizers/ggml-vocab-gpt-2.gguf"));
         Assert.Equal([50256], gpt2.Encode("<|endoftext|>", false, false, parseSpecial: true));
