@@ -2,8 +2,8 @@ using Elongate.Tokenization;
 
 namespace Elongate.Model;
 
-/// <summary>How a reply ended.</summary>
-public enum ChatFinishReason
+/// <summary>How a generation ended.</summary>
+public enum StopReason
 {
     /// <summary>The model ended its turn (an end-of-generation token or an end-of-turn marker).</summary>
     Stop,
@@ -16,7 +16,7 @@ public enum ChatFinishReason
 }
 
 /// <summary>One assistant reply: its text, why it ended, and the token counts and timings.</summary>
-public sealed record ChatReply(string Text, ChatFinishReason FinishReason, GenerationStats Stats, int PromptTokens, int ReusedTokens);
+public sealed record ChatReply(string Text, StopReason FinishReason, GenerationStats Stats, int PromptTokens, int ReusedTokens);
 
 /// <summary>
 /// A multi-turn conversation with a model: each turn renders the whole conversation with the model's chat template,
@@ -117,10 +117,10 @@ public sealed class ChatSession
         _fed.AddRange(generated);
         _fed.RemoveRange(_session.Position, _fed.Count - _session.Position);
 
-        var reason = cancel.IsCancellationRequested ? ChatFinishReason.Cancelled
-            : stoppedByText || generated.Count < maxNewTokens && _session.Position < _session.ContextLength ? ChatFinishReason.Stop
-            : _session.Position >= _session.ContextLength ? ChatFinishReason.Context
-            : ChatFinishReason.Length;
+        var reason = cancel.IsCancellationRequested ? StopReason.Cancelled
+            : stoppedByText || generated.Count < maxNewTokens && _session.Position < _session.ContextLength ? StopReason.Stop
+            : _session.Position >= _session.ContextLength ? StopReason.Context
+            : StopReason.Length;
         var reply = stops.Text;
         _messages.Add(new ChatTurn("assistant", reply));
         return new ChatReply(reply, reason, stats, tokens.Length, reuse);

@@ -10,46 +10,13 @@ namespace Elongate.Tests.Model;
 /// </summary>
 public class ChatSessionTests
 {
-    private static LlamaConfig Config(int vocab, int context = 512) => new()
-    {
-        HiddenSize = 16, IntermediateSize = 32, NumLayers = 2, NumHeads = 2, NumKvHeads = 1, VocabSize = vocab,
-        MaxPositionEmbeddings = context, BosTokenId = 1, EosTokenId = 32000,
-    };
+    private static LlamaConfig Config(int vocab, int context = 512) => ScriptedModels.Config(vocab, context);
 
-    private static LlamaModel Random(LlamaConfig c, int seed)
-    {
-        var rng = new Random(seed);
-        var weights = LlamaWeights.FromFloats(c, spec =>
-        {
-            var a = new float[spec.ElementCount];
-            bool norm = spec.Role is TensorRole.AttnNorm or TensorRole.FfnNorm or TensorRole.FinalNorm;
-            for (long i = 0; i < a.Length; i++) a[i] = norm ? 1f : (float)(rng.NextDouble() * 2 - 1);
-            return a;
-        });
-        return new LlamaModel { Config = c, Weights = weights, Source = "random" };
-    }
+    private static LlamaModel Random(LlamaConfig c, int seed) => ScriptedModels.Random(c, seed);
 
-    /// <summary>Every position predicts <paramref name="token"/>: constant embeddings, silent layers, one output row.</summary>
-    private static LlamaModel Scripted(LlamaConfig c, int token)
-    {
-        var weights = LlamaWeights.FromFloats(c, spec =>
-        {
-            var a = new float[spec.ElementCount];
-            switch (spec.Role)
-            {
-                case TensorRole.TokenEmbedding or TensorRole.AttnNorm or TensorRole.FfnNorm or TensorRole.FinalNorm:
-                    Array.Fill(a, 1f);
-                    break;
-                case TensorRole.Output:
-                    a.AsSpan(token * c.HiddenSize, c.HiddenSize).Fill(1f);
-                    break;
-            }
-            return a;
-        });
-        return new LlamaModel { Config = c with { TieWordEmbeddings = false }, Weights = weights, Source = "scripted" };
-    }
+    private static LlamaModel Scripted(LlamaConfig c, int token) => ScriptedModels.Scripted(c, token);
 
-    private static ITokenizer Phi3() => TokenizerLoader.Load(Fixtures.Path("tokenizers/ggml-vocab-phi-3.gguf"));
+    private static ITokenizer Phi3() => ScriptedModels.Phi3();
 
     [SkippableFact]
     public void ReusingTheCacheGivesTheSameReplyAsRecomputing()
@@ -86,7 +53,7 @@ public class ChatSessionTests
         var chat = new ChatSession(new InferenceSession(model), tok, ChatTemplate.FromName("phi3"), systemPrompt: "Be brief.");
         var reply = chat.Respond("Hi", 10, new Sampler(SamplingOptions.Greedy));
         Assert.Equal("", reply.Text);
-        Assert.Equal(ChatFinishReason.Stop, reply.FinishReason);
+        Assert.Equal(StopReason.Stop, reply.FinishReason);
         Assert.Equal(0, reply.Stats.GeneratedTokens);
         Assert.Equal(["system", "user", "assistant"], chat.Messages.Select(m => m.Role));
     }
@@ -100,7 +67,7 @@ public class ChatSessionTests
         var chat = new ChatSession(new InferenceSession(model, 96), tok, ChatTemplate.FromName("phi3"), systemPrompt: "Sys");
         var streamed = "";
         var reply = chat.Respond("Hi", 5, new Sampler(SamplingOptions.Greedy), t => streamed += t);
-        Assert.Equal(ChatFinishReason.Length, reply.FinishReason);
+        Assert.Equal(StopReason.Length, reply.FinishReason);
         Assert.Equal(" the the the the the", reply.Text);
         Assert.Equal(reply.Text, streamed);
         for (int turn = 0; turn < 8; turn++) chat.Respond("Tell me more about it please", 5, new Sampler(SamplingOptions.Greedy));

@@ -1,0 +1,19 @@
+using Elongate.Model;
+
+namespace Elongate.Serving;
+
+/// <summary>One generation a <see cref="ModelHost"/> runs: the prompt's tokens and how to continue it.</summary>
+public sealed record GenerationRequest
+{
+    /// <summary>The prompt, already tokenized (BOS and chat template included).</summary>
+    public required int[] PromptTokens { get; init; }
+
+    /// <summary>Most tokens to generate.</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>Sampling settings (greedy by default).</summary>
+    public SamplingOptions Sampling { get; init; } = SamplingOptions.Greedy;
+
+    /// <summary>Text that ends the generation when it appears (never part of the result).</summary>
+    public IReadOnlyList<string> Stop { get; init; } = [];
+}

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using Elongate.Model;
+using Elongate.Tokenization;
+
+namespace Elongate.Serving;
+
+/// <summary>
+/// One model served to many callers: <see cref="ModelHostOptions.Slots"/> inference sessions (each its own KV cache)
+/// over one copy of the weights, a bounded queue for requests waiting for a slot, and per-request cancellation.
+/// A request goes to the free slot whose cache shares the longest prefix with its prompt, and only the rest of the
+/// prompt is computed (llama-server's prompt cache), so a growing chat costs only its new turn.
+/// </summary>
+/// <remarks>
+/// Each request runs on its own dedicated thread: decoding is CPU-bound and must not hold thread-pool threads the
+/// HTTP server needs. Slots run concurrently; the kernels' shared worker pool serves one of them at a time with all
+/// cores and the others inline on their own threads, which is correct and keeps every core busy.
+/// </remarks>
+public sealed class ModelHost : IDisposable
+{
+    private readonly LlamaModel _model;
+    private readonly Slot[] _slots;
+    private readonly SemaphoreSlim _free;
+    private readonly object _gate = new();
+    private readonly int[] _stopIds;
+    private int _waiting;
+    private bool _disposed;
+
+    /// <param name="model">The model (not disposed by the host).</param>
+    /// <param name="tokenizer">Its tokenizer.</param>
+    /// <param name="options">Slots, context, queue and naming.</param>
+    /// <exception cref="ArgumentException">Bad options.</exception>
+    /// <exception cref="ContextMemoryException">The slots' caches would not fit in memory.</exception>
+    public ModelHost(LlamaModel model, ITokenizer tokenizer, ModelHostOptions? options = null)
+    {
+        options ??= new ModelHostOptions();
+        if (options.Slots < 1) throw new ArgumentException($"slots must be ≥ 1, not {options.Slots}");
+        if (options.QueueLimit < 0) throw new ArgumentException($"the queue limit must be ≥ 0, not {options.QueueLimit}");
+        _model = model;
+        Tokenizer = tokenizer;
+        ContextLength = options.ContextLength > 0 ? options.ContextLength : model.Config.MaxPositionEmbeddings;
+        QueueLimit = options.QueueLimit;
+        ModelName = options.ModelName ?? Path.GetFileNameWithoutExtension(model.Source);
+        Template = options.Template ?? TryDetect(tokenizer.Vocabulary.ChatTemplate, model.Source);
+        _slots = new Slot[options.Slots];
+        for (int i = 0; i < _slots.Length; i++) _slots[i] = new Slot(new InferenceSession(model, ContextLength));
+        _free = new SemaphoreSlim(_slots.Length, _slots.Length);
+        _stopIds = tokenizer.Vocabulary.EndOfGenerationIds();
+    }
+
+    /// <summary>The model's tokenizer.</summary>
+    public ITokenizer Tokenizer { get; }
+
+    /// <summary>The chat template, or null when the model has none Elongate recognises (chat requests then fail).</summary>
+    public ChatTemplate? Template { get; }
+
+    /// <summary>Context window of each slot.</summary>
+    public int ContextLength { get; }
+
+    /// <summary>Number of slots.</summary>
+    public int Slots => _slots.Length;
+
+    /// <summary>Requests allowed to wait for a slot.</summary>
+    public int QueueLimit { get; }
+
+    /// <summary>The name clients address the model by.</summary>
+    public string ModelName { get; }
+
+    /// <summary>The served model.</summary>
+    public LlamaModel Model => _model;
+
+    /// <summary>Requests running now.</summary>
+    public int Busy => _slots.Length - _free.CurrentCount;
+
+    /// <summary>Requests waiting for a slot now.</summary>
+    public int Waiting => Volatile.Read(ref _waiting);
+
+    /// <summary>Bytes of KV cache and activations all slots hold.</summary>
+    public long SlotBytes => _slots.Length * InferenceSession.RequiredBytes(_model.Config, ContextLength, _slots[0].Session.BatchSize, _slots[0].Session.CacheType);
+
+    /// <summary>Tokenizes plain text as a prompt: BOS when the vocabulary asks for it, control tokens parsed.</summary>
+    public int[] TokenizePrompt(string text, bool parseSpecial = true)
+    {
+        var v = Tokenizer.Vocabulary;
+        bool writesBos = v.BosId >= 0 && text.StartsWith(v.Pieces[v.BosId], StringComparison.Ordinal) && parseSpecial;
+        return Tokenizer.Encode(text, addBos: v.BosId >= 0 && v.AddBos && !writesBos, addEos: false, parseSpecial: parseSpecial);
+    }
+
+    /// <summary>Renders messages with the chat template and tokenizes them, ending with the assistant's cue.</summary>
+    /// <exception cref="InvalidOperationException">The model has no chat template.</exception>
+    /// <exception cref="ArgumentException">A role the template does not support.</exception>
+    public int[] TokenizeChat(IReadOnlyList<ChatTurn> messages)
+    {
+        var template = Template ?? throw new InvalidOperationException(
+            $"{ModelName} has no chat template Elongate recognises: start the server with --chat-template NAME");
+        return TokenizePrompt(template.Apply(messages, addAssistantPrompt: true));
+    }
+
+    /// <summary>
+    /// Runs one generation: waits for a slot (or fails at once when the queue is full), reuses the slot's cached
+    /// prefix, computes the rest of the prompt and generates, calling <paramref name="onText"/> with each piece of
+    /// text as it becomes final (from the generation thread). Cancellation stops it within one token (or one
+    /// 512-token prompt batch) and frees the slot.
+    /// </summary>
+    /// <exception cref="ServerBusyException">No slot is free and the queue is full.</exception>
+    /// <exception cref="ContextOverflowException">The prompt plus max tokens exceed the context.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before any token was generated.</exception>
+    public async Task<GenerationResult> GenerateAsync(GenerationRequest request, Action<string>? onText = null, CancellationToken cancel = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (request.PromptTokens.Length == 0) throw new ArgumentException("the prompt is empty");
+        if (request.MaxTokens < 0) throw new ArgumentException($"max tokens must be ≥ 0, not {request.MaxTokens}");
+        foreach (var id in request.PromptTokens)
+            if ((uint)id >= (uint)_model.Config.VocabSize) throw new ArgumentException($"token id {id} is outside the {_model.Config.VocabSize}-token vocabulary");
+        if (request.PromptTokens.Length + request.MaxTokens > ContextLength)
+            throw new ContextOverflowException(request.PromptTokens.Length, request.MaxTokens, ContextLength);
+        request.Sampling.Validate();
+
+        if (!_free.Wait(0))
+        {
+            if (Interlocked.Increment(ref _waiting) > QueueLimit)
+            {
+                int queued = Interlocked.Decrement(ref _waiting);
+                throw new ServerBusyException(_slots.Length, queued);
+            }
+            try
+            {
+                await _free.WaitAsync(cancel).ConfigureAwait(false);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
+        Slot slot;
+        lock (_gate) slot = Take(request.PromptTokens);
+        try
+        {
+            return await Task.Factory.StartNew(() => Run(slot, request, onText, cancel), cancel,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_gate) slot.InUse = false;
+            _free.Release();
+        }
+    }
+
+    /// <summary>The free slot whose cached tokens share the longest prefix with the prompt (first free one on a tie).</summary>
+    private Slot Take(int[] prompt)
+    {
+        Slot? best = null;
+        int bestLength = -1;
+        foreach (var s in _slots)
+        {
+            if (s.InUse) continue;
+            int n = CommonPrefix(s.Cached, prompt);
+            if (n > bestLength) { best = s; bestLength = n; }
+        }
+        best!.InUse = true;
+        return best;
+    }
+
+    private static int CommonPrefix(List<int> a, int[] b)
+    {
+        int n = 0;
+        while (n < a.Count && n < b.Length && a[n] == b[n]) n++;
+        return n;
+    }
+
+    private GenerationResult Run(Slot slot, GenerationRequest request, Action<string>? onText, CancellationToken cancel)
+    {
+        try
+        {
+            return RunInSlot(slot, request, onText, cancel);
+        }
+        finally
+        {
+            // Whatever happened, the slot's record of its cache must match the cache, or the next request would
+            // reuse entries that are not there.
+            var session = slot.Session;
+            if (slot.Cached.Count > session.Position) slot.Cached.RemoveRange(session.Position, slot.Cached.Count - session.Position);
+            else if (slot.Cached.Count < session.Position) { session.Reset(); slot.Cached.Clear(); }
+        }
+    }
+
+    private GenerationResult RunInSlot(Slot slot, GenerationRequest request, Action<string>? onText, CancellationToken cancel)
+    {
+        var session = slot.Session;
+        var prompt = request.PromptTokens;
+        int reuse = Math.Min(CommonPrefix(slot.Cached, prompt), prompt.Length - 1);
+        session.Truncate(Math.Min(reuse, session.Position));
+        reuse = session.Position;
+        slot.Cached.RemoveRange(reuse, slot.Cached.Count - reuse);
+
+        // The prompt up to its last token, in batches, checking for cancellation between them; the last token goes
+        // through the generator, which returns the logits for the first new token.
+        var sw = Stopwatch.StartNew();
+        for (int at = reuse; at < prompt.Length - 1;)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int n = Math.Min(session.BatchSize, prompt.Length - 1 - at);
+            session.Forward(prompt.AsSpan(at, n));
+            slot.Cached.AddRange(prompt.AsSpan(at, n));
+            at += n;
+        }
+        var prefill = sw.Elapsed;
+        cancel.ThrowIfCancellationRequested();
+
+        var decoder = new StreamingDecoder(Tokenizer);
+        var stops = new StopStringFilter(request.Stop);
+        var generated = new List<int>();
+        bool stoppedByText = false;
+        var stats = TextGenerator.Generate(session, [prompt[^1]], request.MaxTokens, new Sampler(request.Sampling), id =>
+        {
+            generated.Add(id);
+            var (text, stop) = stops.Push(decoder.Push(id));
+            if (text.Length > 0) onText?.Invoke(text);
+            stoppedByText = stop;
+            return !stop;
+        }, _stopIds, cancel);
+        if (!stoppedByText)
+        {
+            var rest = stops.Push(decoder.Flush()).Text + stops.Flush();
+            if (rest.Length > 0) onText?.Invoke(rest);
+        }
+        slot.Cached.Add(prompt[^1]);
+        slot.Cached.AddRange(generated);
+        slot.Cached.RemoveRange(session.Position, slot.Cached.Count - session.Position);
+
+        var reason = cancel.IsCancellationRequested ? StopReason.Cancelled
+            : stoppedByText || generated.Count < request.MaxTokens && session.Position < session.ContextLength ? StopReason.Stop
+            : session.Position >= session.ContextLength ? StopReason.Context
+            : StopReason.Length;
+        return new GenerationResult(stops.Text, reason, prompt.Length, generated.Count, reuse, prefill + stats.PromptTime, stats.GenerationTime);
+    }
+
+    private static ChatTemplate? TryDetect(string? jinja, string source)
+    {
+        if (jinja is null) return null;
+        try
+        {
+            return ChatTemplate.Detect(jinja, source);
+        }
+        catch (Common.ModelFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Refuses new requests; running ones finish on their threads.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+    }
+
+    private sealed class Slot(InferenceSession session)
+    {
+        public InferenceSession Session { get; } = session;
+        /// <summary>The tokens the session's cache holds, in order (Count == Session.Position).</summary>
+        public List<int> Cached { get; } = [];
+        public bool InUse { get; set; }
+    }
+}
