@@ -7,7 +7,10 @@ namespace Elongate.Cli.Commands;
 /// <summary>Runs a command body and turns expected failures into one clear line on stderr and an exit code.</summary>
 internal static class CliErrors
 {
-    /// <summary>1 for bad files, 2 for bad arguments, 3 for a context that does not fit in memory; anything else is a bug and keeps its stack trace.</summary>
+    /// <summary>
+    /// 1 for bad files, 2 for bad arguments, 3 for a context that does not fit in memory, 4 for a model server that
+    /// cannot be reached or refuses the request; anything else is a bug and keeps its stack trace.
+    /// </summary>
     public static int Run(ParseResult parse, string command, Func<TextWriter, TextWriter, int> body)
     {
         var stdout = parse.InvocationConfiguration.Output;
@@ -41,5 +44,24 @@ internal static class CliErrors
             stderr.WriteLine($"{command}: {e.Message}");
             return 2;
         }
+        catch (Exception e) when (ServerFailure(e) is { } message)
+        {
+            stderr.WriteLine($"{command}: model server: {message}");
+            return 4;
+        }
+    }
+
+    /// <summary>
+    /// The message of a model-server failure anywhere in <paramref name="e"/>'s chain (the OpenAI client wraps
+    /// connection errors in ClientResultException and its retries in AggregateException), or null for other errors.
+    /// </summary>
+    private static string? ServerFailure(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x is AggregateException a ? a.InnerExceptions[0] : x.InnerException)
+        {
+            if (x is System.ClientModel.ClientResultException { Status: > 0 } r) return $"HTTP {r.Status}: {r.Message}";
+            if (x is HttpRequestException h) return h.Message;
+        }
+        return null;
     }
 }

@@ -18,7 +18,7 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model", "-m") { Description = "Model: GGUF, llama2.c .bin, or a Hugging Face folder", Required = true };
+        var model = new Option<string?>("--model", "-m") { Description = "Model: GGUF, llama2.c .bin, or a Hugging Face folder (or give --endpoint)" };
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin or a GGUF (default: the model's own vocabulary)" };
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text (default: empty, i.e. start from BOS)", DefaultValueFactory = _ => "" };
         var steps = new Option<int>("-n", "--steps") { Description = "Tokens to generate", DefaultValueFactory = _ => 256 };
@@ -33,16 +33,25 @@ public static class GenerateCommand
         var special = new Option<bool>("--special") { Description = "Parse control tokens written in --prompt (e.g. <|eot_id|>) and print control tokens the model generates" };
         var rope = new RopeOverrides();
         var run = new ModelOptions();
+        var endpoint = new EndpointOptions();
         var cmd = new Command("generate", "Generate text from a prompt") { model, tokenizer, prompt, steps, temperature, topK, topP, seed, context, chat, system, chatTemplate, special };
         rope.AddTo(cmd);
         run.AddTo(cmd);
+        endpoint.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "generate", (stdout, stderr) =>
         {
-            using var loaded = run.Load(parse, parse.GetValue(model)!);
+            var options0 = new SamplingOptions { Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP), Seed = parse.GetValue(seed) };
+            if (endpoint.IsRemote(parse))
+            {
+                if (parse.GetValue(model) is not null) throw new ArgumentException("give either --model or --endpoint, not both");
+                return RunRemote(parse, endpoint, parse.GetValue(chat), parse.GetValue(prompt)!, parse.GetValue(system), parse.GetValue(steps), options0, stdout, stderr);
+            }
+            var modelPath = parse.GetValue(model) ?? throw new ArgumentException("give --model (a local model file) or --endpoint (a model server)");
+            using var loaded = run.Load(parse, modelPath);
             var (config, _) = rope.Apply(loaded.Config, parse, loaded.Source);
             var m = loaded.With(config);
             var tok = LoadTokenizer(parse.GetValue(tokenizer), m);
-            var options = new SamplingOptions { Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP), Seed = parse.GetValue(seed) };
+            var options = options0;
             options.Validate();
             int n = parse.GetValue(steps);
             if (n < 0) throw new ArgumentException("-n must be ≥ 0");
@@ -67,6 +76,61 @@ public static class GenerateCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Chat with a model behind an OpenAI-compatible server: with --chat the same terminal loop as for a local model
+    /// (the server applies its chat template); otherwise --prompt is sent as one user message and the reply printed.
+    /// </summary>
+    private static int RunRemote(ParseResult parse, EndpointOptions endpoint, bool interactive, string prompt, string? system, int maxNew,
+        SamplingOptions sampling, TextWriter stdout, TextWriter stderr)
+    {
+        sampling.Validate();
+        var (client, name) = endpoint.Create(parse);
+        using var _ = client;
+        var options = new Microsoft.Extensions.AI.ChatOptions
+        {
+            MaxOutputTokens = maxNew, Temperature = sampling.Temperature, TopP = sampling.TopP,
+            TopK = sampling.TopK > 0 ? sampling.TopK : null, Seed = sampling.Seed,
+        };
+        var history = new List<Microsoft.Extensions.AI.ChatMessage>();
+        if (system is not null) history.Add(new(Microsoft.Extensions.AI.ChatRole.System, system));
+        string Reply(string user)
+        {
+            history.Add(new(Microsoft.Extensions.AI.ChatRole.User, user));
+            var text = new System.Text.StringBuilder();
+            foreach (var update in client.GetStreamingResponseAsync(history, options).ToBlockingEnumerable())
+            {
+                stdout.Write(update.Text);
+                stdout.Flush();
+                text.Append(update.Text);
+            }
+            stdout.WriteLine();
+            history.Add(new(Microsoft.Extensions.AI.ChatRole.Assistant, text.ToString()));
+            return text.ToString();
+        }
+        stderr.WriteLine($"remote model: {name} at {parse.GetValue(endpoint.Endpoint)}");
+        if (!interactive)
+        {
+            Reply(prompt);
+            return 0;
+        }
+        var input = ElongateCli.Input;
+        while (true)
+        {
+            stdout.Write("> ");
+            stdout.Flush();
+            var line = input.ReadLine();
+            if (line is null || line.Trim() == "/exit") break;
+            if (line.Trim() == "/reset")
+            {
+                history.RemoveAll(m => m.Role != Microsoft.Extensions.AI.ChatRole.System);
+                stderr.WriteLine("(conversation reset)");
+                continue;
+            }
+            if (line.Length > 0) Reply(line);
+        }
+        return 0;
     }
 
     /// <summary>The --chat loop: one user turn per input line until "/exit" or the end of input.</summary>
