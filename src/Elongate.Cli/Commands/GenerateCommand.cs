@@ -31,10 +31,11 @@ public static class GenerateCommand
         var system = new Option<string?>("--system") { Description = "System message for --chat" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template name, overriding the model's (one of: {string.Join(", ", ChatTemplate.Names)})" };
         var special = new Option<bool>("--special") { Description = "Parse control tokens written in --prompt (e.g. <|eot_id|>) and print control tokens the model generates" };
+        var lora = LoraOption.Create();
         var rope = new RopeOverrides();
         var run = new ModelOptions();
         var endpoint = new EndpointOptions();
-        var cmd = new Command("generate", "Generate text from a prompt") { model, tokenizer, prompt, steps, temperature, topK, topP, seed, context, chat, system, chatTemplate, special };
+        var cmd = new Command("generate", "Generate text from a prompt") { model, tokenizer, prompt, steps, temperature, topK, topP, seed, context, chat, system, chatTemplate, special, lora };
         rope.AddTo(cmd);
         run.AddTo(cmd);
         endpoint.AddTo(cmd);
@@ -44,12 +45,13 @@ public static class GenerateCommand
             if (endpoint.IsRemote(parse))
             {
                 if (parse.GetValue(model) is not null) throw new ArgumentException("give either --model or --endpoint, not both");
+                if (parse.GetValue(lora) is not null) throw new ArgumentException("--lora applies to a local --model, not to --endpoint");
                 return RunRemote(parse, endpoint, parse.GetValue(chat), parse.GetValue(prompt)!, parse.GetValue(system), parse.GetValue(steps), options0, stdout, stderr);
             }
             var modelPath = parse.GetValue(model) ?? throw new ArgumentException("give --model (a local model file) or --endpoint (a model server)");
             using var loaded = run.Load(parse, modelPath);
             var (config, _) = rope.Apply(loaded.Config, parse, loaded.Source);
-            var m = loaded.With(config);
+            var m = LoraOption.Apply(parse.GetValue(lora), loaded.With(config), stderr);
             var tok = LoadTokenizer(parse.GetValue(tokenizer), m);
             var options = options0;
             options.Validate();

@@ -10,7 +10,10 @@ namespace Elongate.Kernels;
 /// output (online softmax), so no T×T score matrix exists at any time. The forward saves only the output and one
 /// log-sum-exp per (head, query); the backward recomputes each score tile from Q, K and that statistic, with key
 /// tiles as the outer loop so a tile's dK and dV stay in cache while every query row that sees it passes by.
-/// Activation memory is O(T·d). An optional per-token segment id confines attention to one packed document.
+/// Activation memory is O(T·d). An optional per-token segment id confines attention to one packed document;
+/// <see cref="PaddingSegment"/> marks padding, whose rows are skipped (output, log-sum-exp and gradients zero) and which
+/// no other row sees, and key tiles whose segment ids cannot match a query's are skipped without computing a score,
+/// so a padded or packed sequence costs about the attention work of its examples alone (see <see cref="Forward{T}"/>).
 /// Layouts: q, output [B, T, n_heads·d]; k, v [B, T, n_kv_heads·d]; logSumExp [B, n_heads, T].
 /// <see cref="ForwardCached{T}"/> is the same forward for inference: n new queries at an offset into a KV cache.
 /// The per-tile products are <see cref="TileMath"/>'s vectorized loops.
@@ -20,8 +23,22 @@ public static class FlashAttention
     /// <summary>Key (and query) rows per tile: 64 rows of a 64-wide head is 16 KiB of fp32, an L1-sized tile.</summary>
     public const int DefaultTileSize = 64;
 
+    /// <summary>
+    /// Segment id of padding tokens: such a query row attends to nothing (its output and log-sum-exp are 0 and it
+    /// receives no gradient) and no row attends to it. The training data's padding id
+    /// (<c>Elongate.Data.FineTuneSequence.PaddingSegment</c>) is this value.
+    /// </summary>
+    public const int PaddingSegment = -1;
+
     /// <summary>Attention output and per-row log-sum-exp of the scaled, masked scores.</summary>
-    /// <param name="segments">Per-token document id [B·T], or empty for plain causal attention.</param>
+    /// <remarks>
+    /// With segments, work is skipped where every score would be masked anyway: a padding row
+    /// (<see cref="PaddingSegment"/>) computes nothing, and a key tile is skipped for a query row whose segment id lies
+    /// outside the tile's [min, max] of non-padding ids (for packed examples with increasing ids that is every tile
+    /// wholly before the row's example). Skipped scores are exactly those that would have been −∞, so results are the
+    /// same bits as computing and masking them.
+    /// </remarks>
+    /// <param name="segments">Per-token document id [B·T], or empty for plain causal attention; <see cref="PaddingSegment"/> marks padding.</param>
     /// <param name="tileSize">Rows per tile; any positive value gives the same result up to rounding.</param>
     public static unsafe void Forward<T>(Span<T> output, Span<T> logSumExp, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v,
         AttentionShape shape, ReadOnlySpan<int> segments = default, int tileSize = DefaultTileSize)
@@ -116,9 +133,30 @@ public static class FlashAttention
                 // Causal: this query tile sees keys 0 .. qOff+q0+qn−1 only. Key tiles are aligned to absolute position
                 // 0, so a row meets the same tiles with the same visible counts whatever rows it is grouped with.
                 int keyEnd = qOff + q0 + qn;
-                for (int k0 = 0; k0 < keyEnd; k0 += tile)
+                // Padding rows attend to nothing; a tile made only of padding rows does no work at all.
+                int active = qn;
+                if (seg != null)
+                {
+                    active = 0;
+                    for (int r = 0; r < qn; r++)
+                        if (seg[kvBase + qOff + q0 + r] != PaddingSegment) active++;
+                }
+                for (int k0 = 0; k0 < keyEnd && active > 0; k0 += tile)
                 {
                     int kn = Math.Min(tile, keyEnd - k0);
+                    // Range of the tile's non-padding segment ids: a row whose id lies outside it sees none of its keys.
+                    int segMin = int.MaxValue, segMax = int.MinValue;
+                    if (seg != null)
+                    {
+                        for (int c = 0; c < kn; c++)
+                        {
+                            int id = seg[kvBase + k0 + c];
+                            if (id == PaddingSegment) continue;
+                            if (id < segMin) segMin = id;
+                            if (id > segMax) segMax = id;
+                        }
+                        if (segMin > segMax) continue; // only padding keys
+                    }
                     T* kTile, vTile;
                     long kStride = kvDim;
                     if (!stored)
@@ -139,6 +177,11 @@ public static class FlashAttention
                         int t = qOff + q0 + r;                   // absolute position of this query
                         int visible = Math.Min(kn, t - k0 + 1); // keys k0 .. t of this tile
                         if (visible <= 0) continue;
+                        if (seg != null)
+                        {
+                            int own = seg[kvBase + t];
+                            if (own == PaddingSegment || own < segMin || own > segMax) continue;
+                        }
                         T* s = S + r * tile;
                         TileMath.Dots(Q + ((long)b * nq + q0 + r) * qDim + h * hd, kTile, kStride, visible, hd, scale, s);
                         if (seg != null)
@@ -163,7 +206,14 @@ public static class FlashAttention
                 {
                     long rowQ = (long)b * nq + q0 + r;
                     var o = new Span<T>(O + rowQ * qDim + h * hd, hd);
-                    // Every query sees at least itself, so l > 0.
+                    if (seg != null && seg[kvBase + qOff + q0 + r] == PaddingSegment)
+                    {
+                        // Padding attends to nothing: zero output, and a log-sum-exp the backward never reads.
+                        o.Clear();
+                        if (L != null) L[((long)b * nh + h) * nq + q0 + r] = T.Zero;
+                        continue;
+                    }
+                    // Every other query sees at least itself, so l > 0.
                     TensorPrimitives.Multiply(new ReadOnlySpan<T>(acc + r * hd, hd), T.One / l[r], o);
                     if (L != null) L[((long)b * nh + h) * nq + q0 + r] = m[r] + T.Log(l[r]);
                 }
@@ -211,6 +261,7 @@ public static class FlashAttention
                     int h = g * group + hh;
                     for (int t = 0; t < Tn; t++)
                     {
+                        if (masked && seg[(long)b * Tn + t] == PaddingSegment) { D[hh * Tn + t] = T.Zero; continue; }
                         long off = ((long)b * Tn + t) * qDim + h * hd;
                         // The same dot routine as dO·vᵀ below: with a single visible key O = v exactly and dS is exactly 0.
                         T dot;
@@ -224,6 +275,21 @@ public static class FlashAttention
                     for (int k0 = 0; k0 < Tn; k0 += tile)
                     {
                         int kn = Math.Min(tile, Tn - k0);
+                        // As in the forward: rows whose segment id is outside the tile's range of non-padding ids
+                        // (padding rows among them) see none of its keys and are skipped.
+                        int segMin = int.MinValue, segMax = int.MaxValue;
+                        if (masked)
+                        {
+                            segMin = int.MaxValue; segMax = int.MinValue;
+                            for (int c = 0; c < kn; c++)
+                            {
+                                int id = seg[(long)b * Tn + k0 + c];
+                                if (id == PaddingSegment) continue;
+                                if (id < segMin) segMin = id;
+                                if (id > segMax) segMax = id;
+                            }
+                            if (segMin > segMax) continue; // only padding keys: nothing attends to them
+                        }
                         new Span<T>(dKt, 2 * tile * hd).Clear();
                         T* kTile = K + ((long)b * Tn + k0) * kvDim + g * hd, vTile = V + ((long)b * Tn + k0) * kvDim + g * hd;
                         for (int hh = 0; hh < group; hh++)
@@ -233,6 +299,11 @@ public static class FlashAttention
                             for (int t = k0; t < Tn; t++)
                             {
                                 long rowT = (long)b * Tn + t, qOff = rowT * qDim + h * hd;
+                                if (masked)
+                                {
+                                    int own = seg[rowT];
+                                    if (own == PaddingSegment || own < segMin || own > segMax) continue;
+                                }
                                 T* qRow = Q + qOff, doRow = dO + qOff;
                                 T lse = L[((long)b * nh + h) * Tn + t], d = D[hh * Tn + t];
                                 int last = Math.Min(kn, t - k0 + 1);

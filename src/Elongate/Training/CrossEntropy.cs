@@ -82,6 +82,59 @@ public static class CrossEntropy
         }
     }
 
+    /// <summary>
+    /// Returns Σ_t w_t·(−log softmax(logits[t])[targets[t]]) over non-ignored rows: the loss under per-token weights
+    /// (<paramref name="weights"/>[t] = 1/N for the mean over N tokens of a whole step, or 1/(n_e·E) to give every one of
+    /// E examples the same weight whatever its n_e loss tokens). Fills <paramref name="logSumExp"/> as
+    /// <see cref="Forward{T}"/> does.
+    /// </summary>
+    public static T ForwardWeighted<T>(ReadOnlySpan<T> logits, Span<T> logSumExp, ReadOnlySpan<int> targets, ReadOnlySpan<T> weights,
+        int rows, int vocab, int ignoreIndex = DefaultIgnoreIndex)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (weights.Length < rows) throw new ArgumentException($"weights hold {weights.Length} values, need {rows}");
+        Forward(logits, logSumExp, targets, rows, vocab, ignoreIndex);
+        double total = 0;
+        for (int t = 0; t < rows; t++)
+        {
+            if (targets[t] == ignoreIndex) continue;
+            total += double.CreateChecked(weights[t]) * double.CreateChecked(logSumExp[t] - logits[t * vocab + targets[t]]);
+        }
+        return T.CreateChecked(total);
+    }
+
+    /// <summary>
+    /// dLogits[t] = w_t·(softmax(logits[t]) − onehot(targets[t])), zero on ignored rows: the gradient of
+    /// <see cref="ForwardWeighted{T}"/>. Overwrites dLogits, which may be the logits span itself.
+    /// </summary>
+    public static unsafe void BackwardWeighted<T>(Span<T> dLogits, ReadOnlySpan<T> logits, ReadOnlySpan<T> logSumExp, ReadOnlySpan<int> targets,
+        ReadOnlySpan<T> weights, int rows, int vocab, int ignoreIndex = DefaultIgnoreIndex)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Validate(logits.Length, logSumExp.Length, targets, rows, vocab, ignoreIndex);
+        if (dLogits.Length < (long)rows * vocab) throw new ArgumentException($"dLogits holds {dLogits.Length} values, need [{rows}, {vocab}]");
+        if (weights.Length < rows) throw new ArgumentException($"weights hold {weights.Length} values, need {rows}");
+        fixed (T* pd = dLogits, pl = logits, ps = logSumExp, pw = weights)
+        fixed (int* py = targets)
+        {
+            nint dp = (nint)pd, lp = (nint)pl, sp = (nint)ps, yp = (nint)py, wp = (nint)pw;
+            MatrixProducts.ParallelRange(rows, (long)rows * vocab * 8, (t0, t1) =>
+            {
+                for (int t = t0; t < t1; t++)
+                {
+                    var d = new Span<T>((T*)dp + (long)t * vocab, vocab);
+                    int y = ((int*)yp)[t];
+                    T g = ((T*)wp)[t];
+                    if (y == ignoreIndex || g == T.Zero) { d.Clear(); continue; }
+                    var row = new ReadOnlySpan<T>((T*)lp + (long)t * vocab, vocab);
+                    T lse = ((T*)sp)[t];
+                    for (int i = 0; i < vocab; i++) d[i] = g * T.Exp(row[i] - lse);
+                    d[y] -= g;
+                }
+            });
+        }
+    }
+
     private static void Validate(long logitsLength, long lseLength, ReadOnlySpan<int> targets, int rows, int vocab, int ignoreIndex)
     {
         if (rows < 0 || vocab <= 0 || logitsLength < (long)rows * vocab || lseLength < rows || targets.Length < rows)

@@ -32,8 +32,15 @@ namespace Elongate.Training;
 /// by re-running that layer's forward. The recomputation is the same deterministic code on the same inputs, so the
 /// gradients are bit-identical to the stored-activation path; activation memory drops from about
 /// L·(8·d + 3·d_ff) to L·d + 8·d + 3·d_ff values per token at the cost of one more forward pass.</para>
+/// <para><b>LoRA.</b> <see cref="AddLora"/> attaches adapters to chosen projections (see the LoRA part of this class)
+/// and freezes the base: <see cref="TrainBase"/> turns false, the backward then computes input gradients only through
+/// the base weights, which stay in <see cref="Parameters"/> as fp32 (the training model dequantizes a quantized base
+/// on load), and <see cref="Gradients"/> is never allocated.</para>
+/// <para><b>Loss weights.</b> <see cref="Forward(ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{int}, ReadOnlySpan{T})"/>
+/// takes one weight per token and returns Σ w·loss instead of the mean, so a trainer can make a step's loss the mean
+/// over all loss tokens of several micro-batches, or give every example the same weight.</para>
 /// </remarks>
-public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private sealed record LayerOffsets(int AttnNorm, int Wq, int Wk, int Wv, int Wo, int FfnNorm, int WGate, int WDown, int WUp);
 
@@ -72,7 +79,11 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
 
     private T[] _cos, _sin, _qScale, _kScale;
     private readonly int[] _inputs, _targets, _segments;
-    private bool _hasSegments, _forwardDone;
+    private readonly T[] _lossWeights;
+    private bool _hasSegments, _forwardDone, _weighted;
+    private T[]? _gradients;
+    // With a frozen base the norm-gain gradients land here and are thrown away.
+    private readonly T[] _discard;
 
     /// <summary>
     /// The architecture; TieWordEmbeddings decides whether an output.weight tensor exists. RopeTheta and RopeScaling
@@ -105,8 +116,18 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
     /// <summary>All parameters, laid out as <see cref="Tensors"/> lists them.</summary>
     public T[] Parameters { get; }
 
-    /// <summary>Gradients, same layout as <see cref="Parameters"/>; <see cref="Backward"/> adds to them.</summary>
-    public T[] Gradients { get; }
+    /// <summary>
+    /// Gradients, same layout as <see cref="Parameters"/>; <see cref="Backward"/> adds to them while
+    /// <see cref="TrainBase"/> holds. Allocated on first use, so a LoRA model (frozen base) never holds a second copy of
+    /// the base's size.
+    /// </summary>
+    public T[] Gradients => _gradients ??= new T[Parameters.Length];
+
+    /// <summary>
+    /// Whether the backward computes gradients of the base parameters (true unless <see cref="AddLora"/> froze them).
+    /// False: only input gradients flow through the base, for the adapters' sake.
+    /// </summary>
+    public bool TrainBase { get; set; } = true;
 
     public IReadOnlyList<ParameterTensor> Tensors => _tensors;
 
@@ -116,7 +137,7 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
     /// <summary>Targets equal to this are masked out of the loss.</summary>
     public int IgnoreIndex { get; set; } = CrossEntropy.DefaultIgnoreIndex;
 
-    /// <summary>Logits [B·T, vocab] of the last <see cref="Forward"/>; <see cref="Backward"/> overwrites them with their gradient.</summary>
+    /// <summary>Logits [B·T, vocab] of the last forward; <see cref="Backward"/> overwrites them with their gradient.</summary>
     public ReadOnlySpan<T> Logits => _logits;
 
     /// <summary>Vocabulary carried from the model this one was loaded from, handed back by <see cref="ToModel"/>.</summary>
@@ -166,7 +187,6 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
                 O(TensorRole.FfnNorm), O(TensorRole.WGate), O(TensorRole.WDown), O(TensorRole.WUp));
         }
         Parameters = new T[offset];
-        Gradients = new T[offset];
 
         int L = config.NumLayers, BT = _rows;
         T[][] Alloc(int count, int length) { var a = new T[count][]; for (int i = 0; i < count; i++) a[i] = new T[length]; return a; }
@@ -178,11 +198,12 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         _proj = new T[BT * _dim]; _dRes = new T[BT * _dim]; _dLn = new T[BT * _dim]; _dAtt = new T[BT * _qDim];
         _dq = new T[BT * _qDim]; _dk = new T[BT * _kvDim]; _dv = new T[BT * _kvDim];
         _dH = new T[BT * _hid]; _dGate = new T[BT * _hid]; _dUp = new T[BT * _hid];
-        _inputs = new int[BT]; _targets = new int[BT]; _segments = new int[BT];
+        _inputs = new int[BT]; _targets = new int[BT]; _segments = new int[BT]; _lossWeights = new T[BT];
+        _discard = new T[Math.Max(_dim, 1)];
         long elements = (L + 1L) * _res[0].Length + _acts.Distinct().Sum(a => a.Elements)
             + _lnf.Length + _rstdf.Length + _logits.LongLength + _ceLse.Length
             + _proj.Length + _dRes.Length + _dLn.Length + _dAtt.Length + _dq.Length + _dk.Length + _dv.Length
-            + _dH.Length + _dGate.Length + _dUp.Length;
+            + _dH.Length + _dGate.Length + _dUp.Length + _lossWeights.Length;
         ActivationBytes = elements * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() + 3L * BT * sizeof(int);
         _cos = _sin = _qScale = _kScale = [];
         InstallRope(config.RopeTheta, config.RopeScaling);
@@ -213,13 +234,16 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         }
     }
 
-    /// <summary>A standalone fp32 copy of the parameters, for the model writers and <see cref="InferenceSession"/>.</summary>
+    /// <summary>
+    /// A standalone fp32 copy of the model this one computes, for the model writers and <see cref="InferenceSession"/>:
+    /// the parameters, with LoRA adapters (if any) merged into their projections as W + s·B·A.
+    /// </summary>
     public LlamaModel ToModel(string source = "<trained>")
     {
         var weights = LlamaWeights.FromFloats(Config, spec =>
         {
+            var src = MergedTensor(spec);
             var a = new float[spec.ElementCount];
-            var src = Parameters.AsSpan(_offsets[(spec.Role, spec.Layer)], a.Length);
             for (int i = 0; i < a.Length; i++) a[i] = float.CreateChecked(src[i]);
             return a;
         });
@@ -298,8 +322,12 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         Rope = rope;
     }
 
-    /// <summary>Zeroes the gradient buffer; <see cref="Backward"/> accumulates, so micro-batches can be summed.</summary>
-    public void ZeroGrad() => Array.Clear(Gradients);
+    /// <summary>Zeroes the gradient buffers (base and adapters); <see cref="Backward"/> accumulates, so micro-batches can be summed.</summary>
+    public void ZeroGrad()
+    {
+        if (_gradients is not null) Array.Clear(_gradients);
+        if (_lora is not null) Array.Clear(_lora.Gradients);
+    }
 
     /// <summary>
     /// Runs the batch and returns the mean cross-entropy over targets that are not <see cref="IgnoreIndex"/>.
@@ -310,13 +338,27 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
     /// Optional document id per token [B·T]; attention stays within equal ids. RoPE positions stay those of the row
     /// (relative positions inside a document are unchanged by that, so only absolute-position RoPE variants care).
     /// </param>
-    public T Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, ReadOnlySpan<int> segments = default)
+    public T Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, ReadOnlySpan<int> segments = default) =>
+        Forward(inputs, targets, segments, default);
+
+    /// <summary>
+    /// Runs the batch; with <paramref name="lossWeights"/> (one per token, [B·T]) returns Σ_t w_t·loss_t over targets
+    /// that are not <see cref="IgnoreIndex"/> and makes <see cref="Backward"/> the gradient of that sum; empty weights
+    /// give the mean, as the other overload.
+    /// </summary>
+    /// <param name="segments">
+    /// Optional example id per token; attention stays within equal ids, and id <see cref="FlashAttention.PaddingSegment"/>
+    /// (−1) marks padding, which attends to nothing, is seen by nothing and costs no attention work.
+    /// </param>
+    public T Forward(ReadOnlySpan<int> inputs, ReadOnlySpan<int> targets, ReadOnlySpan<int> segments, ReadOnlySpan<T> lossWeights)
     {
         int BT = _rows, L = _off.Length, dim = _dim;
-        if (inputs.Length != BT || targets.Length != BT || (!segments.IsEmpty && segments.Length != BT))
-            throw new ArgumentException($"inputs, targets (and segments) must hold B·T = {BT} tokens");
+        if (inputs.Length != BT || targets.Length != BT || (!segments.IsEmpty && segments.Length != BT) || (!lossWeights.IsEmpty && lossWeights.Length != BT))
+            throw new ArgumentException($"inputs, targets (and segments, loss weights) must hold B·T = {BT} tokens");
         inputs.CopyTo(_inputs);
         targets.CopyTo(_targets);
+        _weighted = !lossWeights.IsEmpty;
+        if (_weighted) lossWeights.CopyTo(_lossWeights);
         _hasSegments = !segments.IsEmpty;
         if (_hasSegments) segments.CopyTo(_segments);
         T eps = T.CreateChecked(Config.RmsNormEps);
@@ -326,7 +368,9 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         RmsNormLayer.Forward(_lnf.AsSpan(), _rstdf, _res[L], P(_finalNorm, dim), BT, eps);
         Linear.Forward(_logits.AsSpan(), _lnf, P(_classifier, _vocab * dim), BT, dim, _vocab);
         _forwardDone = true;
-        return CrossEntropy.Forward(_logits, _ceLse, targets, BT, _vocab, IgnoreIndex);
+        return _weighted
+            ? CrossEntropy.ForwardWeighted<T>(_logits, _ceLse, targets, _lossWeights, BT, _vocab, IgnoreIndex)
+            : CrossEntropy.Forward(_logits, _ceLse, targets, BT, _vocab, IgnoreIndex);
     }
 
     /// <summary>Layer l: reads _res[l], fills _acts[l] and writes _res[l+1]. Also the recomputation under checkpointing.</summary>
@@ -341,20 +385,33 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         Linear.Forward(a.Q.AsSpan(), a.Ln1, P(o.Wq, _qDim * dim), BT, dim, _qDim);
         Linear.Forward(a.K.AsSpan(), a.Ln1, P(o.Wk, _kvDim * dim), BT, dim, _kvDim);
         Linear.Forward(a.V.AsSpan(), a.Ln1, P(o.Wv, _kvDim * dim), BT, dim, _kvDim);
+        if (_lora is not null)
+        {
+            LoraForward(l, TensorRole.Wq, a.Q, a.Ln1);
+            LoraForward(l, TensorRole.Wk, a.K, a.Ln1);
+            LoraForward(l, TensorRole.Wv, a.V, a.Ln1);
+        }
         RopeRotation.Forward(a.Q.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
         RopeRotation.Forward(a.K.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
         FlashAttention.Forward(a.Att.AsSpan(), a.Lse, a.Q, a.K, a.V, _shape, seg, AttentionTileSize);
         Linear.Forward(_proj.AsSpan(), a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim);
+        if (_lora is not null) LoraForward(l, TensorRole.Wo, _proj, a.Att);
         TensorPrimitives.Add(_res[l], _proj, a.ResMid);
         RmsNormLayer.Forward(a.Ln2.AsSpan(), a.Rstd2, a.ResMid, P(o.FfnNorm, dim), BT, eps);
         Linear.Forward(a.Gate.AsSpan(), a.Ln2, P(o.WGate, _hid * dim), BT, dim, _hid);
         Linear.Forward(a.Up.AsSpan(), a.Ln2, P(o.WUp, _hid * dim), BT, dim, _hid);
+        if (_lora is not null)
+        {
+            LoraForward(l, TensorRole.WGate, a.Gate, a.Ln2);
+            LoraForward(l, TensorRole.WUp, a.Up, a.Ln2);
+        }
         SwiGluLayer.Forward(a.H.AsSpan(), a.Gate, a.Up);
         Linear.Forward(_proj.AsSpan(), a.H, P(o.WDown, dim * _hid), BT, _hid, dim);
+        if (_lora is not null) LoraForward(l, TensorRole.WDown, _proj, a.H);
         TensorPrimitives.Add(a.ResMid, _proj, _res[l + 1]);
     }
 
-    /// <summary>Adds the gradient of the last <see cref="Forward"/>'s mean loss to <see cref="Gradients"/>.</summary>
+    /// <summary>Adds the gradient of the last forward's loss (the mean, or the weighted sum) to <see cref="Gradients"/> (or, with adapters, to <see cref="LoraGradients"/>).</summary>
     public void Backward()
     {
         if (!_forwardDone) throw new InvalidOperationException("Backward needs a Forward first (each Forward allows one Backward)");
@@ -362,11 +419,12 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         int BT = _rows, L = _off.Length, dim = _dim;
 
         // The logits buffer becomes dLogits in place: the fused softmax+CE never stores probabilities.
-        CrossEntropy.Backward(_logits.AsSpan(), _logits, _ceLse, _targets, BT, _vocab, T.One, IgnoreIndex);
+        if (_weighted) CrossEntropy.BackwardWeighted<T>(_logits.AsSpan(), _logits, _ceLse, _targets, _lossWeights, BT, _vocab, IgnoreIndex);
+        else CrossEntropy.Backward(_logits.AsSpan(), _logits, _ceLse, _targets, BT, _vocab, T.One, IgnoreIndex);
         Array.Clear(_dLn);
-        Linear.Backward(_dLn.AsSpan(), G(_classifier, _vocab * dim), _logits, _lnf, P(_classifier, _vocab * dim), BT, dim, _vocab);
+        LinearBackward(_dLn, _classifier, _logits, _lnf, BT, dim, _vocab);
         Array.Clear(_dRes);
-        RmsNormLayer.Backward(_dRes.AsSpan(), G(_finalNorm, dim), _dLn, _res[L], P(_finalNorm, dim), _rstdf, BT);
+        RmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(_finalNorm), _dLn, _res[L], P(_finalNorm, dim), _rstdf, BT);
         for (int l = L - 1; l >= 0; l--)
         {
             // Checkpointing: refill the shared activation buffers from the stored layer input. The last layer's are
@@ -374,8 +432,19 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
             if (GradientCheckpointing && l < L - 1) LayerForward(l);
             LayerBackward(l);
         }
-        Embedding.Backward(G(_tokEmb, _vocab * dim), _dRes, _inputs, dim);
+        if (TrainBase) Embedding.Backward(G(_tokEmb, _vocab * dim), _dRes, _inputs, dim);
     }
+
+    /// <summary>dX += dY·W always; dW += dYᵀ·X only while the base trains.</summary>
+    private void LinearBackward(Span<T> dx, int weightOffset, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int rows, int inDim, int outDim)
+    {
+        var w = P(weightOffset, outDim * inDim);
+        if (TrainBase) Linear.Backward(dx, G(weightOffset, outDim * inDim), dy, x, w, rows, inDim, outDim);
+        else MatrixProducts.AccumulateInputGradient(dx, dy, w, rows, inDim, outDim);
+    }
+
+    /// <summary>Where a norm gain's gradient goes: its slot in <see cref="Gradients"/>, or a scratch row when the base is frozen.</summary>
+    private Span<T> NormGrad(int offset) => TrainBase ? G(offset, _dim) : _discard.AsSpan(0, _dim);
 
     /// <summary>Layer l's backward: _dRes holds dL/d_res[l+1] on entry and dL/d_res[l] on exit.</summary>
     private void LayerBackward(int l)
@@ -383,28 +452,42 @@ public sealed class LlamaTrainingModel<T> where T : unmanaged, IFloatingPointIee
         int BT = _rows, dim = _dim;
         var o = _off[l];
         var a = _acts[l];
+        bool lora = _lora is not null;
         ReadOnlySpan<int> seg = _hasSegments ? _segments : default;
         // MLP: res[l+1] = resMid + down(silu(gate(ln2)) ⊙ up(ln2)); dRes holds dL/dres[l+1].
         Array.Clear(_dH);
-        Linear.Backward(_dH.AsSpan(), G(o.WDown, dim * _hid), _dRes, a.H, P(o.WDown, dim * _hid), BT, _hid, dim);
+        LinearBackward(_dH, o.WDown, _dRes, a.H, BT, _hid, dim);
+        if (lora) LoraBackward(l, TensorRole.WDown, _dRes, a.H, _dH);
         Array.Clear(_dGate); Array.Clear(_dUp);
         SwiGluLayer.Backward(_dGate.AsSpan(), _dUp, _dH, a.Gate, a.Up);
         Array.Clear(_dLn);
-        Linear.Backward(_dLn.AsSpan(), G(o.WGate, _hid * dim), _dGate, a.Ln2, P(o.WGate, _hid * dim), BT, dim, _hid);
-        Linear.Backward(_dLn.AsSpan(), G(o.WUp, _hid * dim), _dUp, a.Ln2, P(o.WUp, _hid * dim), BT, dim, _hid);
-        RmsNormLayer.Backward(_dRes.AsSpan(), G(o.FfnNorm, dim), _dLn, a.ResMid, P(o.FfnNorm, dim), a.Rstd2, BT);
+        LinearBackward(_dLn, o.WGate, _dGate, a.Ln2, BT, dim, _hid);
+        LinearBackward(_dLn, o.WUp, _dUp, a.Ln2, BT, dim, _hid);
+        if (lora)
+        {
+            LoraBackward(l, TensorRole.WGate, _dGate, a.Ln2, _dLn);
+            LoraBackward(l, TensorRole.WUp, _dUp, a.Ln2, _dLn);
+        }
+        RmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(o.FfnNorm), _dLn, a.ResMid, P(o.FfnNorm, dim), a.Rstd2, BT);
         // Attention: resMid = res[l] + Wo(attn(rope(q), rope(k), v)); dRes now holds dL/dresMid.
         Array.Clear(_dAtt);
-        Linear.Backward(_dAtt.AsSpan(), G(o.Wo, dim * _qDim), _dRes, a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim);
+        LinearBackward(_dAtt, o.Wo, _dRes, a.Att, BT, _qDim, dim);
+        if (lora) LoraBackward(l, TensorRole.Wo, _dRes, a.Att, _dAtt);
         Array.Clear(_dq); Array.Clear(_dk); Array.Clear(_dv);
         FlashAttention.Backward(_dq.AsSpan(), _dk, _dv, _dAtt, a.Q, a.K, a.V, a.Att, a.Lse, _shape, seg, AttentionTileSize);
         RopeRotation.Backward(_dq.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
         RopeRotation.Backward(_dk.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
         Array.Clear(_dLn);
-        Linear.Backward(_dLn.AsSpan(), G(o.Wq, _qDim * dim), _dq, a.Ln1, P(o.Wq, _qDim * dim), BT, dim, _qDim);
-        Linear.Backward(_dLn.AsSpan(), G(o.Wk, _kvDim * dim), _dk, a.Ln1, P(o.Wk, _kvDim * dim), BT, dim, _kvDim);
-        Linear.Backward(_dLn.AsSpan(), G(o.Wv, _kvDim * dim), _dv, a.Ln1, P(o.Wv, _kvDim * dim), BT, dim, _kvDim);
-        RmsNormLayer.Backward(_dRes.AsSpan(), G(o.AttnNorm, dim), _dLn, _res[l], P(o.AttnNorm, dim), a.Rstd1, BT);
+        LinearBackward(_dLn, o.Wq, _dq, a.Ln1, BT, dim, _qDim);
+        LinearBackward(_dLn, o.Wk, _dk, a.Ln1, BT, dim, _kvDim);
+        LinearBackward(_dLn, o.Wv, _dv, a.Ln1, BT, dim, _kvDim);
+        if (lora)
+        {
+            LoraBackward(l, TensorRole.Wq, _dq, a.Ln1, _dLn);
+            LoraBackward(l, TensorRole.Wk, _dk, a.Ln1, _dLn);
+            LoraBackward(l, TensorRole.Wv, _dv, a.Ln1, _dLn);
+        }
+        RmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(o.AttnNorm), _dLn, _res[l], P(o.AttnNorm, dim), a.Rstd1, BT);
     }
 
     private ReadOnlySpan<T> P(int offset, int length) => Parameters.AsSpan(offset, length);

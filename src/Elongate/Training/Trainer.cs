@@ -25,7 +25,7 @@ namespace Elongate.Training;
 /// bit, and <see cref="TrainerOptions.Deterministic"/> (one thread) makes that a promise rather than a property of
 /// today's kernels.
 /// </remarks>
-public sealed class Trainer : IDisposable
+public sealed class Trainer : IDisposable, ITrainingLoop
 {
     public const string MetricsFileName = "metrics.jsonl";
     public const string LossPlotFileName = "loss.png";
@@ -51,6 +51,9 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Optimizer steps completed.</summary>
     public int Step { get; private set; }
+
+    /// <summary>Steps of the whole run (<see cref="TrainerOptions.Steps"/>).</summary>
+    public int TotalSteps => Options.Steps;
 
     /// <summary>Training tokens consumed so far.</summary>
     public long TokensSeen { get; private set; }
