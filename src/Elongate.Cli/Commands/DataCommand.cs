@@ -14,7 +14,7 @@ public static class DataCommand
 {
     public static Command Create()
     {
-        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin or a GGUF whose vocabulary to use", Required = true };
+        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin, tokenizer.json (or its folder) or a GGUF whose vocabulary to use", Required = true };
         var input = new Option<string[]>("--input", "-i")
         {
             Description = "Input files: .txt (each file is one document, e.g. a book) or .jsonl (one document per line in a \"text\" field); a folder means its .txt and .jsonl files",
