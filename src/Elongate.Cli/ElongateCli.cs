@@ -12,6 +12,7 @@ public static class ElongateCli
         // Each command lives in Commands/ and is added here, one line each.
         root.Subcommands.Add(InfoCommand.Create());
         root.Subcommands.Add(GenerateCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(ConvertCommand.Create());
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(RopeCommand.Create());

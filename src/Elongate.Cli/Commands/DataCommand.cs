@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using Elongate.Data;
+using Elongate.Formats;
+using Elongate.Tokenization;
 using Spectre.Console;
 
 namespace Elongate.Cli.Commands;
@@ -8,13 +10,14 @@ namespace Elongate.Cli.Commands;
 /// <summary>
 /// `elongate data prepare --tokenizer T --input FILES... --out DIR [--val-fraction F | --val-docs NAMES] [--seed S]
 /// [--min-doc-tokens N]`: tokenizes .txt (one document per file) and .jsonl (one document per line, "text" field)
-/// into DIR/train.tokens and DIR/val.tokens, streaming, and reports the length distribution.
+/// into DIR/train.tokens and DIR/val.tokens, streaming, and reports the length distribution; `data tokenizer` learns a
+/// vocabulary; `data chat-mix` combines instruction sets.
 /// </summary>
 public static class DataCommand
 {
     public static Command Create()
     {
-        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin or a GGUF whose vocabulary to use", Required = true };
+        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin, tokenizer.json (or its folder) or a GGUF whose vocabulary to use", Required = true };
         var input = new Option<string[]>("--input", "-i")
         {
             Description = "Input files: .txt (each file is one document, e.g. a book) or .jsonl (one document per line in a \"text\" field); a folder means its .txt and .jsonl files",
@@ -71,7 +74,7 @@ public static class DataCommand
             stdout.WriteLine($"wrote {Path.Combine(Path.GetFullPath(options.OutputDirectory), CorpusPreparer.TrainFile)}, {CorpusPreparer.ValidationFile}, {CorpusReport.FileName}");
             return 0;
         }));
-        return new Command("data", "Prepare training data") { prepare, Tokenizer() };
+        return new Command("data", "Prepare training data") { prepare, Tokenizer(), ChatMix() };
     }
 
     /// <summary>`elongate data tokenizer --input FILES... --out tokenizer.bin [--vocab-size N] [--exclude NAMES]`.</summary>
@@ -112,6 +115,72 @@ public static class DataCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// `elongate data chat-mix --source FILE[:WEIGHT]... --out FILE.jsonl [--seed S] [--total N] [--tokenizer T
+    /// [--chat-template NAME]]`: <see cref="ChatMixer"/> does the work; this parses, prints and names the files.
+    /// </summary>
+    private static Command ChatMix()
+    {
+        var source = new Option<string[]>("--source", "-s")
+        {
+            Description = "An instruction set (JSON Lines: chat \"messages\", ShareGPT \"conversations\", Alpaca \"instruction\"/\"output\", or \"prompt\"/\"completion\"), "
+                + "optionally with its weight, FILE:WEIGHT, its share of the output relative to the other weights (weight all sources or none; none = each weighs its size)",
+            Required = true, AllowMultipleArgumentsPerToken = true,
+        };
+        var output = new Option<string>("--out", "-o") { Description = "The mixed set, chat-format JSON Lines; its report goes beside it as FILE.report.json", Required = true };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the sampling and of the order", DefaultValueFactory = _ => 1UL };
+        var total = new Option<int?>("--total") { Description = "Examples to write (default: as many as the sources hold together); a source asked for more than it has repeats its examples evenly" };
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "Measure token lengths with this tokenizer (tokenizer.model, tokenizer.bin or a GGUF), examples rendered with its chat template" };
+        var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template name for the lengths, overriding the tokenizer's (one of: {string.Join(", ", ChatTemplate.Names)})" };
+        var cmd = new Command("chat-mix", "Combine instruction sets by weight into one chat-format fine-tuning set, with a report of counts and token lengths")
+        { source, output, seed, total, tokenizer, chatTemplate };
+        cmd.SetAction(parse => CliErrors.Run(parse, "data chat-mix", (stdout, _) =>
+        {
+            ITokenizer? tok = null;
+            ChatTemplate? template = null;
+            var tokPath = parse.GetValue(tokenizer);
+            if (tokPath is not null)
+            {
+                tok = TokenizerLoader.Load(tokPath);
+                template = ChatTemplate.Resolve(parse.GetValue(chatTemplate), tok.Vocabulary.ChatTemplate, tokPath);
+            }
+            else if (parse.GetValue(chatTemplate) is not null)
+                throw new ArgumentException("--chat-template only matters with --tokenizer (it renders examples to measure their tokens)");
+            var report = ChatMixer.Mix(new ChatMixOptions
+            {
+                Sources = [.. (parse.GetValue(source) ?? []).Select(ChatMixSource.Parse)], OutputPath = parse.GetValue(output)!,
+                Seed = parse.GetValue(seed), Total = parse.GetValue(total), Tokenizer = tok, TokenizerPath = tokPath, Template = template,
+            });
+            Print(ConsoleUi.Create(stdout), report);
+            stdout.WriteLine($"wrote {report.Output} ({report.Examples} examples), {ChatMixer.ReportPathFor(report.Output)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static void Print(IAnsiConsole console, ChatMixReport r)
+    {
+        static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+        static string P(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
+        bool tokens = r.Lengths is not null;
+        var table = new Table().Title(tokens
+            ? $"chat mix: {r.Examples} examples (token lengths with {Markup.Escape(Path.GetFileName(r.Tokenizer ?? ""))}, {Markup.Escape(r.ChatTemplate ?? "")} template)"
+            : $"chat mix: {r.Examples} examples");
+        foreach (var h in new[] { "source", "weight", "available", "selected", "distinct", "share" }) table.AddColumn(h);
+        if (tokens) foreach (var h in new[] { "tokens", "median", "p90", "max" }) table.AddColumn(h);
+        void Row(string name, string weight, string available, string selected, string distinct, string share, LengthReport? l)
+        {
+            var cells = new List<string> { name, weight, available, selected, distinct, share };
+            if (tokens) cells.AddRange(l is null ? ["", "", "", ""] : [I(l.Tokens), I(l.Median), I(l.P90), I(l.Max)]);
+            table.AddRow([.. cells.Select(c => Markup.Escape(c))]);
+        }
+        foreach (var s in r.Sources)
+            Row(Path.GetFileName(s.File), s.Weight?.ToString("G4", CultureInfo.InvariantCulture) ?? "-", I(s.Available), I(s.Selected), I(s.Distinct),
+                $"{P(s.Share)} (asked {P(s.TargetShare)})", s.Lengths);
+        Row("total", "", I(r.Sources.Sum(s => (long)s.Available)), I(r.Examples), I(r.Sources.Sum(s => (long)s.Distinct)), "", r.Lengths);
+        console.Write(table);
     }
 
     private static void Print(IAnsiConsole console, CorpusReport r)

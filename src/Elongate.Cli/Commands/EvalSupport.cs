@@ -21,7 +21,7 @@ internal sealed record EvalRun(string Task, string Model, string Tokenizer, stri
 internal sealed class EvalSupport
 {
     public Option<string> Model { get; } = new("--model", "-m") { Description = "Model: GGUF, llama2.c .bin, or a Hugging Face folder", Required = true };
-    public Option<string?> Tokenizer { get; } = new("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin or a GGUF (default: the model's own vocabulary)" };
+    public Option<string?> Tokenizer { get; } = new("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin, tokenizer.json (or its folder) or a GGUF (default: the model's own vocabulary)" };
     public Option<string> Lengths { get; }
     public Option<string> Out { get; }
     public Option<int> Context { get; } = new("--context", "-c") { Description = "Session context in tokens (default: the largest length plus the generation budget)" };

@@ -19,7 +19,7 @@ public static class GenerateCommand
     public static Command Create()
     {
         var model = new Option<string?>("--model", "-m") { Description = "Model: GGUF, llama2.c .bin, or a Hugging Face folder (or give --endpoint)" };
-        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin or a GGUF (default: the model's own vocabulary)" };
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin, tokenizer.json (or its folder) or a GGUF (default: the model's own vocabulary)" };
         var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text (default: empty, i.e. start from BOS)", DefaultValueFactory = _ => "" };
         var steps = new Option<int>("-n", "--steps") { Description = "Tokens to generate", DefaultValueFactory = _ => 256 };
         var temperature = new Option<float>("--temperature", "-t") { Description = "Sampling temperature; 0 = greedy", DefaultValueFactory = _ => 0f };

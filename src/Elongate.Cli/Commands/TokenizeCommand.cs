@@ -16,7 +16,7 @@ public static class TokenizeCommand
 {
     public static Command Create()
     {
-        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, llama2.c tokenizer.bin, or any GGUF with a vocabulary (a model or llama.cpp's vocabulary-only files)", Required = true };
+        var tokenizer = new Option<string>("--tokenizer", "-z") { Description = "tokenizer.model, llama2.c tokenizer.bin, Hugging Face tokenizer.json (or its folder), or any GGUF with a vocabulary (a model or llama.cpp's vocabulary-only files)", Required = true };
         var text = new Option<string?>("--text") { Description = "Text to encode (or, with --decode, the ids to decode)" };
         var file = new Option<string?>("--file") { Description = "UTF-8 file to encode (a BOM is kept as U+FEFF, as it is text)" };
         var noBos = new Option<bool>("--no-bos") { Description = "Do not start with the BOS id (default: as the vocabulary says)" };

@@ -1,5 +1,6 @@
 using Elongate.Model;
 using Elongate.Common;
+using Elongate.Tokenization;
 
 namespace Elongate.Formats;
 
@@ -8,6 +9,7 @@ namespace Elongate.Formats;
 /// model.safetensors.index.json) into fp32 <see cref="LlamaWeights"/>. Every tensor's shape is checked against
 /// the config before it is read, q_proj/k_proj rows are converted from HF's rotate-half layout back to the
 /// adjacent-pair layout the kernels use, and tensors the model would not use are an error rather than ignored.
+/// The folder's tokenizer (tokenizer.model or tokenizer.json, with tokenizer_config.json) becomes the model's vocabulary.
 /// </summary>
 public static class HfModelLoader
 {
@@ -59,7 +61,41 @@ public static class HfModelLoader
         }
 
         weights.Validate(config, source);
-        return new LlamaModel { Config = config, Weights = weights, Source = Path.GetDirectoryName(configPath) ?? path };
+        var folder = Path.GetDirectoryName(configPath) ?? path;
+        return new LlamaModel { Config = config, Weights = weights, Source = folder, Vocabulary = ReadVocabulary(folder, configPath, config.VocabSize) };
+    }
+
+    /// <summary>
+    /// The folder's tokenizer (tokenizer.model, else tokenizer.json, with tokenizer_config.json), padded to the model's
+    /// vocab_size with "[PAD{id}]" Unused pieces as llama.cpp's converter pads embeddings rounded up past the tokenizer;
+    /// null when the folder has no tokenizer. A tokenizer that cannot be read is an error rather than silently dropped,
+    /// so a conversion never writes a GGUF without the vocabulary the folder has.
+    /// </summary>
+    private static TokenVocabulary? ReadVocabulary(string folder, string configPath, int vocabSize)
+    {
+        var vocab = TokenizerLoader.ReadFolder(folder);
+        if (vocab is null || vocab.Count == vocabSize) return vocab;
+        if (vocab.Count > vocabSize)
+            throw new ModelFormatException(configPath, $"vocab_size {vocabSize} is smaller than the tokenizer's {vocab.Count} tokens", key: "vocab_size");
+        int n = vocab.Count;
+        var pieces = new string[vocabSize];
+        var scores = new float[vocabSize];
+        var types = new TokenType[vocabSize];
+        Array.Copy(vocab.Pieces, pieces, n);
+        Array.Copy(vocab.Scores, scores, n);
+        Array.Copy(vocab.Types, types, n);
+        for (int i = n; i < vocabSize; i++)
+        {
+            pieces[i] = $"[PAD{i}]";
+            types[i] = TokenType.Unused;
+        }
+        TokenStrip[]? strip = null;
+        if (vocab.Strip is not null)
+        {
+            strip = new TokenStrip[vocabSize];
+            Array.Copy(vocab.Strip, strip, Math.Min(n, vocab.Strip.Length));
+        }
+        return vocab with { Pieces = pieces, Scores = scores, Types = types, Strip = strip };
     }
 
     /// <summary>Finds config.json and the weights (single file preferred, as transformers does) from any of the accepted paths.</summary>

@@ -63,7 +63,7 @@ public static class ModelLoader
     /// <summary>
     /// Saves <paramref name="model"/> in the format <paramref name="path"/> asks for. <paramref name="type"/> is the
     /// weight type (for GGUF a name of <see cref="GgufTypeNames"/>; llama2.c is always f32, safetensors takes f32/f16/bf16).
-    /// <paramref name="vocabulary"/> goes into GGUF files (defaults to the model's own).
+    /// <paramref name="vocabulary"/> goes into GGUF files and Hugging Face folders (tokenizer.json); defaults to the model's own.
     /// </summary>
     public static void Save(LlamaModel model, string path, string type = "f32", TokenVocabulary? vocabulary = null)
     {
@@ -92,7 +92,7 @@ public static class ModelLoader
                 };
                 var dir = path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)
                     ? Path.GetDirectoryName(Path.GetFullPath(path))! : path;
-                HfModelWriter.Write(model, dir, dtype);
+                HfModelWriter.Write(model, dir, dtype, vocabulary: vocabulary);
                 break;
         }
     }

@@ -22,12 +22,21 @@ namespace Elongate.Formats;
 /// </remarks>
 public static class TokenizerLoader
 {
-    /// <summary>Loads a tokenizer.model, tokenizer.bin or the vocabulary of a GGUF, choosing the reader from the file's content.</summary>
-    /// <param name="path">The tokenizer file.</param>
+    /// <summary>
+    /// Loads a tokenizer.model, tokenizer.bin, Hugging Face tokenizer.json or the vocabulary of a GGUF, choosing the
+    /// reader from the file's content. A folder is read as a Hugging Face tokenizer folder (<see cref="ReadFolder"/>).
+    /// </summary>
+    /// <param name="path">The tokenizer file, or a folder holding tokenizer.model or tokenizer.json.</param>
     /// <param name="vocabSize">For tokenizer.bin, the model's vocab_size (the file does not store it); null reads to end of file. Ignored for other formats.</param>
     /// <exception cref="ModelFormatException">The file is malformed or of an unsupported kind.</exception>
     public static ITokenizer Load(string path, int? vocabSize = null)
     {
+        if (Directory.Exists(path))
+        {
+            var (vocabulary, model) = ReadFolderWithOptions(path) ?? throw new ModelFormatException(path,
+                $"the folder holds neither tokenizer.model nor {HfTokenizerReader.FileName}");
+            return model is not null ? new SentencePieceBpe(model with { Vocabulary = vocabulary }, path) : FromVocabulary(vocabulary, path);
+        }
         // A GGUF may be a multi-gigabyte model: read only its metadata through a memory map.
         if (IsGgufFile(path))
         {
@@ -43,7 +52,49 @@ public static class TokenizerLoader
         {
             throw new ModelFormatException(path, $"cannot read file: {e.Message}", inner: e);
         }
+        // tokenizer_config.json and chat_template.jinja beside a tokenizer.json complete it.
+        if (Detect(bytes) == TokenizerFileKind.Json) return FromVocabulary(HfTokenizerReader.Read(path), path);
         return Load(bytes, path, vocabSize);
+    }
+
+    /// <summary>
+    /// The vocabulary of a Hugging Face folder, or null when it has no tokenizer: tokenizer.model when present (the
+    /// exact SentencePiece source, which tokenizer.json was converted from), else tokenizer.json; tokenizer_config.json
+    /// and chat_template.jinja beside them complete it (special tokens, add_bos_token, chat template).
+    /// </summary>
+    /// <exception cref="ModelFormatException">A tokenizer file is malformed or unsupported.</exception>
+    public static TokenVocabulary? ReadFolder(string folder) => ReadFolderWithOptions(folder)?.Vocabulary;
+
+    private static (TokenVocabulary Vocabulary, SentencePieceModel? Model)? ReadFolderWithOptions(string folder)
+    {
+        string model = Path.Combine(folder, "tokenizer.model"), json = Path.Combine(folder, HfTokenizerReader.FileName);
+        if (File.Exists(model))
+        {
+            byte[] bytes;
+            try
+            {
+                bytes = File.ReadAllBytes(model);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ModelFormatException(model, $"cannot read file: {e.Message}", inner: e);
+            }
+            var sp = SentencePieceModelReader.Read(bytes, model);
+            var vocabulary = sp.Vocabulary;
+            string config = Path.Combine(folder, HfTokenizerReader.ConfigFileName), template = Path.Combine(folder, HfTokenizerReader.ChatTemplateFileName);
+            try
+            {
+                if (File.Exists(config)) vocabulary = HfTokenizerReader.ApplyConfig(vocabulary, File.ReadAllBytes(config), config);
+                if (File.Exists(template)) vocabulary = vocabulary with { ChatTemplate = File.ReadAllText(template) };
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new ModelFormatException(folder, $"cannot read tokenizer settings: {e.Message}", inner: e);
+            }
+            return (vocabulary, sp);
+        }
+        if (File.Exists(json)) return (HfTokenizerReader.Read(json), null);
+        return null;
     }
 
     /// <summary>Loads a tokenizer from bytes; <paramref name="source"/> names them in errors.</summary>
@@ -61,9 +112,31 @@ public static class TokenizerLoader
             case TokenizerFileKind.Gguf:
                 using (var gguf = Formats.GgufFile.FromBytes(bytes, source))
                     return FromVocabulary(Formats.GgufVocabularyReader.Read(gguf), source);
+            case TokenizerFileKind.Json:
+                return FromVocabulary(HfTokenizerReader.Read(bytes, source), source);
             default:
                 throw new ModelFormatException(source,
-                    $"content is {kind}; this loader reads SentencePiece tokenizer.model and llama2.c tokenizer.bin files", 0);
+                    $"content is {kind}; this loader reads SentencePiece tokenizer.model, llama2.c tokenizer.bin, Hugging Face tokenizer.json and GGUF files", 0);
+        }
+    }
+
+    /// <summary>
+    /// '{' then '"' or '}' (whitespace and a UTF-8 byte order mark allowed around them). Checked before tokenizer.model,
+    /// whose ModelProto could begin 0x0A 0x7B ("\n{") when its first piece is 123 bytes long, but is then followed by
+    /// the piece's own tag, never by '"'.
+    /// </summary>
+    private static bool LooksLikeJsonObject(ReadOnlySpan<byte> head)
+    {
+        if (head.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) head = head[3..];
+        int i = SkipSpace(head, 0);
+        if (i >= head.Length || head[i] != (byte)'{') return false;
+        i = SkipSpace(head, i + 1);
+        return i < head.Length && head[i] is (byte)'"' or (byte)'}';
+
+        static int SkipSpace(ReadOnlySpan<byte> s, int i)
+        {
+            while (i < s.Length && s[i] is (byte)' ' or (byte)'\t' or (byte)'\r' or (byte)'\n') i++;
+            return i;
         }
     }
 
@@ -100,6 +173,7 @@ public static class TokenizerLoader
     public static TokenizerFileKind Detect(ReadOnlySpan<byte> head)
     {
         if (head.Length >= 4 && head[..4].SequenceEqual("GGUF"u8)) return TokenizerFileKind.Gguf;
+        if (LooksLikeJsonObject(head)) return TokenizerFileKind.Json;
         if (head.Length >= 3 && head[0] == 0x0A)
         {
             int i = 1;

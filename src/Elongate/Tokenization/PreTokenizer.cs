@@ -23,9 +23,9 @@ namespace Elongate.Tokenization;
 public sealed class PreTokenizer
 {
     // GPT-2's expression, the base of most of the others.
-    private const string Gpt2 = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
+    internal const string Gpt2 = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
     // Llama 3's tokenizer.json has (?i:'s|…); llama.cpp spells the case-insensitivity out, as .NET could also do.
-    private const string Contractions = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
+    internal const string Contractions = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
     private const string Llama3 = Contractions + @"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string Qwen2 = Contractions + @"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string Cjk = "[\u4E00-\u9FA5\u0800-\u4E00\uAC00-\uD7FF]+";
@@ -47,7 +47,9 @@ public sealed class PreTokenizer
     private static readonly Dictionary<string, Func<PreTokenizer>> Table = BuildTable();
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, PreTokenizer> Built = new(StringComparer.Ordinal);
 
-    private readonly Regex[] _regexes;
+    // Built on first use: readers look names and patterns up (a tokenizer.json's pre-tokenizer is identified by
+    // comparing expressions) without paying for compiling every expression they consider.
+    private readonly Lazy<Regex[]> _regexes;
 
     private PreTokenizer(string name, string[] patterns, bool ignoreMerges = false, bool addBos = false)
     {
@@ -55,7 +57,7 @@ public sealed class PreTokenizer
         Patterns = patterns;
         IgnoreMerges = ignoreMerges;
         AddsBos = addBos;
-        _regexes = Array.ConvertAll(patterns, p => new Regex(p, RegexOptions.CultureInvariant | RegexOptions.Compiled));
+        _regexes = new(() => Array.ConvertAll(patterns, p => new Regex(p, RegexOptions.CultureInvariant | RegexOptions.Compiled)));
     }
 
     /// <summary>The name as given in GGUF tokenizer.ggml.pre.</summary>
@@ -86,8 +88,14 @@ public sealed class PreTokenizer
     public static bool IsKnown(string name) => Table.ContainsKey(name);
 
     /// <summary>A pre-tokenizer from explicit expressions (a Hugging Face tokenizer.json's Split patterns).</summary>
-    public static PreTokenizer FromPatterns(string name, IReadOnlyList<string> patterns, bool ignoreMerges) =>
-        new(name, [.. patterns], ignoreMerges);
+    /// <exception cref="ArgumentException">An expression is not valid .NET syntax.</exception>
+    public static PreTokenizer FromPatterns(string name, IReadOnlyList<string> patterns, bool ignoreMerges)
+    {
+        var pre = new PreTokenizer(name, [.. patterns], ignoreMerges);
+        // Explicit expressions come from files: compile now, so a bad one fails here rather than at the first Split.
+        _ = pre._regexes.Value;
+        return pre;
+    }
 
     /// <summary>Appends the words of <paramref name="text"/> as (start, length) pairs, in order, covering it exactly.</summary>
     public void Split(ReadOnlySpan<char> text, List<(int Start, int Length)> words)
@@ -96,7 +104,7 @@ public sealed class PreTokenizer
         int first = words.Count;
         words.Add((0, text.Length));
         var next = new List<(int, int)>();
-        foreach (var regex in _regexes)
+        foreach (var regex in _regexes.Value)
         {
             next.Clear();
             for (int w = first; w < words.Count; w++)

@@ -12,4 +12,6 @@ public enum TokenizerFileKind
     Llama2cBin,
     /// <summary>GGUF (magic "GGUF"); its vocabulary lives in tokenizer.ggml.* metadata.</summary>
     Gguf,
+    /// <summary>JSON text (a Hugging Face tokenizer.json, read by <see cref="Formats.HfTokenizerReader"/>).</summary>
+    Json,
 }

@@ -385,13 +385,17 @@ public class GgufBadInputTests
         Assert.Equal("tokenizer.ggml.scores", e.Key);
         e = Reject(Rewrite(v, m => m.Key == "tokenizer.ggml.eos_token_id" ? 16u : m.Value));
         Assert.Equal("tokenizer.ggml.eos_token_id", e.Key);
-        // A BPE ("gpt2") vocabulary cannot become a SentencePiece TokenVocabulary: the dedicated reader rejects it,
-        // while the model loader still loads the weights and leaves Vocabulary null.
+        // A byte-level BPE ("gpt2") vocabulary needs its merges.
         var bpe = Rewrite(v, m => m.Key == "tokenizer.ggml.model" ? "gpt2" : m.Value);
-        using var f = GgufFile.FromBytes(bpe, Name);
-        e = Assert.Throws<ModelFormatException>(() => GgufVocabularyReader.Read(f));
+        using (var f = GgufFile.FromBytes(bpe, Name))
+            Assert.Equal("tokenizer.ggml.merges", Assert.Throws<ModelFormatException>(() => GgufVocabularyReader.Read(f)).Key);
+        // A kind Elongate does not read is named by the vocabulary reader, while the model loader still loads the
+        // weights and leaves Vocabulary null.
+        var wordPiece = Rewrite(v, m => m.Key == "tokenizer.ggml.model" ? "bert" : m.Value);
+        using var g = GgufFile.FromBytes(wordPiece, Name);
+        e = Assert.Throws<ModelFormatException>(() => GgufVocabularyReader.Read(g));
         Assert.Equal("tokenizer.ggml.model", e.Key);
-        Assert.Null(GgufModelLoader.Load(f).Vocabulary);
+        Assert.Null(GgufModelLoader.Load(g).Vocabulary);
     }
 
     [Fact]

@@ -1,0 +1,45 @@
+using System.Text.Json;
+using static Elongate.Serving.OpenAiJsonReader;
+
+namespace Elongate.Serving;
+
+/// <summary>A POST /v1/completions body, read and checked: the prompt as text, or as token ids.</summary>
+/// <param name="PromptText">The prompt text (tokenized with BOS as the vocabulary asks, control tokens parsed).</param>
+/// <param name="PromptTokens">Or the prompt as token ids, used as given.</param>
+/// <param name="Options">The shared options.</param>
+internal sealed record CompletionRequest(string? PromptText, int[]? PromptTokens, OpenAiRequestOptions Options)
+{
+    public static CompletionRequest Parse(JsonElement root, int contextLength)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw OpenAiError.Invalid("the request body must be a JSON object");
+        string? text = null;
+        int[]? tokens = null;
+        switch (Field(root, "prompt"))
+        {
+            case null:
+                throw OpenAiError.Invalid("'prompt' is required", "prompt");
+            case { ValueKind: JsonValueKind.String } s:
+                text = s.GetString();
+                break;
+            case { ValueKind: JsonValueKind.Array } a when a.GetArrayLength() == 1 && a[0].ValueKind == JsonValueKind.String:
+                text = a[0].GetString();
+                break;
+            case { ValueKind: JsonValueKind.Array } a when a.GetArrayLength() > 0 && a.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number):
+                tokens = new int[a.GetArrayLength()];
+                int i = 0;
+                foreach (var e in a.EnumerateArray())
+                {
+                    if (!e.TryGetInt32(out tokens[i]) || tokens[i] < 0) throw OpenAiError.Invalid($"'prompt[{i}]' is not a token id", "prompt");
+                    i++;
+                }
+                break;
+            default:
+                throw OpenAiError.Invalid("'prompt' must be a string, an array of one string, or a non-empty array of token ids", "prompt");
+        }
+        Unsupported(root, "echo", IsFalse, "the prompt is not echoed");
+        Unsupported(root, "best_of", IsOne, "one completion is generated per request");
+        Unsupported(root, "logprobs", IsFalse, "log-probabilities are not returned");
+        Unsupported(root, "suffix", v => v.ValueKind == JsonValueKind.String && v.GetString() == "", "insertion is not implemented");
+        return new CompletionRequest(text, tokens, OpenAiRequestOptions.Read(root, contextLength));
+    }
+}
