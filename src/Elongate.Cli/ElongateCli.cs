@@ -19,6 +19,7 @@ public static class ElongateCli
         root.Subcommands.Add(DataCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ExtendCommand.Create());
+        root.Subcommands.Add(FineTuneCommand.Create());
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(ExperimentCommand.Create());
         return root;

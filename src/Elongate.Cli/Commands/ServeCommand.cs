@@ -7,7 +7,7 @@ namespace Elongate.Cli.Commands;
 
 /// <summary>
 /// `elongate serve -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key-file F] [--parallel N] [--context N] [--queue N]
-/// [--chat-template NAME] [--alias NAME]`: an OpenAI-compatible HTTP server (<see cref="OpenAiServer"/>) over the model,
+/// [--chat-template NAME] [--alias NAME] [--lora ADAPTER]`: an OpenAI-compatible HTTP server (<see cref="OpenAiServer"/>) over the model,
 /// with the RoPE options applied, so an extended context is served as such. Runs until Ctrl+C.
 /// </summary>
 public static class ServeCommand
@@ -25,11 +25,12 @@ public static class ServeCommand
         var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template name, overriding the model's (one of: {string.Join(", ", ChatTemplate.Names)})" };
         var alias = new Option<string?>("--alias", "-a") { Description = "The model name clients use (default: the model file's name)" };
         var maxBody = new Option<long>("--max-body") { Description = "Largest request body in bytes (HTTP 413 beyond it)", DefaultValueFactory = _ => 8L << 20 };
+        var lora = LoraOption.Create();
         var rope = new RopeOverrides();
         var run = new ModelOptions();
         var cmd = new Command("serve", "Serve a model over an OpenAI-compatible HTTP API (chat/completions, completions, models, health, tokenize)")
         {
-            model, tokenizer, host, port, apiKeyFile, parallel, context, queue, chatTemplate, alias, maxBody,
+            model, tokenizer, host, port, apiKeyFile, parallel, context, queue, chatTemplate, alias, maxBody, lora,
         };
         rope.AddTo(cmd);
         run.AddTo(cmd);
@@ -45,7 +46,7 @@ public static class ServeCommand
             var template = string.IsNullOrEmpty(templateName) ? null : ChatTemplate.FromName(templateName);
             using var loaded = run.Load(parse, parse.GetValue(model)!);
             var (config, _) = rope.Apply(loaded.Config, parse, loaded.Source);
-            var m = loaded.With(config);
+            var m = LoraOption.Apply(parse.GetValue(lora), loaded.With(config), stdout);
             var tok = GenerateCommand.LoadTokenizer(parse.GetValue(tokenizer), m);
             if (parse.GetValue(context) is < 1) throw new ArgumentException("--context must be ≥ 1");
             using var modelHost = new ModelHost(m, tok, new ModelHostOptions

@@ -41,6 +41,18 @@ public sealed record FineTuneOptions
     /// <summary>Llama 2-Chat SFT's step: 64 sequences × 4,096 tokens.</summary>
     public const int DefaultTokensPerStep = 64 * 4096;
 
+    /// <summary>
+    /// The default step for sequences of <paramref name="seqLen"/> in micro-batches of <paramref name="batchSize"/>: as
+    /// close to <see cref="DefaultTokensPerStep"/> as whole micro-batches of whole sequences allow (at least one).
+    /// </summary>
+    public static int DefaultTokensPerStepFor(int seqLen, int batchSize)
+    {
+        if (seqLen < 1 || batchSize < 1) throw new ArgumentException("the sequence length and batch size must be positive");
+        long sequences = Math.Max(1, (long)Math.Round((double)DefaultTokensPerStep / seqLen));
+        long microBatches = Math.Max(1, (long)Math.Round((double)sequences / batchSize));
+        return (int)Math.Min(int.MaxValue / seqLen / batchSize * seqLen * batchSize, microBatches * batchSize * seqLen);
+    }
+
     /// <summary>Passes over the training sequences (Llama 2-Chat SFT: 2).</summary>
     public int Epochs { get; init; } = 2;
 

@@ -123,6 +123,18 @@ public sealed class FineTunerTests : IDisposable
     }
 
     [Fact]
+    public void Default_step_is_llama2_chats_262144_tokens_rounded_to_whole_micro_batches()
+    {
+        Assert.Equal(64 * 4096, FineTuneOptions.DefaultTokensPerStepFor(4096, 1));
+        Assert.Equal(16 * 16384, FineTuneOptions.DefaultTokensPerStepFor(16384, 4)); // the paper's rule: 16 sequences at 16k
+        Assert.Equal(1365 * 192, FineTuneOptions.DefaultTokensPerStepFor(192, 1));
+        Assert.Equal(1364 * 192, FineTuneOptions.DefaultTokensPerStepFor(192, 4));
+        Assert.Equal(1 << 20, FineTuneOptions.DefaultTokensPerStepFor(1 << 20, 1)); // at least one sequence
+        foreach (var (t, b) in new[] { (100, 3), (777, 5), (16, 16) })
+            _ = TrainerOptions.StepShape(FineTuneOptions.DefaultTokensPerStepFor(t, b), t, b); // always a valid shape
+    }
+
+    [Fact]
     public void Example_weighting_gives_every_example_the_same_total_weight()
     {
         var seqs = Sequences(3, seed: 9);
