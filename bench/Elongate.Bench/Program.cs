@@ -12,6 +12,8 @@ using Elongate.Kernels;
 //   dotnet run -c Release --project bench/Elongate.Bench -- memory [--seq 512,1024,2048,4096] [--out memory.json]
 //   dotnet run -c Release --project bench/Elongate.Bench -- model [--shapes S,M,L] [--types q8_0,q4_0,q4_k_m] [--threads 2] [--pp 512] [--tg 128] [--quick] ...
 //       (llama-bench: ours vs llama.cpp on generated GGUFs, each engine in its own process; `./elongate bench` runs this)
+//   dotnet run -c Release --project bench/Elongate.Bench -- tokenize [--vocab gpt-2,phi-3] [--reps 3] [--no-ml] [--out tokenize.json] [--txt tokenize.txt]
+//       (encoding MB/s on the corpus books: ours vs llama.cpp vs Microsoft.ML.Tokenizers, per llama.cpp test vocabulary)
 //   dotnet run -c Release --project bench/Elongate.Bench -- --filter '*'      (BenchmarkDotNet micro-benchmarks)
 if (args.Length > 0 && args[0] == "gemm")
     return GemmBench.Run(args[1..]);
@@ -25,6 +27,8 @@ if (args.Length > 0 && args[0] == "quant")
     return QuantBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "memory")
     return MemoryBench.Run(args[1..]);
+if (args.Length > 0 && args[0] == "tokenize")
+    return TokenizeBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "model")
     return Elongate.Bench.LlamaBench.ModelBench.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

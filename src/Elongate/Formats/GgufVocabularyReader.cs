@@ -86,6 +86,11 @@ public static class GgufVocabularyReader
             }
         }
         else Array.Fill(types, TokenType.Normal);
+        // As llama.cpp on load: end-of-generation pieces are control tokens whatever the file says ("control-looking
+        // token ... its type will be overridden"), so they are special only when special tokens are parsed.
+        var endOfGeneration = new HashSet<string>(TokenVocabulary.EndOfGenerationPieces, StringComparer.Ordinal);
+        for (int i = 0; i < n; i++)
+            if (types[i] is TokenType.Normal or TokenType.UserDefined && endOfGeneration.Contains(tokens[i])) types[i] = TokenType.Control;
 
         string[]? merges = null;
         string? pre = null;

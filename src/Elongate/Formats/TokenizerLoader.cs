@@ -19,6 +19,14 @@ namespace Elongate.Formats;
 /// So every source, tokenizer.model included, uses <see cref="SentencePieceBpe"/>, which passes all of them;
 /// tokenizer.bin and GGUF vocabularies have no protobuf for ML.Tokenizers to read anyway. Re-run that test when
 /// upgrading the package.
+/// Byte-level BPE (GGUF "gpt2" vocabularies), evaluated 2026-12-01 (MlTokenizersBpeComparisonTests): its BpeTokenizer
+/// (ByteLevel, built in memory from the GGUF pieces and merges) gives llama.cpp's ids on all 46 vectors and all 11
+/// books for gpt-2, deepseek-llm, falcon and starcoder. But its RegexPreTokenizer runs one expression, which only
+/// gpt-2's split is; deepseek-llm, falcon and starcoder (like most of llama.cpp's pre-tokenizers) apply several in
+/// turn, so it needs our PreTokenizer and SpecialTokenSplitter anyway, and special tokens cannot be switched per call
+/// (parse_special). It is also slower: 11.0 / 6.0 / 7.7 / 10.1 MB/s against ByteLevelBpe's 13.6 / 6.7 / 12.0 / 14.0
+/// (llama.cpp 2.8 / 1.2 / 2.1 / 2.8; bench/results/tokenize-2core.txt). So these use <see cref="ByteLevelBpe"/>, and
+/// the library does not depend on ML.Tokenizers.
 /// </remarks>
 public static class TokenizerLoader
 {

@@ -13,6 +13,8 @@ namespace Elongate.Tokenization;
 /// </summary>
 /// <remarks>
 /// Symbols are token ids and a merge is a dictionary lookup on the id pair, so no strings are built while merging.
+/// Words of up to <see cref="ScanLimit"/> bytes (nearly all) merge in place on the stack, rescanning the pair ranks
+/// each step; longer ones use a priority queue, so a long run stays O(n log n). Both pick the same pair every step.
 /// Words repeat (a book's 600k words are a few tens of thousands distinct), so results are cached per word, up to a
 /// bound. Unlike llama.cpp's detokenizer we do not "clean up" spaces before punctuation: that would not be lossless.
 /// </remarks>
@@ -20,6 +22,7 @@ public sealed class ByteLevelBpe : ITokenizer
 {
     private const int MaxCacheEntries = 200_000;
     private const int MaxCachedWord = 64;
+    private const int ScanLimit = 64;
 
     private readonly TokenVocabulary _vocab;
     private readonly PreTokenizer _pre;
@@ -31,6 +34,8 @@ public sealed class ByteLevelBpe : ITokenizer
     private readonly byte[][] _tokenBytes;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheLookup;
+    // ConcurrentDictionary.Count takes every lock; entries are counted here instead.
+    private int _cacheEntries;
 
     /// <summary>Builds an encoder; validates the vocabulary and merges first.</summary>
     /// <param name="vocabulary">A <see cref="VocabularyKind.BytePairEncoding"/> vocabulary with merges.</param>
@@ -94,6 +99,9 @@ public sealed class ByteLevelBpe : ITokenizer
     /// <summary>Tests turn this off to check that the word cache never changes the result.</summary>
     internal bool Caching { get; set; } = true;
 
+    /// <summary>Tests turn this off to check that merging short words in place gives the priority queue's result.</summary>
+    internal bool ScanMerging { get; set; } = true;
+
     /// <inheritdoc/>
     public int[] Encode(string text, bool addBos, bool addEos, bool parseSpecial = false)
     {
@@ -155,8 +163,9 @@ public sealed class ByteLevelBpe : ITokenizer
             output.Add(whole);
         else
             Merge(w.Bytes.AsSpan(0, n), output, w);
-        if (cacheable && _cache.Count < MaxCacheEntries)
-            _cache.TryAdd(word.ToString(), output.GetRange(before, output.Count - before).ToArray());
+        if (cacheable && Volatile.Read(ref _cacheEntries) < MaxCacheEntries
+            && _cache.TryAdd(word.ToString(), output.GetRange(before, output.Count - before).ToArray()))
+            Interlocked.Increment(ref _cacheEntries);
     }
 
     private bool TryWholeWord(ReadOnlySpan<byte> bytes, Workspace w, out int id)
@@ -168,6 +177,11 @@ public sealed class ByteLevelBpe : ITokenizer
 
     private void Merge(ReadOnlySpan<byte> bytes, List<int> output, Workspace w)
     {
+        if (ScanMerging && bytes.Length <= ScanLimit)
+        {
+            MergeByScan(bytes, output);
+            return;
+        }
         int count = bytes.Length;
         var sym = w.Symbol;
         var prev = w.Prev;
@@ -198,6 +212,39 @@ public sealed class ByteLevelBpe : ITokenizer
         for (int i = 0; i >= 0; i = next[i])
             if (sym[i] >= 0) output.Add(sym[i]);
     }
+
+    /// <summary>
+    /// The same merges as the queue in <see cref="Merge"/>, for a short word: rank[i] is the rank of the pair
+    /// (sym[i], sym[i + 1]); each step merges the lowest, leftmost on ties, and only its neighbours' ranks change.
+    /// </summary>
+    private void MergeByScan(ReadOnlySpan<byte> bytes, List<int> output)
+    {
+        int n = bytes.Length;
+        Span<int> sym = stackalloc int[ScanLimit];
+        Span<int> rank = stackalloc int[ScanLimit];
+        for (int i = 0; i < n; i++) sym[i] = _byteIds[bytes[i]];
+        for (int i = 0; i + 1 < n; i++) rank[i] = PairRank(sym[i], sym[i + 1]);
+        while (n > 1)
+        {
+            int best = int.MaxValue, at = -1;
+            for (int i = 0; i + 1 < n; i++)
+                if (rank[i] < best) { best = rank[i]; at = i; }
+            if (at < 0) break;
+            sym[at] = _mergeResult[best];
+            // Drop symbol at + 1 and the rank of the pair it started; the ranks after it move down with it.
+            sym.Slice(at + 2, n - at - 2).CopyTo(sym[(at + 1)..]);
+            if (n - at - 3 > 0) rank.Slice(at + 2, n - at - 3).CopyTo(rank[(at + 1)..]);
+            n--;
+            if (at + 1 < n) rank[at] = PairRank(sym[at], sym[at + 1]);
+            if (at > 0) rank[at - 1] = PairRank(sym[at - 1], sym[at]);
+        }
+        // A byte without a byte piece (-1) is dropped, as llama.cpp does.
+        for (int i = 0; i < n; i++)
+            if (sym[i] >= 0) output.Add(sym[i]);
+    }
+
+    private int PairRank(int left, int right) =>
+        left >= 0 && right >= 0 && _rank.TryGetValue(Key(left, right), out int rank) ? rank : int.MaxValue;
 
     private void TryQueue(int left, int right, Workspace w)
     {

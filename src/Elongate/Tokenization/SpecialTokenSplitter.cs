@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Elongate.Tokenization;
 
 /// <summary>
@@ -6,10 +8,19 @@ namespace Elongate.Tokenization;
 /// occurrence becomes its own id, never split. Control and Unknown pieces take part only when the caller asks
 /// (llama.cpp's parse_special, our <c>--special</c>); UserDefined pieces always do, as in Hugging Face tokenizers.
 /// </summary>
+/// <remarks>
+/// A vocabulary may have thousands of candidates (DeepSeek LLM: 2,400 user-defined pieces), nearly all absent from a
+/// given text, so one multi-string search first finds which of them occur at all; only those are then cut, in the
+/// order above, which gives the same fragments as trying every candidate.
+/// </remarks>
 public sealed class SpecialTokenSplitter
 {
     private readonly (string Text, int Id, bool OnlyWhenAsked)[] _candidates;
     private readonly TokenStrip[]? _strip;
+    // Every candidate's text, for parse_special off (UserDefined only) and on; null when there is none.
+    private readonly SearchValues<string>? _always, _all;
+    // Candidate indices by first character, longest first.
+    private readonly Dictionary<char, int[]> _byFirstChar;
 
     /// <param name="vocabulary">The vocabulary whose special pieces are cut out.</param>
     /// <param name="userDefinedAlways">Whether UserDefined pieces are cut out even when special parsing is off (false
@@ -28,6 +39,10 @@ public sealed class SpecialTokenSplitter
         _strip = vocabulary.Strip;
         // Longest first, so "<|im_start|>" wins over a shorter piece it contains; ties by id for a stable order.
         _candidates = [.. list.OrderByDescending(c => c.Item1.Length).ThenBy(c => c.Item2)];
+        var always = _candidates.Where(c => !c.OnlyWhenAsked).Select(c => c.Text).ToArray();
+        _always = always.Length > 0 ? SearchValues.Create(always, StringComparison.Ordinal) : null;
+        _all = _candidates.Length > 0 ? SearchValues.Create(_candidates.Select(c => c.Text).ToArray(), StringComparison.Ordinal) : null;
+        _byFirstChar = Enumerable.Range(0, _candidates.Length).GroupBy(i => _candidates[i].Text[0]).ToDictionary(g => g.Key, g => g.ToArray());
     }
 
     /// <summary>Whether any piece would be cut out at all for this setting (lets callers skip the work).</summary>
@@ -41,10 +56,13 @@ public sealed class SpecialTokenSplitter
     {
         var fragments = new List<(int Start, int Length, int Id)> { (0, text.Length, -1) };
         if (text.Length == 0) return fragments;
+        var present = Present(text, parseSpecial);
+        if (present is null) return fragments;
         var next = new List<(int, int, int)>();
-        foreach (var (piece, id, onlyWhenAsked) in _candidates)
+        for (int c = 0; c < _candidates.Length; c++)
         {
-            if (onlyWhenAsked && !parseSpecial) continue;
+            if (!present[c]) continue;
+            var (piece, id, _) = _candidates[c];
             bool any = false;
             next.Clear();
             foreach (var f in fragments)
@@ -72,6 +90,27 @@ public sealed class SpecialTokenSplitter
             if (any) (fragments, next) = (next, fragments);
         }
         return fragments;
+    }
+
+    /// <summary>Which candidates occur in <paramref name="text"/> (the search reports every position where one
+    /// starts), or null when none does.</summary>
+    private bool[]? Present(string text, bool parseSpecial)
+    {
+        var search = parseSpecial ? _all : _always;
+        if (search is null) return null;
+        bool[]? present = null;
+        var span = text.AsSpan();
+        for (int at = 0; at < span.Length;)
+        {
+            int found = span[at..].IndexOfAny(search);
+            if (found < 0) break;
+            at += found;
+            foreach (int c in _byFirstChar[span[at]])
+                if ((parseSpecial || !_candidates[c].OnlyWhenAsked) && span[at..].StartsWith(_candidates[c].Text, StringComparison.Ordinal))
+                    (present ??= new bool[_candidates.Length])[c] = true;
+            at++;
+        }
+        return present;
     }
 
     private static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';

@@ -49,12 +49,13 @@ public sealed record TokenVocabulary
     /// <summary>
     /// Pieces whose text marks the end of a turn in the chat formats llama.cpp knows; llama.cpp stops generation at
     /// any of them whatever their type, because converters often forget to name them (its llama-vocab.cpp keeps the
-    /// same list).
+    /// same list), and makes them control tokens, which <see cref="Formats.GgufVocabularyReader"/> does too: Phi-3's
+    /// file types "&lt;/s&gt;" UserDefined, yet llama.cpp treats it as control text (not cut out of plain text).
     /// </summary>
     public static IReadOnlyList<string> EndOfGenerationPieces { get; } =
     [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>",
-        "<|end_of_text|>", "<end_of_utterance>", "<｜end▁of▁sentence｜>",
+        "<|end_of_text|>", "<end_of_utterance>", "<｜end▁of▁sentence｜>", "</s>",
     ];
 
     /// <summary>

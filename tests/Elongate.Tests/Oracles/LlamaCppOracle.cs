@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text;
 using LLama.Native;
 
@@ -26,16 +28,24 @@ namespace Elongate.Tests.Oracles;
 /// GGUFs, or at ~1e-5 if it also rounds matmul inputs to F16 (measured 3.6e-8 then).
 /// Each <see cref="Logits"/> and <see cref="GreedyContinuation"/> call starts from an empty KV cache, so calls are
 /// independent of each other. An instance is not thread-safe; open one per test.
+/// <see cref="OpenVocabulary"/> loads only a file's vocabulary (llama.cpp's vocab_only, as its test-tokenizer-0 does),
+/// for tokenizer-only GGUFs such as models/ggml-vocab-*.gguf: such an oracle tokenizes but has no context.
 /// </remarks>
-public sealed class LlamaCppOracle : IDisposable
+public sealed unsafe class LlamaCppOracle : IDisposable
 {
     private static readonly object InitLock = new();
     private static bool _initialized;
     private static readonly ConcurrentQueue<string> RecentProblems = new();
     private static readonly bool Verbose = Environment.GetEnvironmentVariable("ELONGATE_LLAMA_LOG") == "1";
 
+    // llama_tokenize itself, called once per text. LLamaSharp's public SafeLlamaModelHandle.Tokenize calls it twice
+    // (once to count, once to fill), which would halve llama.cpp's measured speed; null when the exports cannot be
+    // found, and then that public method is used.
+    private static delegate* unmanaged<IntPtr, IntPtr> s_modelGetVocab;
+    private static delegate* unmanaged<IntPtr, byte*, int, int*, int, byte, byte, int> s_tokenize;
+
     private readonly SafeLlamaModelHandle _model;
-    private readonly SafeLLamaContextHandle _context;
+    private readonly SafeLLamaContextHandle? _context;
     private readonly LLamaBatch _batch = new();
     private bool _disposed;
 
@@ -57,6 +67,13 @@ public sealed class LlamaCppOracle : IDisposable
     /// </summary>
     public int ContextSize { get; }
 
+    /// <summary>Whether only the vocabulary was loaded (<see cref="OpenVocabulary"/>): tokenization only, no logits.</summary>
+    public bool VocabularyOnly => _context is null;
+
+    /// <summary>Whether <see cref="Tokenize"/> calls llama_tokenize directly (once per text) rather than through
+    /// LLamaSharp's wrapper, which tokenizes every text twice.</summary>
+    public static bool DirectTokenize => s_tokenize != null;
+
     /// <summary>BOS id from the GGUF, or -1 if it has none.</summary>
     public int BosId { get; }
 
@@ -66,7 +83,7 @@ public sealed class LlamaCppOracle : IDisposable
     /// <summary>Which native build LLamaSharp loaded (for example "avx512"), for test output and reports.</summary>
     public static string NativeLibraryDescription { get; private set; } = "not loaded";
 
-    private LlamaCppOracle(string path, SafeLlamaModelHandle model, SafeLLamaContextHandle context)
+    private LlamaCppOracle(string path, SafeLlamaModelHandle model, SafeLLamaContextHandle? context)
     {
         ModelPath = path;
         _model = model;
@@ -74,7 +91,7 @@ public sealed class LlamaCppOracle : IDisposable
         VocabSize = model.Vocab.Count;
         EmbeddingSize = model.EmbeddingSize;
         LayerCount = model.LayerCount;
-        ContextSize = checked((int)context.ContextSize);
+        ContextSize = context is null ? 0 : checked((int)context.ContextSize);
         BosId = model.Vocab.BOS is { } bos ? (int)bos : -1;
         EosId = model.Vocab.EOS is { } eos ? (int)eos : -1;
     }
@@ -146,23 +163,51 @@ public sealed class LlamaCppOracle : IDisposable
     }
 
     /// <summary>
+    /// Loads only the vocabulary of <paramref name="ggufPath"/> (llama.cpp's vocab_only: no hyperparameters beyond the
+    /// name, no tensors, no context), so <see cref="Tokenize"/> works on tokenizer-only files of any architecture
+    /// llama.cpp knows. <see cref="Logits"/> and <see cref="GreedyContinuation"/> throw on such an oracle.
+    /// </summary>
+    /// <remarks>
+    /// All six models/ggml-vocab-*.gguf fixtures load this way (architectures gpt2, llama, falcon, starcoder2, phi3),
+    /// as in llama.cpp's own test-tokenizer-0.
+    /// </remarks>
+    public static LlamaCppOracle OpenVocabulary(string ggufPath)
+    {
+        if (!File.Exists(ggufPath)) throw new FileNotFoundException("GGUF file not found", ggufPath);
+        EnsureNativeLibrary();
+        while (RecentProblems.TryDequeue(out _)) { }
+        var modelParams = LLamaModelParams.Default();
+        modelParams.n_gpu_layers = 0;
+        modelParams.load_mode = LLamaLoadMode.None;
+        modelParams.vocab_only = true;
+        try
+        {
+            return new LlamaCppOracle(ggufPath, SafeLlamaModelHandle.LoadFromFile(ggufPath, modelParams), null);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidOperationException($"llama.cpp could not load the vocabulary of {ggufPath}: {e.Message}{ProblemsSuffix()}", e);
+        }
+    }
+
+    /// <summary>
     /// Evaluates <paramref name="tokens"/> as ONE batch at positions 0..n-1 (causal attention, empty cache) and returns
     /// the logits of every position: result[i] is the next-token distribution after tokens[0..i].
     /// </summary>
     public float[][] Logits(ReadOnlySpan<int> tokens)
     {
-        ThrowIfDisposed();
+        var context = RequireContext();
         CheckTokens(tokens, nameof(tokens));
         if (tokens.Length > ContextSize)
             throw new ArgumentException($"{tokens.Length} tokens exceed the oracle's context of {ContextSize}", nameof(tokens));
 
-        _context.MemoryClear(true);
+        context.MemoryClear(true);
         _batch.Clear();
         for (var i = 0; i < tokens.Length; i++) _batch.Add(tokens[i], i, LLamaSeqId.Zero, true);
-        Decode();
+        Decode(context);
 
         var result = new float[tokens.Length][];
-        for (var i = 0; i < tokens.Length; i++) result[i] = _context.GetLogitsIth(i).ToArray();
+        for (var i = 0; i < tokens.Length; i++) result[i] = context.GetLogitsIth(i).ToArray();
         return result;
     }
 
@@ -173,45 +218,88 @@ public sealed class LlamaCppOracle : IDisposable
     /// </summary>
     public int[] GreedyContinuation(ReadOnlySpan<int> prompt, int count)
     {
-        ThrowIfDisposed();
+        var context = RequireContext();
         CheckTokens(prompt, nameof(prompt));
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (prompt.Length == 0) throw new ArgumentException("prompt must not be empty", nameof(prompt));
         if (prompt.Length + count > ContextSize)
             throw new ArgumentException($"{prompt.Length} + {count} tokens exceed the oracle's context of {ContextSize}");
 
-        _context.MemoryClear(true);
+        context.MemoryClear(true);
         _batch.Clear();
         for (var i = 0; i < prompt.Length; i++) _batch.Add(prompt[i], i, LLamaSeqId.Zero, i == prompt.Length - 1);
-        Decode();
+        Decode(context);
 
         var output = new int[count];
         for (var k = 0; k < count; k++)
         {
             // llama_get_logits_ith takes the index within the last batch; only its last entry requested logits.
-            var next = ArgMax(_context.GetLogitsIth(_batch.TokenCount - 1));
+            var next = ArgMax(context.GetLogitsIth(_batch.TokenCount - 1));
             output[k] = next;
             if (k == count - 1) break;
             _batch.Clear();
             _batch.Add(next, prompt.Length + k, LLamaSeqId.Zero, true);
-            Decode();
+            Decode(context);
         }
         return output;
     }
 
     /// <summary>
-    /// llama.cpp's own tokenizer (llama_tokenize) on UTF-8 <paramref name="text"/>. Special-token text such as "&lt;s&gt;"
-    /// is NOT parsed as a control token (parse_special=false), as in llama.cpp's test-tokenizer-0.
+    /// llama.cpp's own tokenizer (llama_tokenize) on UTF-8 <paramref name="text"/>. By default special-token text such
+    /// as "&lt;s&gt;" is NOT parsed as a control token (parse_special=false), as in llama.cpp's test-tokenizer-0;
+    /// <paramref name="parseSpecial"/> turns it on. <paramref name="addBos"/> is llama.cpp's add_special (BOS, and EOS
+    /// where the vocabulary asks for it).
     /// </summary>
-    public int[] Tokenize(string text, bool addBos)
+    public int[] Tokenize(string text, bool addBos, bool parseSpecial = false)
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length == 0) return addBos && BosId >= 0 ? [BosId] : [];
-        var tokens = _model.Tokenize(text, addBos, special: false, Encoding.UTF8);
-        var ids = new int[tokens.Length];
-        for (var i = 0; i < tokens.Length; i++) ids[i] = (int)tokens[i];
-        return ids;
+        if (s_tokenize == null)
+        {
+            var tokens = _model.Tokenize(text, addBos, parseSpecial, Encoding.UTF8);
+            var ids = new int[tokens.Length];
+            for (var i = 0; i < tokens.Length; i++) ids[i] = (int)tokens[i];
+            return ids;
+        }
+        var utf8 = Encoding.UTF8.GetBytes(text);
+        // A token covers at least one byte; add_special adds at most two.
+        var buffer = new int[utf8.Length + 2];
+        int n = TokenizeUtf8(utf8, buffer, addBos, parseSpecial);
+        return buffer.AsSpan(0, n).ToArray();
+    }
+
+    /// <summary>
+    /// llama_tokenize on UTF-8 bytes into <paramref name="tokens"/>, called once (for timing without allocation);
+    /// returns the count. <paramref name="tokens"/> must hold <c>utf8.Length + 2</c> ids, which always suffices.
+    /// </summary>
+    public int TokenizeUtf8(ReadOnlySpan<byte> utf8, Span<int> tokens, bool addBos, bool parseSpecial = false)
+    {
+        ThrowIfDisposed();
+        if (tokens.Length < utf8.Length + 2) throw new ArgumentException($"needs room for {utf8.Length + 2} ids", nameof(tokens));
+        if (s_tokenize == null)
+        {
+            var ids = Tokenize(Encoding.UTF8.GetString(utf8), addBos, parseSpecial);
+            ids.CopyTo(tokens);
+            return ids.Length;
+        }
+        bool added = false;
+        try
+        {
+            _model.DangerousAddRef(ref added);
+            var vocab = s_modelGetVocab(_model.DangerousGetHandle());
+            fixed (byte* text = utf8)
+            fixed (int* output = tokens)
+            {
+                int n = s_tokenize(vocab, text, utf8.Length, output, tokens.Length, addBos ? (byte)1 : (byte)0, parseSpecial ? (byte)1 : (byte)0);
+                if (n < 0) throw new InvalidOperationException($"llama_tokenize returned {n} for {utf8.Length} bytes");
+                return n;
+            }
+        }
+        finally
+        {
+            if (added) _model.DangerousRelease();
+        }
     }
 
     /// <summary>Index of the largest value; the first one on ties.</summary>
@@ -229,13 +317,19 @@ public sealed class LlamaCppOracle : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        _context.Dispose(); // the context holds a reference to the model handle; free it first
+        _context?.Dispose(); // the context holds a reference to the model handle; free it first
         _model.Dispose();
     }
 
-    private void Decode()
+    private SafeLLamaContextHandle RequireContext()
     {
-        var rc = _context.Decode(_batch);
+        ThrowIfDisposed();
+        return _context ?? throw new InvalidOperationException($"{ModelPath} was opened for its vocabulary only (OpenVocabulary): it has no context");
+    }
+
+    private void Decode(SafeLLamaContextHandle context)
+    {
+        var rc = context.Decode(_batch);
         if (rc != DecodeResult.Ok)
             throw new InvalidOperationException($"llama_decode returned {rc} ({(int)rc}) for {ModelPath}{ProblemsSuffix()}");
     }
@@ -292,8 +386,24 @@ public sealed class LlamaCppOracle : IDisposable
             NativeApi.llama_empty_call(); // forces the load now, so a failure surfaces here with its reason
             var loaded = NativeApi.GetLoadedNativeLibrary(NativeLibraryName.LLama);
             NativeLibraryDescription = loaded?.Metadata?.ToString() ?? "unknown";
+            ResolveTokenize();
             _initialized = true;
         }
+    }
+
+    /// <summary>
+    /// Finds llama_model_get_vocab and llama_tokenize in the library LLamaSharp loaded. LLamaSharp keeps that handle in
+    /// a private field (its own llama_tokenize binding is internal); if a later version renames it, the oracle falls
+    /// back to the public two-pass wrapper, which gives the same ids.
+    /// </summary>
+    private static void ResolveTokenize()
+    {
+        var field = typeof(NativeApi).GetField("_loadedLlamaHandle", BindingFlags.NonPublic | BindingFlags.Static);
+        if (field?.GetValue(null) is not IntPtr handle || handle == IntPtr.Zero) return;
+        if (!NativeLibrary.TryGetExport(handle, "llama_model_get_vocab", out var getVocab)
+            || !NativeLibrary.TryGetExport(handle, "llama_tokenize", out var tokenize)) return;
+        s_modelGetVocab = (delegate* unmanaged<IntPtr, IntPtr>)getVocab;
+        s_tokenize = (delegate* unmanaged<IntPtr, byte*, int, int*, int, byte, byte, int>)tokenize;
     }
 
     private static void OnNativeLog(LLamaLogLevel level, string message)

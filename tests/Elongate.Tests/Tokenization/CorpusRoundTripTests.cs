@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Elongate.Formats;
 using Elongate.Tokenization;
 using Xunit.Abstractions;
 
@@ -7,15 +8,17 @@ namespace Elongate.Tests.Tokenization;
 
 /// <summary>
 /// decode(encode(book)) == book for every corpus book with the Llama 2 tokenizer (BOM, CRLF, curly quotes, accents
-/// and all), and encode throughput per book.
+/// and all), and encode throughput per book; then every book with each of llama.cpp's six test vocabularies.
 /// </summary>
 public class CorpusRoundTripTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> Books => new()
-    {
+    private static readonly string[] BookNames =
+    [
         "war_and_peace.txt", "moby_dick.txt", "a_tale_of_two_cities.txt", "ulysses.txt", "dracula.txt", "crime_and_punishment.txt",
         "pride_and_prejudice.txt", "frankenstein.txt", "tinyshakespeare.txt", "kjv_bible_old_testament.txt", "kjv_bible_new_testament.txt",
-    };
+    ];
+
+    public static TheoryData<string> Books => new(BookNames);
 
     [SkippableTheory]
     [MemberData(nameof(Books))]
@@ -37,6 +40,34 @@ public class CorpusRoundTripTests(ITestOutputHelper output)
         Assert.True(decoded == text, $"{book}: round trip differs at char {FirstDifference(text, decoded)}");
         // Generous bound so a loaded CI machine does not flake; the measured figure is printed above.
         Assert.True(encodeSeconds < 5, $"{book}: encoding took {encodeSeconds:F2} s");
+    }
+
+    public static TheoryData<string> Vocabularies => ["gpt-2", "deepseek-llm", "falcon", "starcoder", "phi-3", "llama-spm"];
+
+    [SkippableTheory]
+    [MemberData(nameof(Vocabularies))]
+    public void EveryBookRoundTripsWithEveryVocabulary(string vocab)
+    {
+        // Whole books, no BOS: byte-level BPE must give back every byte; SentencePiece drops only the dummy prefix it
+        // added. The ids themselves are checked against llama.cpp in TokenizerVsLlamaCppTests.
+        var tok = TokenizerLoader.Load(Fixtures.Path($"tokenizers/ggml-vocab-{vocab}.gguf"));
+        double encodeSeconds = 0;
+        long bytes = 0, tokens = 0;
+        var failures = new List<string>();
+        foreach (var book in BookNames)
+        {
+            var data = File.ReadAllBytes(Fixtures.Path("corpus/" + book));
+            var text = Encoding.UTF8.GetString(data);
+            var sw = Stopwatch.StartNew();
+            var ids = tok.Encode(text, addBos: false, addEos: false);
+            encodeSeconds += sw.Elapsed.TotalSeconds;
+            bytes += data.Length;
+            tokens += ids.Length;
+            var decoded = tok.Decode(ids);
+            if (decoded != text) failures.Add($"{book}: differs at char {FirstDifference(text, decoded)}");
+        }
+        output.WriteLine($"{vocab}: 11 books, {bytes / 1e6:F1} MB -> {tokens} tokens; encode {bytes / 1e6 / encodeSeconds:F1} MB/s");
+        Assert.True(failures.Count == 0, string.Join('\n', failures));
     }
 
     [SkippableFact]
