@@ -117,25 +117,29 @@ public static class GenerateCommand
             Reply(prompt);
             return 0;
         }
+        return ChatLoop(stdout, stderr, () => history.RemoveAll(m => m.Role != Microsoft.Extensions.AI.ChatRole.System), line => Reply(line));
+    }
+
+    /// <summary>The terminal chat loop: one user turn per input line, "/reset" starts over, "/exit" or end of input quits.</summary>
+    private static int ChatLoop(TextWriter stdout, TextWriter stderr, Action reset, Action<string> turn)
+    {
         var input = ElongateCli.Input;
         while (true)
         {
             stdout.Write("> ");
             stdout.Flush();
             var line = input.ReadLine();
-            if (line is null || line.Trim() == "/exit") break;
+            if (line is null || line.Trim() == "/exit") return 0;
             if (line.Trim() == "/reset")
             {
-                history.RemoveAll(m => m.Role != Microsoft.Extensions.AI.ChatRole.System);
+                reset();
                 stderr.WriteLine("(conversation reset)");
-                continue;
             }
-            if (line.Length > 0) Reply(line);
+            else if (line.Length > 0) turn(line);
         }
-        return 0;
     }
 
-    /// <summary>The --chat loop: one user turn per input line until "/exit" or the end of input.</summary>
+    /// <summary>--chat with a local model (<see cref="ChatSession"/>).</summary>
     private static int RunChat(ParseResult parse, LlamaModel m, ITokenizer tok, LlamaConfig config, int? context, string? system,
         string? templateName, int maxNew, SamplingOptions options, TextWriter stdout, TextWriter stderr)
     {
@@ -145,26 +149,13 @@ public static class GenerateCommand
         var chat = new ChatSession(new InferenceSession(m, ctx), tok, template, system);
         var sampler = new Sampler(options);
         stderr.WriteLine($"chat template: {template.Name}; context {ctx} tokens; /reset starts over, /exit quits");
-        var input = ElongateCli.Input;
-        while (true)
+        return ChatLoop(stdout, stderr, chat.Reset, line =>
         {
-            stdout.Write("> ");
-            stdout.Flush();
-            var line = input.ReadLine();
-            if (line is null || line.Trim() == "/exit") break;
-            if (line.Trim() == "/reset")
-            {
-                chat.Reset();
-                stderr.WriteLine("(conversation reset)");
-                continue;
-            }
-            if (line.Length == 0) continue;
             var reply = chat.Respond(line, maxNew, sampler, text => { stdout.Write(text); stdout.Flush(); });
             stdout.WriteLine();
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[{reply.FinishReason.ToString().ToLowerInvariant()}; prompt {reply.PromptTokens} tokens ({reply.ReusedTokens} reused from the cache), {reply.Stats.GeneratedTokens} generated at {reply.Stats.GeneratedTokensPerSecond:F1} tok/s]"));
-        }
-        return 0;
+        });
     }
 
     /// <summary>The tokenizer given on the command line, else the vocabulary embedded in the model file.</summary>

@@ -95,35 +95,13 @@ public sealed class ChatSession
         _fed.RemoveRange(reuse, _fed.Count - reuse);
         var prompt = tokens[reuse..];
 
-        var decoder = new StreamingDecoder(_tokenizer);
-        var stops = new StopStringFilter(_template.EndOfTurnMarkers);
-        var generated = new List<int>();
-        bool stoppedByText = false;
-        var stats = TextGenerator.Generate(_session, prompt, maxNewTokens, sampler, id =>
-        {
-            generated.Add(id);
-            var (text, stop) = stops.Push(decoder.Push(id));
-            if (text.Length > 0) onText?.Invoke(text);
-            stoppedByText = stop;
-            return !stop;
-        }, _stopIds, cancel);
-        if (!stoppedByText)
-        {
-            var rest = stops.Push(decoder.Flush()).Text + stops.Flush();
-            if (rest.Length > 0) onText?.Invoke(rest);
-        }
-
+        var run = TextGenerator.GenerateText(_session, prompt, maxNewTokens, sampler, _tokenizer, _template.EndOfTurnMarkers, _stopIds, onText, cancel);
         _fed.AddRange(prompt);
-        _fed.AddRange(generated);
+        _fed.AddRange(run.Tokens);
         _fed.RemoveRange(_session.Position, _fed.Count - _session.Position);
-
-        var reason = cancel.IsCancellationRequested ? StopReason.Cancelled
-            : stoppedByText || generated.Count < maxNewTokens && _session.Position < _session.ContextLength ? StopReason.Stop
-            : _session.Position >= _session.ContextLength ? StopReason.Context
-            : StopReason.Length;
-        var reply = stops.Text;
+        var reply = run.Text;
         _messages.Add(new ChatTurn("assistant", reply));
-        return new ChatReply(reply, reason, stats, tokens.Length, reuse);
+        return new ChatReply(reply, run.Reason, run.Stats, tokens.Length, reuse);
     }
 
     /// <summary>The rendered conversation's tokens, after dropping the oldest turns until it leaves room to answer.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Elongate.Tokenization;
 
 namespace Elongate.Model;
 
@@ -59,4 +60,39 @@ public static class TextGenerator
         }
         return new GenerationStats(prompt.Count, generated, promptTime, sw.Elapsed);
     }
+    /// <summary>
+    /// Generates text: tokens are decoded as they come (<see cref="StreamingDecoder"/>), held back while they could
+    /// start one of <paramref name="stopStrings"/> (<see cref="StopStringFilter"/>), and the final text is passed to
+    /// <paramref name="onText"/> piece by piece. Stops at <paramref name="stopIds"/>, a stop string, the budget, the
+    /// context or cancellation, and says which.
+    /// </summary>
+    public static TextGeneration GenerateText(InferenceSession session, IReadOnlyList<int> prompt, int maxNewTokens, Sampler sampler,
+        ITokenizer tokenizer, IEnumerable<string> stopStrings, IReadOnlyCollection<int>? stopIds, Action<string>? onText, CancellationToken cancel)
+    {
+        var decoder = new StreamingDecoder(tokenizer);
+        var stops = new StopStringFilter(stopStrings);
+        var generated = new List<int>();
+        bool stoppedByText = false;
+        var stats = Generate(session, prompt, maxNewTokens, sampler, id =>
+        {
+            generated.Add(id);
+            var (text, stop) = stops.Push(decoder.Push(id));
+            if (text.Length > 0) onText?.Invoke(text);
+            stoppedByText = stop;
+            return !stop;
+        }, stopIds, cancel);
+        if (!stoppedByText)
+        {
+            var rest = stops.Push(decoder.Flush()).Text + stops.Flush();
+            if (rest.Length > 0) onText?.Invoke(rest);
+        }
+        var reason = cancel.IsCancellationRequested ? StopReason.Cancelled
+            : stoppedByText || generated.Count < maxNewTokens && session.Position < session.ContextLength ? StopReason.Stop
+            : session.Position >= session.ContextLength ? StopReason.Context
+            : StopReason.Length;
+        return new TextGeneration(stops.Text, generated, stats, reason);
+    }
 }
+
+/// <summary>The result of <see cref="TextGenerator.GenerateText"/>: the text (up to a stop string), the tokens generated, timings, and why it ended.</summary>
+public sealed record TextGeneration(string Text, IReadOnlyList<int> Tokens, GenerationStats Stats, StopReason Reason);

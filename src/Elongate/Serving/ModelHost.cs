@@ -207,32 +207,11 @@ public sealed class ModelHost : IDisposable
         var prefill = sw.Elapsed;
         cancel.ThrowIfCancellationRequested();
 
-        var decoder = new StreamingDecoder(Tokenizer);
-        var stops = new StopStringFilter(request.Stop);
-        var generated = new List<int>();
-        bool stoppedByText = false;
-        var stats = TextGenerator.Generate(session, [prompt[^1]], request.MaxTokens, new Sampler(request.Sampling), id =>
-        {
-            generated.Add(id);
-            var (text, stop) = stops.Push(decoder.Push(id));
-            if (text.Length > 0) onText?.Invoke(text);
-            stoppedByText = stop;
-            return !stop;
-        }, _stopIds, cancel);
-        if (!stoppedByText)
-        {
-            var rest = stops.Push(decoder.Flush()).Text + stops.Flush();
-            if (rest.Length > 0) onText?.Invoke(rest);
-        }
+        var run = TextGenerator.GenerateText(session, [prompt[^1]], request.MaxTokens, new Sampler(request.Sampling), Tokenizer, request.Stop, _stopIds, onText, cancel);
         slot.Cached.Add(prompt[^1]);
-        slot.Cached.AddRange(generated);
+        slot.Cached.AddRange(run.Tokens);
         slot.Cached.RemoveRange(session.Position, slot.Cached.Count - session.Position);
-
-        var reason = cancel.IsCancellationRequested ? StopReason.Cancelled
-            : stoppedByText || generated.Count < request.MaxTokens && session.Position < session.ContextLength ? StopReason.Stop
-            : session.Position >= session.ContextLength ? StopReason.Context
-            : StopReason.Length;
-        return new GenerationResult(stops.Text, reason, prompt.Length, generated.Count, reuse, prefill + stats.PromptTime, stats.GenerationTime);
+        return new GenerationResult(run.Text, run.Reason, prompt.Length, run.Tokens.Count, reuse, prefill + run.Stats.PromptTime, run.Stats.GenerationTime);
     }
 
     private static ChatTemplate? TryDetect(string? jinja, string source)
