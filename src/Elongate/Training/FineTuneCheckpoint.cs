@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Elongate.Common;
@@ -23,7 +21,6 @@ public sealed class FineTuneCheckpoint
     public const string FileName = "checkpoint.elft";
 
     private const uint Magic = 0x54464C45; // "ELFT"
-    private const int HeaderBytes = 16;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -58,27 +55,8 @@ public sealed class FineTuneCheckpoint
 
     /// <summary>Writes a checkpoint from live buffers, atomically.</summary>
     internal static void Write(string path, State state, ReadOnlyMemory<float> parameters, ReadOnlyMemory<float> first, ReadOnlyMemory<float> second,
-        Action? afterParameters = null)
-    {
-        if (first.Length != parameters.Length || second.Length != parameters.Length) throw new ArgumentException("moments and parameters differ in length");
-        var json = JsonSerializer.SerializeToUtf8Bytes(state, Json);
-        AtomicFile.Write(path, s =>
-        {
-            Span<byte> h = stackalloc byte[HeaderBytes];
-            BinaryPrimitives.WriteUInt32LittleEndian(h, Magic);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[4..], 1);
-            BinaryPrimitives.WriteInt64LittleEndian(h[8..], json.Length);
-            s.Write(h);
-            s.Write(json);
-            Span<byte> count = stackalloc byte[8];
-            BinaryPrimitives.WriteInt64LittleEndian(count, parameters.Length);
-            s.Write(count);
-            s.Write(MemoryMarshal.AsBytes(parameters.Span));
-            afterParameters?.Invoke();
-            s.Write(MemoryMarshal.AsBytes(first.Span));
-            s.Write(MemoryMarshal.AsBytes(second.Span));
-        });
-    }
+        Action? afterParameters = null) =>
+        CheckpointContainer.Write(path, Magic, JsonSerializer.SerializeToUtf8Bytes(state, Json), parameters, first, second, afterParameters);
 
     /// <summary>Reads the JSON state only (the CLI's --resume needs the options before loading anything else).</summary>
     public static State ReadState(string path)
@@ -93,13 +71,8 @@ public sealed class FineTuneCheckpoint
     {
         using var f = Open(path);
         var (state, count) = ReadHeader(f, path);
-        float[] Read()
-        {
-            var a = new float[count];
-            f.ReadExactly(MemoryMarshal.AsBytes(a.AsSpan()));
-            return a;
-        }
-        return new FineTuneCheckpoint { Info = state, Parameters = Read(), FirstMoments = Read(), SecondMoments = Read() };
+        var (p, m, v) = CheckpointContainer.ReadTensors(f, count);
+        return new FineTuneCheckpoint { Info = state, Parameters = p, FirstMoments = m, SecondMoments = v };
     }
 
     private static FileStream Open(string path)
@@ -110,23 +83,7 @@ public sealed class FineTuneCheckpoint
 
     private static (State State, long Count) ReadHeader(Stream f, string path)
     {
-        long length = f.Length;
-        Span<byte> h = stackalloc byte[HeaderBytes];
-        if (length < HeaderBytes + 8 || f.ReadAtLeast(h, HeaderBytes, false) != HeaderBytes)
-            throw new ModelFormatException(path, $"file has {length} bytes, too few for a checkpoint", 0);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(h) != Magic) throw new ModelFormatException(path, "not an Elongate fine-tuning checkpoint (bad magic)", 0);
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
-        if (version != 1) throw new ModelFormatException(path, $"unsupported checkpoint version {version}", 4);
-        long jsonLength = BinaryPrimitives.ReadInt64LittleEndian(h[8..]);
-        if (jsonLength <= 0 || jsonLength > length - HeaderBytes - 8 || jsonLength > Array.MaxLength)
-            throw new ModelFormatException(path, $"state length {jsonLength} does not fit the file of {length} bytes", 8);
-        var json = new byte[jsonLength];
-        f.ReadExactly(json);
-        Span<byte> countBytes = stackalloc byte[8];
-        f.ReadExactly(countBytes);
-        long count = BinaryPrimitives.ReadInt64LittleEndian(countBytes);
-        if (count <= 0 || count > Array.MaxLength || HeaderBytes + jsonLength + 8 + count * 12 != length)
-            throw new ModelFormatException(path, $"{count} parameters do not fill the file of {length} bytes (truncated?)", HeaderBytes + jsonLength);
+        var (json, count) = CheckpointContainer.ReadHeader(f, path, Magic, "fine-tuning");
         State? state;
         try
         {
@@ -134,11 +91,11 @@ public sealed class FineTuneCheckpoint
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"state is not valid: {e.Message}", HeaderBytes, inner: e);
+            throw new ModelFormatException(path, $"state is not valid: {e.Message}", CheckpointContainer.HeaderBytes, inner: e);
         }
         if (state is null || state.Config is null || state.Options is null || state.SequencesSha256 is null)
-            throw new ModelFormatException(path, "state lacks config, options or data hash", HeaderBytes);
-        if (state.Version != 1) throw new ModelFormatException(path, $"state version {state.Version} is not 1", HeaderBytes, "version");
+            throw new ModelFormatException(path, "state lacks config, options or data hash", CheckpointContainer.HeaderBytes);
+        if (state.Version != 1) throw new ModelFormatException(path, $"state version {state.Version} is not 1", CheckpointContainer.HeaderBytes, "version");
         state.Config.Validate(path);
         try
         {
@@ -146,12 +103,12 @@ public sealed class FineTuneCheckpoint
         }
         catch (ArgumentException e)
         {
-            throw new ModelFormatException(path, $"options are invalid: {e.Message}", HeaderBytes, "options");
+            throw new ModelFormatException(path, $"options are invalid: {e.Message}", CheckpointContainer.HeaderBytes, "options");
         }
         if (state.Step < 0 || state.OptimizerStep < 0 || state.MetricsLength < 0 || state.TokensSeen < 0)
-            throw new ModelFormatException(path, "negative step, token or metrics count", HeaderBytes, "step");
+            throw new ModelFormatException(path, "negative step, token or metrics count", CheckpointContainer.HeaderBytes, "step");
         if (state.Options.Lora is not null && state.BaseSha256 is null)
-            throw new ModelFormatException(path, "a LoRA checkpoint must record its base model's hash", HeaderBytes, "baseSha256");
+            throw new ModelFormatException(path, "a LoRA checkpoint must record its base model's hash", CheckpointContainer.HeaderBytes, "baseSha256");
         return (state, count);
     }
 }

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Elongate.Data;
@@ -24,7 +22,6 @@ public sealed class TrainingCheckpoint
     public const string FileName = "checkpoint.elck";
 
     private const uint Magic = 0x4B434C45; // "ELCK"
-    private const int HeaderBytes = 16;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -58,34 +55,17 @@ public sealed class TrainingCheckpoint
 
     private static (State State, long Count) ReadState(Stream f, string path)
     {
-        long length = f.Length;
-        Span<byte> h = stackalloc byte[HeaderBytes];
-        if (length < HeaderBytes + 8 || f.ReadAtLeast(h, HeaderBytes, false) != HeaderBytes)
-            throw new ModelFormatException(path, $"file has {length} bytes, too few for a checkpoint", 0);
-        if (BinaryPrimitives.ReadUInt32LittleEndian(h) != Magic) throw new ModelFormatException(path, "not an Elongate training checkpoint (bad magic)", 0);
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(h[4..]);
-        if (version != 1) throw new ModelFormatException(path, $"unsupported checkpoint version {version}", 4);
-        long jsonLength = BinaryPrimitives.ReadInt64LittleEndian(h[8..]);
-        if (jsonLength <= 0 || jsonLength > length - HeaderBytes - 8 || jsonLength > Array.MaxLength)
-            throw new ModelFormatException(path, $"state length {jsonLength} does not fit the file of {length} bytes", 8);
-        var json = new byte[jsonLength];
-        f.ReadExactly(json);
-        Span<byte> countBytes = stackalloc byte[8];
-        f.ReadExactly(countBytes);
-        long count = BinaryPrimitives.ReadInt64LittleEndian(countBytes);
-        long expected = HeaderBytes + jsonLength + 8 + count * 12;
-        if (count <= 0 || count > Array.MaxLength || expected != length)
-            throw new ModelFormatException(path, $"{count} parameters need a file of {expected} bytes, found {length} (truncated or not a checkpoint)", HeaderBytes + jsonLength);
+        var (json, count) = CheckpointContainer.ReadHeader(f, path, Magic, "training");
         State state;
         try
         {
-            state = JsonSerializer.Deserialize<State>(json, Json) ?? throw new ModelFormatException(path, "state is null", HeaderBytes);
+            state = JsonSerializer.Deserialize<State>(json, Json) ?? throw new ModelFormatException(path, "state is null", CheckpointContainer.HeaderBytes);
         }
         catch (JsonException e)
         {
-            throw new ModelFormatException(path, $"state is not valid: {e.Message}", HeaderBytes, inner: e);
+            throw new ModelFormatException(path, $"state is not valid: {e.Message}", CheckpointContainer.HeaderBytes, inner: e);
         }
-        void Fail(string key, string problem) => throw new ModelFormatException(path, problem, HeaderBytes, key);
+        void Fail(string key, string problem) => throw new ModelFormatException(path, problem, CheckpointContainer.HeaderBytes, key);
         if (state.Version != 1) Fail("version", $"state version {state.Version} is not 1");
         if (state.Config is null) Fail("config", "state has no config");
         if (state.Options is null) Fail("options", "state has no training options");
@@ -139,26 +119,9 @@ public sealed class TrainingCheckpoint
         SequencePackerState[] packers, ulong mixtureState, long[] dataSizes, long metricsLength, long tokensSeen, double elapsedSeconds,
         ReadOnlyMemory<float> parameters, ReadOnlyMemory<float> firstMoments, ReadOnlyMemory<float> secondMoments, Action? afterParameters)
     {
-        if (firstMoments.Length != parameters.Length || secondMoments.Length != parameters.Length)
-            throw new ArgumentException("moments and parameters differ in length");
         var json = JsonSerializer.SerializeToUtf8Bytes(new State(1, config, options, vocabulary, step, optimizerStep, packers, mixtureState,
             metricsLength, tokensSeen, elapsedSeconds, dataSizes), Json);
-        AtomicFile.Write(path, s =>
-        {
-            Span<byte> h = stackalloc byte[HeaderBytes];
-            BinaryPrimitives.WriteUInt32LittleEndian(h, Magic);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[4..], 1);
-            BinaryPrimitives.WriteInt64LittleEndian(h[8..], json.Length);
-            s.Write(h);
-            s.Write(json);
-            Span<byte> count = stackalloc byte[8];
-            BinaryPrimitives.WriteInt64LittleEndian(count, parameters.Length);
-            s.Write(count);
-            s.Write(MemoryMarshal.AsBytes(parameters.Span));
-            afterParameters?.Invoke();
-            s.Write(MemoryMarshal.AsBytes(firstMoments.Span));
-            s.Write(MemoryMarshal.AsBytes(secondMoments.Span));
-        });
+        CheckpointContainer.Write(path, Magic, json, parameters, firstMoments, secondMoments, afterParameters);
     }
 
     /// <summary>The training options of a checkpoint, without reading its tensors.</summary>
@@ -182,16 +145,11 @@ public sealed class TrainingCheckpoint
     public static TrainingCheckpoint Load(Stream stream, string source)
     {
         var (state, count) = ReadState(stream, source);
-        float[] Read()
-        {
-            var a = new float[count];
-            stream.ReadExactly(MemoryMarshal.AsBytes(a.AsSpan()));
-            return a;
-        }
+        var (p, m, v) = CheckpointContainer.ReadTensors(stream, count);
         return new TrainingCheckpoint
         {
             Config = state.Config, Options = state.Options, Vocabulary = state.Vocabulary, Step = state.Step,
-            Parameters = Read(), FirstMoments = Read(), SecondMoments = Read(), OptimizerStep = state.OptimizerStep,
+            Parameters = p, FirstMoments = m, SecondMoments = v, OptimizerStep = state.OptimizerStep,
             Packers = state.Packers, MixtureState = state.MixtureState, MetricsLength = state.MetricsLength,
             TokensSeen = state.TokensSeen, ElapsedSeconds = state.ElapsedSeconds, DataSizes = state.DataSizes ?? [],
         };
