@@ -3,6 +3,7 @@ using System.Globalization;
 using Elongate.Data;
 using Elongate.Formats;
 using Elongate.Tokenization;
+using Microsoft.Extensions.AI;
 using Spectre.Console;
 
 namespace Elongate.Cli.Commands;
@@ -74,7 +75,7 @@ public static class DataCommand
             stdout.WriteLine($"wrote {Path.Combine(Path.GetFullPath(options.OutputDirectory), CorpusPreparer.TrainFile)}, {CorpusPreparer.ValidationFile}, {CorpusReport.FileName}");
             return 0;
         }));
-        return new Command("data", "Prepare training data") { prepare, Tokenizer(), ChatMix() };
+        return new Command("data", "Prepare training data") { prepare, Tokenizer(), ChatMix(), SelfInstruct() };
     }
 
     /// <summary>`elongate data tokenizer --input FILES... --out tokenizer.bin [--vocab-size N] [--exclude NAMES]`.</summary>
@@ -158,6 +159,102 @@ public static class DataCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// `elongate data self-instruct --docs … --out qa.jsonl (-m MODEL | --endpoint URL …) [-z T] …`: <see cref="SelfInstructor"/>
+    /// does the work; this builds the teacher (a local model or an OpenAI-compatible endpoint), shows progress and prints the report.
+    /// </summary>
+    private static Command SelfInstruct()
+    {
+        var docs = new Option<string[]>("--docs") { Description = "Documents: .txt files (one document each) or folders of them", Required = true, AllowMultipleArgumentsPerToken = true };
+        var output = new Option<string>("--out", "-o") { Description = "Chat-format JSON Lines to append kept examples to (rejected items go to OUT.rejected.jsonl; rerunning resumes)", Required = true };
+        var model = new Option<string?>("--model", "-m") { Description = "A local teacher model file (or give --endpoint)" };
+        var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "The student's tokenizer, for chunking and lengths (default: the local teacher's vocabulary)" };
+        var chunk = new Option<int>("--chunk-tokens") { Description = "Tokens per chunk shown to the teacher", DefaultValueFactory = _ => 512 };
+        var pairs = new Option<int>("--pairs-per-doc") { Description = "Chunks drawn per document (each gives one pair per answer kind)", DefaultValueFactory = _ => 1 };
+        var maxContext = new Option<int>("--max-context") { Description = "Tokens of a whole training example; the document is cut to fit, keeping the evidence chunk", DefaultValueFactory = _ => 16384 };
+        var answers = new Option<string>("--answers") { Description = "Kinds of answer: short, long or short,long", DefaultValueFactory = _ => "short,long" };
+        var concurrency = new Option<int>("--concurrency") { Description = "Teacher requests in flight at once", DefaultValueFactory = _ => 4 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of chunk positions, truncation and sampling", DefaultValueFactory = _ => 1UL };
+        var prompts = new Option<string?>("--prompts") { Description = $"Folder whose {SelfInstructPrompts.ShortFile}, {SelfInstructPrompts.LongFile}, {SelfInstructPrompts.CheckFile} replace the default prompts" };
+        var exclude = new Option<string[]>("--exclude") { Description = "Documents never to use (file names or paths), e.g. evaluation sets", AllowMultipleArgumentsPerToken = true };
+        var retries = new Option<int>("--retries") { Description = "Retries of a teacher request after 429, 5xx, a timeout or a connection error (exponential backoff from 1 s)", DefaultValueFactory = _ => 4 };
+        var endpoint = new EndpointOptions();
+        var run = new ModelOptions();
+        var cmd = new Command("self-instruct",
+            "Make long-context QA training data: a teacher model writes question–answer pairs about random chunks of your documents, checks them, "
+            + "and each kept pair becomes a chat example whose context is the whole document (cut to --max-context, evidence kept)")
+        { docs, output, model, tokenizer, chunk, pairs, maxContext, answers, concurrency, seed, prompts, exclude, retries };
+        endpoint.AddTo(cmd);
+        run.AddTo(cmd);
+        cmd.SetAction(parse => CliErrors.Run(parse, "data self-instruct", (stdout, stderr) =>
+        {
+            var kinds = (parse.GetValue(answers) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(k => k.ToLowerInvariant() switch
+                {
+                    "short" => SelfInstructKind.Short,
+                    "long" => SelfInstructKind.Long,
+                    _ => throw new ArgumentException($"--answers: '{k}' is not short or long"),
+                }).Distinct().ToList();
+            IChatClient teacher;
+            ITokenizer student;
+            Model.LlamaModel? local = null;
+            if (endpoint.IsRemote(parse))
+            {
+                if (parse.GetValue(model) is not null) throw new ArgumentException("give either --model or --endpoint, not both");
+                var tokPath = parse.GetValue(tokenizer) ?? throw new ArgumentException("--endpoint needs -z/--tokenizer: the student's tokenizer measures chunks and lengths");
+                student = TokenizerLoader.Load(tokPath);
+                (teacher, _) = endpoint.Create(parse);
+            }
+            else
+            {
+                var path = parse.GetValue(model) ?? throw new ArgumentException("give --model (a local teacher) or --endpoint (a model server)");
+                local = run.Load(parse, path);
+                var teacherTok = GenerateCommand.LoadTokenizer(null, local);
+                student = parse.GetValue(tokenizer) is { } tokPath ? TokenizerLoader.Load(tokPath) : teacherTok;
+                teacher = new Serving.LocalChatClient(new Serving.ModelHost(local, teacherTok, new Serving.ModelHostOptions { Slots = Math.Max(1, parse.GetValue(concurrency)) }), ownsHost: true);
+            }
+            using var localModel = local;
+            using var teacherClient = teacher;
+            var options = new SelfInstructOptions
+            {
+                Documents = parse.GetValue(docs) ?? [], OutputPath = parse.GetValue(output)!, Tokenizer = student, ChunkTokens = parse.GetValue(chunk),
+                PairsPerDocument = parse.GetValue(pairs), MaxContext = parse.GetValue(maxContext), Kinds = kinds, Concurrency = parse.GetValue(concurrency),
+                Seed = parse.GetValue(seed), Prompts = SelfInstructPrompts.Load(parse.GetValue(prompts)), Exclude = parse.GetValue(exclude) ?? [],
+                Retries = parse.GetValue(retries),
+            };
+            int lastPercent = -1;
+            var report = SelfInstructor.RunAsync(options, teacher, p =>
+            {
+                int percent = p.Total == 0 ? 100 : p.Done * 100 / p.Total;
+                if (percent / 10 == lastPercent / 10 && p.Done != p.Total) return;
+                lastPercent = percent;
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"items {p.Done}/{p.Total}: kept {p.Kept}, rejected {p.Rejected}, {p.TokensPerSecond:F1} teacher tokens/s"));
+                stdout.Flush();
+            }).GetAwaiter().GetResult();
+            Print(ConsoleUi.Create(stdout), report);
+            stdout.WriteLine($"wrote {report.Output} ({report.KeptTotal} examples), {SelfInstructor.ReportPathFor(report.Output)}, {SelfInstructor.PlotPathFor(report.Output)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static void Print(IAnsiConsole console, SelfInstructReport r)
+    {
+        static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
+        var table = new Table().Title($"self-instruct: {r.Documents} documents ({r.ShortDocuments} shorter than a chunk, {r.Excluded.Count} excluded), {r.Chunks} chunks");
+        table.AddColumn("measure");
+        table.AddColumn("value");
+        table.AddRow("work items (resumed)", $"{I(r.WorkItems)} ({I(r.Resumed)})");
+        table.AddRow("generated", I(r.Generated));
+        foreach (var (reason, n) in r.Rejected) table.AddRow($"rejected: {Markup.Escape(reason)}", I(n));
+        table.AddRow("kept (file total)", $"{I(r.Kept)} ({I(r.KeptTotal)})");
+        table.AddRow("answers quoting nothing of the chunk", I(r.Unquoted));
+        table.AddRow("answer tokens min/median/p90/max", $"{I(r.AnswerTokens.Min)}/{I(r.AnswerTokens.Median)}/{I(r.AnswerTokens.P90)}/{I(r.AnswerTokens.Max)}");
+        table.AddRow("evidence position (10 bins)", string.Join(" ", r.EvidencePositionHistogram.Select(b => I(b))));
+        console.Write(table);
     }
 
     private static void Print(IAnsiConsole console, ChatMixReport r)
