@@ -90,7 +90,7 @@ public static partial class SelfInstructParser
         return false;
     }
 
-    [GeneratedRegex(@"(?is)question\s*[:：]\s*(?<q>.+?)\s*(?:\n|\r|^|\s)answer\s*[:：]\s*(?<a>.+?)\s*$")]
+    [GeneratedRegex(@"(?is)\bquestion[*_]*\s*[:：][*_\s]*(?<q>.+?)[\s*_#>-]+answer[*_]*\s*[:：][*_\s]*(?<a>.+?)\s*$")]
     private static partial Regex LinesPattern();
 
     [GeneratedRegex(@"^\W*(yes|no)\b", RegexOptions.IgnoreCase)]

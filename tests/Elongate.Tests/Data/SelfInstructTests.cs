@@ -1,0 +1,278 @@
+using System.Text.Json.Nodes;
+using Elongate.Data;
+using Elongate.Formats;
+using Elongate.Serving;
+using Elongate.Tests.Cli;
+using Elongate.Tests.Serving;
+using Elongate.Tokenization;
+
+namespace Elongate.Tests.Data;
+
+/// <summary>Self-instruct long QA: parsing, self-check, truncation with the evidence kept, resume, and teacher failures.</summary>
+public sealed class SelfInstructTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("elongate-selfinstruct").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static readonly Lazy<ITokenizer> Llama = new(() => TokenizerLoader.Load(Fixtures.Path("tokenizers/tokenizer.bin")));
+
+    private static readonly string[] Books = ["dracula.txt", "frankenstein.txt", "moby_dick.txt", "pride_and_prejudice.txt"];
+
+    /// <summary>A folder of documents: a slice of each fixture book (a few thousand tokens) and one document shorter than a chunk.</summary>
+    private string Documents(int chars = 9000)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, "docs")).FullName;
+        foreach (var book in Books)
+        {
+            var text = File.ReadAllText(Fixtures.Path("corpus/" + book));
+            File.WriteAllText(Path.Combine(dir, book), text.Substring(text.Length / 3, chars));
+        }
+        File.WriteAllText(Path.Combine(dir, "tiny.txt"), "The lighthouse keeper counted ninety-nine ships in the bay that night. Nobody believed him at first.");
+        return dir;
+    }
+
+    private SelfInstructOptions Options(string docs, string output) => new()
+    {
+        Documents = [docs], OutputPath = output, Tokenizer = Llama.Value, ChunkTokens = 128, PairsPerDocument = 4, MaxContext = 700,
+        Concurrency = 3, Seed = 7, RetryDelay = TimeSpan.FromMilliseconds(1),
+    };
+
+    private static List<JsonObject> Lines(string path) =>
+        File.Exists(path) ? [.. File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => JsonNode.Parse(l)!.AsObject())] : [];
+
+    [Fact]
+    public void Parser_reads_json_in_fences_or_text_and_question_answer_lines()
+    {
+        Assert.Equal(("Q?", "A."), SelfInstructParser.ParsePair("{\"question\": \"Q?\", \"answer\": \"A.\"}"));
+        Assert.Equal(("Who?", "Him."), SelfInstructParser.ParsePair("Sure, here:\n```json\n{\"Question\":\"Who?\",\"Answer\":\"Him.\"}\n```\nanything else?"));
+        Assert.Equal(("Who?", "Him."), SelfInstructParser.ParsePair("Note {not json} then {\"question\":\"Who?\",\"answer\":\"Him.\"} trailing"));
+        Assert.Equal(("Where is it?", "In the box, under the bed."), SelfInstructParser.ParsePair("Question: Where is it?\nAnswer: In the box, under the bed."));
+        Assert.Equal(("Where?", "There."), SelfInstructParser.ParsePair("**Question:** Where?\n**Answer:** There."));
+        Assert.Null(SelfInstructParser.ParsePair("the the the the"));
+        Assert.Null(SelfInstructParser.ParsePair("{\"question\": \"Q?\", \"answer\": \"\"}"));
+        Assert.Null(SelfInstructParser.ParsePair("{\"question\": \"Q?\""));
+        Assert.Null(SelfInstructParser.ParsePair(""));
+        Assert.True(SelfInstructParser.ParseVerdict("Yes, it is supported."));
+        Assert.True(SelfInstructParser.ParseVerdict("  **YES**"));
+        Assert.False(SelfInstructParser.ParseVerdict("No."));
+        Assert.Null(SelfInstructParser.ParseVerdict("Maybe"));
+        Assert.Null(SelfInstructParser.ParseVerdict("Nobody knows"));
+        Assert.Equal(SelfInstructParser.Normalize("What is  the NAME of the ship?"), SelfInstructParser.Normalize("what is the name of the ship"));
+        Assert.True(SelfInstructParser.QuotesChunk("He said: the white whale!", "and then the White Whale rose"));
+        Assert.False(SelfInstructParser.QuotesChunk("A green moon", "and then the white whale rose"));
+    }
+
+    [Fact]
+    public void Prompts_folder_overrides_files_of_the_same_name_and_checks_placeholders()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, "prompts")).FullName;
+        File.WriteAllText(Path.Combine(dir, SelfInstructPrompts.ShortFile), "Passage: {chunk}. One short question as JSON.");
+        var p = SelfInstructPrompts.Load(dir);
+        Assert.Equal("Passage: X. One short question as JSON.", p.Generation(SelfInstructKind.Short, "X"));
+        Assert.Equal(SelfInstructPrompts.DefaultLong, p.Long);
+        File.WriteAllText(Path.Combine(dir, SelfInstructPrompts.CheckFile), "Is {answer} right?");
+        Assert.Throws<ArgumentException>(() => SelfInstructPrompts.Load(dir));
+    }
+
+    [SkippableFact]
+    public async Task Rule_teacher_run_counts_rejections_filters_by_self_check_and_keeps_the_evidence()
+    {
+        var docs = Documents();
+        var output = Path.Combine(_dir, "qa.jsonl");
+        var teacher = new RuleTeacher();
+        var options = Options(docs, output);
+        var report = await SelfInstructor.RunAsync(options, teacher);
+
+        Assert.Equal(5, report.Documents);
+        Assert.Equal(1, report.ShortDocuments);
+        Assert.Equal(4 * 4 + 1, report.Chunks);
+        Assert.Equal(report.Chunks * 2, report.WorkItems);
+        Assert.Equal(report.WorkItems, report.Generated);
+        Assert.Equal(teacher.BadJson, report.Rejected[SelfInstructor.Parse]);
+        Assert.Equal(teacher.Unsupported, report.Rejected[SelfInstructor.SelfCheck]);
+        Assert.True(teacher.BadJson > 0 && teacher.Unsupported > 0, $"bad {teacher.BadJson}, unsupported {teacher.Unsupported}");
+        Assert.Equal(report.WorkItems, report.Kept + report.Rejected.Values.Sum());
+        Assert.True(report.Kept >= 10, $"kept {report.Kept}");
+        Assert.Equal(report.Kept, report.EvidencePositionHistogram.Sum());
+        Assert.True(File.Exists(SelfInstructor.ReportPathFor(output)));
+        Assert.True(new FileInfo(SelfInstructor.PlotPathFor(output)).Length > 1000);
+        var saved = JsonNode.Parse(File.ReadAllText(SelfInstructor.ReportPathFor(output)))!;
+        Assert.Equal(report.Kept, (int)saved["kept"]!);
+
+        var kept = Lines(output);
+        var rejected = Lines(SelfInstructor.RejectedPathFor(output));
+        Assert.Equal(report.Kept, kept.Count);
+        Assert.Equal(report.Rejected.Values.Sum(), rejected.Count);
+        Assert.Equal(report.WorkItems, kept.Concat(rejected).Select(l => (string)l["key"]!).Distinct().Count());
+        Assert.Contains(kept.Concat(rejected), l => ((string)l["key"]!).StartsWith("tiny.txt:0:", StringComparison.Ordinal));
+        bool truncated = false;
+        foreach (var line in kept)
+        {
+            var key = (string)line["key"]!;
+            Assert.Matches(@"^[a-z_]+\.txt:\d+:(short|long)$", key);
+            var user = (string)line["messages"]![0]!["content"]!;
+            var answer = (string)line["messages"]![1]!["content"]!;
+            // The evidence survives the truncation: the answer, taken from the chunk, is in the user turn's document.
+            Assert.Contains(SelfInstructParser.Normalize(answer), SelfInstructParser.Normalize(user));
+            Assert.EndsWith((string)line["question"]!, user);
+            int userTokens = Llama.Value.Encode(user, false, false).Length, answerTokens = Llama.Value.Encode(answer, false, false).Length;
+            Assert.True(userTokens + answerTokens <= options.MaxContext - options.TemplateMargin + 8, $"{key}: {userTokens} + {answerTokens} tokens");
+            int offset = (int)line["evidence_token_offset"]!, docTokens = (int)line["context_document_tokens"]!;
+            Assert.InRange(offset, 0, docTokens - (int)line["chunk_tokens"]!);
+            truncated |= (bool)line["document_truncated"]!;
+            Assert.True((bool)line["quotes_chunk"]!);
+        }
+        Assert.True(truncated, "the books are longer than --max-context: some documents must have been cut");
+        Assert.All(rejected.Where(r => (string)r["reason"]! == SelfInstructor.SelfCheck), r => Assert.StartsWith("No", (string)r["detail"]!));
+
+        // The output is a fine-tuning set as it stands.
+        var examples = InstructionReader.Read(output).ToList();
+        Assert.Equal(kept.Count, examples.Count);
+        var template = ChatTemplate.FromName("llama2");
+        var labeled = examples.Select(e => InstructionRenderer.Render(e, Llama.Value, template)).ToList();
+        var set = FineTuneSequenceBuilder.Build(labeled, new FineTuneSequenceOptions { SeqLen = 1024, Loss = LossTokens.AnswersAndInput, PadId = FineTuneSequenceOptions.PadIdFor(Llama.Value.Vocabulary) });
+        Assert.NotNull(set);
+
+        // Rerunning does nothing more: every key is done.
+        var before = File.ReadAllText(output);
+        var again = await SelfInstructor.RunAsync(options, new RuleTeacher());
+        Assert.Equal(report.WorkItems, again.Resumed);
+        Assert.Equal(0, again.Kept);
+        Assert.Equal(report.Kept, again.KeptTotal);
+        Assert.Equal(before, File.ReadAllText(output));
+    }
+
+    [SkippableFact]
+    public async Task Killed_run_resumed_gives_the_same_set_as_an_uninterrupted_one()
+    {
+        var docs = Documents();
+        var whole = Path.Combine(_dir, "whole", "qa.jsonl");
+        await SelfInstructor.RunAsync(Options(docs, whole), new RuleTeacher());
+
+        var parts = Path.Combine(_dir, "parts", "qa.jsonl");
+        using (var cts = new CancellationTokenSource())
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+                SelfInstructor.RunAsync(Options(docs, parts), new RuleTeacher(), p => { if (p.Done >= 9) cts.Cancel(); }, cts.Token));
+        }
+        int afterKill = Lines(parts).Count + Lines(SelfInstructor.RejectedPathFor(parts)).Count;
+        Assert.InRange(afterKill, 9, 12);
+        // A kill mid-write leaves a torn last line: the rerun cuts it off.
+        File.AppendAllText(parts, "{\"messages\":[{\"role\":\"user\",\"con");
+        var second = await SelfInstructor.RunAsync(Options(docs, parts) with { Concurrency = 1 }, new RuleTeacher());
+        Assert.Equal(afterKill, second.Resumed);
+
+        static HashSet<string> Set(string path) => [.. File.ReadAllLines(path).Where(l => l.Length > 0)];
+        Assert.Equal(Set(whole), Set(parts));
+        Assert.Equal(Set(SelfInstructor.RejectedPathFor(whole)), Set(SelfInstructor.RejectedPathFor(parts)));
+        Assert.Equal(Lines(whole).Count, Lines(parts).Count);
+    }
+
+    [SkippableFact]
+    public async Task Near_duplicate_questions_are_rejected_and_excluded_documents_never_used()
+    {
+        var docs = Documents(3000);
+        var output = Path.Combine(_dir, "dup.jsonl");
+        // A teacher that asks the same question (up to case and punctuation) about everything, always supported.
+        var teacher = new ScriptedTeacher(prompt => prompt.Contains("yes or no", StringComparison.Ordinal)
+            ? "yes"
+            : prompt.Contains("detailed", StringComparison.Ordinal) ? "{\"question\":\"What happens here??\",\"answer\":\"the\"}" : "{\"question\":\"what HAPPENS here\",\"answer\":\"the\"}");
+        var report = await SelfInstructor.RunAsync(Options(docs, output) with { Exclude = ["dracula.txt", "tiny.txt"] }, teacher);
+        Assert.Equal(3, report.Documents);
+        Assert.Equal(["dracula.txt", "tiny.txt"], report.Excluded);
+        Assert.Equal(1, report.Kept);
+        Assert.Equal(report.WorkItems - 1, report.Rejected[SelfInstructor.Duplicate]);
+        Assert.DoesNotContain(Lines(output).Concat(Lines(SelfInstructor.RejectedPathFor(output))), l => ((string)l["key"]!).StartsWith("dracula", StringComparison.Ordinal));
+        await Assert.ThrowsAsync<ArgumentException>(() => SelfInstructor.RunAsync(Options(docs, output) with { Exclude = ["nothing.txt"] }, teacher));
+    }
+
+    [SkippableFact]
+    public async Task Transient_failures_are_retried_and_an_endpoint_that_keeps_failing_stops_the_run_cleanly()
+    {
+        var docs = Documents(3000);
+        var output = Path.Combine(_dir, "retry.jsonl");
+        // The first two calls fail with 503 and a connection error: retried, and the run completes as without them.
+        var flaky = new RuleTeacher
+        {
+            Fail = call => call switch
+            {
+                1 => new HttpRequestException("service unavailable", null, System.Net.HttpStatusCode.ServiceUnavailable),
+                2 => new HttpRequestException("connection refused"),
+                _ => null,
+            },
+        };
+        var report = await SelfInstructor.RunAsync(Options(docs, output) with { Concurrency = 1 }, flaky);
+        Assert.Equal(report.WorkItems, report.Kept + report.Rejected.Values.Sum());
+        Assert.Equal(0, report.Rejected[SelfInstructor.TeacherError]);
+
+        var dead = Path.Combine(_dir, "dead.jsonl");
+        var e = await Assert.ThrowsAsync<SelfInstructTeacherException>(() =>
+            SelfInstructor.RunAsync(Options(docs, dead) with { Retries = 2 }, new RuleTeacher { Fail = _ => new HttpRequestException("connection refused") }));
+        Assert.Contains("3 attempt", e.Message);
+        Assert.False(File.Exists(dead));
+        Assert.False(File.Exists(SelfInstructor.RejectedPathFor(dead)));
+    }
+
+    [SkippableFact]
+    public void Cli_reports_an_unreachable_endpoint_in_one_line_and_writes_nothing()
+    {
+        var docs = Documents(3000);
+        var output = Path.Combine(_dir, "cli.jsonl");
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop(); // a port nothing listens on
+        var (rc, stdout, stderr) = CliTests.Run(["data", "self-instruct", "--docs", docs, "-o", output, "--endpoint", $"http://127.0.0.1:{port}/v1",
+            "--remote-model", "x", "-z", Fixtures.Path("tokenizers/tokenizer.bin"), "--retries", "0", "--chunk-tokens", "64", "--max-context", "512"]);
+        Assert.True(rc == 4, $"rc {rc}: {stderr}{stdout}");
+        Assert.StartsWith("data self-instruct: model server:", stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.False(File.Exists(output));
+    }
+
+    [SkippableFact]
+    public async Task Cli_reports_a_rejected_api_key_and_runs_end_to_end_against_a_served_model()
+    {
+        var docs = Directory.CreateDirectory(Path.Combine(_dir, "two")).FullName;
+        foreach (var book in Books.Take(2))
+        {
+            var text = File.ReadAllText(Fixtures.Path("corpus/" + book));
+            File.WriteAllText(Path.Combine(docs, book), text.Substring(text.Length / 2, 2500));
+        }
+        await using var kit = await ServerTestKit.StartAsync(ServerTestKit.RandomModel(1024), new ModelHostOptions { Slots = 2 }, new OpenAiServerOptions { ApiKey = "right-key" });
+        var endpoint = new Uri(kit.Server.BaseAddress, "v1").ToString();
+        var variable = "ELONGATE_TEST_SELFINSTRUCT_KEY";
+        string[] common = ["data", "self-instruct", "--docs", docs, "--endpoint", endpoint, "--remote-model", "tiny", "--api-key-env", variable,
+            "-z", Fixtures.Path("tokenizers/tokenizer.bin"), "--chunk-tokens", "48", "--max-context", "512", "--answers", "short", "--pairs-per-doc", "2",
+            "--concurrency", "2", "--retries", "0"];
+        try
+        {
+            Environment.SetEnvironmentVariable(variable, "wrong-key");
+            var bad = Path.Combine(_dir, "bad.jsonl");
+            var (rc, stdout, stderr) = CliTests.Run([.. common, "-o", bad]);
+            Assert.True(rc == 4, $"rc {rc}: {stderr}{stdout}");
+            Assert.Contains("401", stderr);
+            Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+            Assert.False(File.Exists(bad));
+
+            Environment.SetEnvironmentVariable(variable, "right-key");
+            var output = Path.Combine(_dir, "e2e.jsonl");
+            (rc, stdout, stderr) = CliTests.Run([.. common, "-o", output]);
+            Assert.True(rc == 0, $"rc {rc}: {stderr}{stdout}");
+            var report = JsonNode.Parse(File.ReadAllText(SelfInstructor.ReportPathFor(output)))!;
+            Assert.Equal(2, (int)report["documents"]!);
+            Assert.Equal(4, (int)report["work_items"]!);
+            Assert.Equal(4, (int)report["generated"]!);
+            // A random model writes nonsense: every reply is rejected, and counted.
+            Assert.Equal(4, (int)report["rejected"]!["parse"]!);
+            Assert.Equal(0, (int)report["kept"]!);
+            Assert.Equal(4, Lines(SelfInstructor.RejectedPathFor(output)).Count);
+            Assert.Contains("rejected: parse", stdout);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+}
