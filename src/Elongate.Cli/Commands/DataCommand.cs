@@ -180,12 +180,14 @@ public static class DataCommand
         var prompts = new Option<string?>("--prompts") { Description = $"Folder whose {SelfInstructPrompts.ShortFile}, {SelfInstructPrompts.LongFile}, {SelfInstructPrompts.CheckFile} replace the default prompts" };
         var exclude = new Option<string[]>("--exclude") { Description = "Documents never to use (file names or paths), e.g. evaluation sets", AllowMultipleArgumentsPerToken = true };
         var retries = new Option<int>("--retries") { Description = "Retries of a teacher request after 429, 5xx, a timeout or a connection error (exponential backoff from 1 s)", DefaultValueFactory = _ => 4 };
+        var jsonMode = new Option<bool>("--json-mode") { Description = "Ask the endpoint for JSON output (response_format json_object) when it supports it" };
+        var contamination = new Option<string?>("--contamination-check") { Description = "Folder of evaluation inputs (.txt, .json, .jsonl, e.g. L-Eval or QuALITY): warn about documents sharing 13-word sequences with them" };
         var endpoint = new EndpointOptions();
         var run = new ModelOptions();
         var cmd = new Command("self-instruct",
             "Make long-context QA training data: a teacher model writes question–answer pairs about random chunks of your documents, checks them, "
             + "and each kept pair becomes a chat example whose context is the whole document (cut to --max-context, evidence kept)")
-        { docs, output, model, tokenizer, chunk, pairs, maxContext, answers, concurrency, seed, prompts, exclude, retries };
+        { docs, output, model, tokenizer, chunk, pairs, maxContext, answers, concurrency, seed, prompts, exclude, retries, jsonMode, contamination };
         endpoint.AddTo(cmd);
         run.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "data self-instruct", (stdout, stderr) =>
@@ -222,7 +224,7 @@ public static class DataCommand
                 Documents = parse.GetValue(docs) ?? [], OutputPath = parse.GetValue(output)!, Tokenizer = student, ChunkTokens = parse.GetValue(chunk),
                 PairsPerDocument = parse.GetValue(pairs), MaxContext = parse.GetValue(maxContext), Kinds = kinds, Concurrency = parse.GetValue(concurrency),
                 Seed = parse.GetValue(seed), Prompts = SelfInstructPrompts.Load(parse.GetValue(prompts)), Exclude = parse.GetValue(exclude) ?? [],
-                Retries = parse.GetValue(retries),
+                Retries = parse.GetValue(retries), JsonMode = parse.GetValue(jsonMode), ContaminationDirectory = parse.GetValue(contamination),
             };
             int lastPercent = -1;
             var report = SelfInstructor.RunAsync(options, teacher, p =>
@@ -234,6 +236,8 @@ public static class DataCommand
                     $"items {p.Done}/{p.Total}: kept {p.Kept}, rejected {p.Rejected}, {p.TokensPerSecond:F1} teacher tokens/s"));
                 stdout.Flush();
             }).GetAwaiter().GetResult();
+            foreach (var o in report.Contamination)
+                stderr.WriteLine($"data self-instruct: warning: {o.Document} shares {o.SharedNGrams} {SelfInstructContamination.DefaultN}-word sequences with {o.Reference} (an evaluation input?)");
             Print(ConsoleUi.Create(stdout), report);
             stdout.WriteLine($"wrote {report.Output} ({report.KeptTotal} examples), {SelfInstructor.ReportPathFor(report.Output)}, {SelfInstructor.PlotPathFor(report.Output)}");
             return 0;

@@ -56,6 +56,12 @@ public sealed record SelfInstructOptions
     /// <summary>Sampling temperature of the generation requests.</summary>
     public float Temperature { get; init; } = 0.7f;
 
+    /// <summary>Ask for JSON output (response_format json_object) in generation requests, for endpoints that support it.</summary>
+    public bool JsonMode { get; init; }
+
+    /// <summary>A folder of evaluation inputs (.txt, .json, .jsonl) to check the documents against (<see cref="SelfInstructContamination"/>); null: no check.</summary>
+    public string? ContaminationDirectory { get; init; }
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()

@@ -51,6 +51,9 @@ public sealed record SelfInstructReport
     /// <summary>Tokens the teacher produced (as its usage reports them; 0 when it does not).</summary>
     public long TeacherOutputTokens { get; init; }
 
+    /// <summary>Documents that share 13-word sequences with a file of the contamination-check folder (a warning; they are still used).</summary>
+    public IReadOnlyList<SelfInstructOverlap> Contamination { get; init; } = [];
+
     /// <summary>Seconds the run took.</summary>
     public double Seconds { get; init; }
 

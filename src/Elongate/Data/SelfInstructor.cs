@@ -85,6 +85,9 @@ public static class SelfInstructor
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var (files, excluded) = SelfInstructDocument.Find(options.Documents, options.Exclude);
         var documents = files.Select(f => new SelfInstructDocument(Path.GetFileName(f), f, options.Tokenizer.Encode(File.ReadAllText(f), addBos: false, addEos: false))).ToList();
+        var contamination = options.ContaminationDirectory is { } refs
+            ? SelfInstructContamination.Check(files.Select(f => (Path.GetFileName(f), File.ReadAllText(f))), refs)
+            : [];
         var items = Plan(documents, options);
         var output = Path.GetFullPath(options.OutputPath);
         var rejectedPath = RejectedPathFor(output);
@@ -171,7 +174,7 @@ public static class SelfInstructor
             Chunks = items.Select(i => (i.Document, i.Chunk)).Distinct().Count(), WorkItems = items.Count, Resumed = items.Count - todo.Count,
             Generated = state.Generated, Rejected = rejected, Kept = kept, KeptTotal = keptBefore + kept, Unquoted = unquoted,
             AnswerTokens = LengthReport.From(answerLengths), EvidencePositionHistogram = histogram, TeacherOutputTokens = state.OutputTokens,
-            Seconds = watch.Elapsed.TotalSeconds, Output = output,
+            Seconds = watch.Elapsed.TotalSeconds, Output = output, Contamination = contamination,
         };
         Common.AtomicFile.WriteAllText(ReportPathFor(output), report.ToJson());
         SelfInstructPlots.WriteEvidenceHistogram(PlotPathFor(output), report);
@@ -251,6 +254,7 @@ public static class SelfInstructor
             var (reply, error) = await Ask(options.Prompts.Generation(item.Kind, chunk), new ChatOptions
             {
                 Temperature = options.Temperature, Seed = (long)(item.Seed >> 1), MaxOutputTokens = maxOut,
+                ResponseFormat = options.JsonMode ? ChatResponseFormat.Json : null,
             }, ct).ConfigureAwait(false);
             if (reply is null) return new Outcome(item, null, null, error!.Value.Reason, error.Value.Detail);
             Interlocked.Increment(ref _generated);

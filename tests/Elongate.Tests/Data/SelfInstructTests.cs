@@ -188,6 +188,24 @@ public sealed class SelfInstructTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task Contamination_check_names_documents_that_share_long_passages_with_evaluation_inputs()
+    {
+        var docs = Documents(3000);
+        var refs = Directory.CreateDirectory(Path.Combine(_dir, "leval")).FullName;
+        var dracula = File.ReadAllText(Path.Combine(docs, "dracula.txt"));
+        File.WriteAllText(Path.Combine(refs, "quality.jsonl"),
+            new JsonObject { ["article"] = "Some other text. " + dracula.Substring(1000, 600) + " More.", ["question"] = "Why?" }.ToJsonString() + "\n");
+        File.WriteAllText(Path.Combine(refs, "other.txt"), "Nothing in common with any of the books, just twelve words or so in a row here.");
+        var output = Path.Combine(_dir, "contam.jsonl");
+        var report = await SelfInstructor.RunAsync(Options(docs, output) with { ContaminationDirectory = refs, Kinds = [SelfInstructKind.Short] }, new RuleTeacher());
+        var hit = Assert.Single(report.Contamination);
+        Assert.Equal("dracula.txt", hit.Document);
+        Assert.Equal("quality.jsonl", hit.Reference);
+        Assert.InRange(hit.SharedNGrams, 50, 120);
+        Assert.Contains("dracula.txt", File.ReadAllText(SelfInstructor.ReportPathFor(output)));
+    }
+
+    [SkippableFact]
     public async Task Transient_failures_are_retried_and_an_endpoint_that_keeps_failing_stops_the_run_cleanly()
     {
         var docs = Documents(3000);
