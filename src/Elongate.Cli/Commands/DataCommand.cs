@@ -182,12 +182,13 @@ public static class DataCommand
         var retries = new Option<int>("--retries") { Description = "Retries of a teacher request after 429, 5xx, a timeout or a connection error (exponential backoff from 1 s)", DefaultValueFactory = _ => 4 };
         var jsonMode = new Option<bool>("--json-mode") { Description = "Ask the endpoint for JSON output (response_format json_object) when it supports it" };
         var contamination = new Option<string?>("--contamination-check") { Description = "Folder of evaluation inputs (.txt, .json, .jsonl, e.g. L-Eval or QuALITY): warn about documents sharing 13-word sequences with them" };
+        var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template of a local teacher, overriding the model's (one of: {string.Join(", ", ChatTemplate.Names)})" };
         var endpoint = new EndpointOptions();
         var run = new ModelOptions();
         var cmd = new Command("self-instruct",
             "Make long-context QA training data: a teacher model writes question–answer pairs about random chunks of your documents, checks them, "
             + "and each kept pair becomes a chat example whose context is the whole document (cut to --max-context, evidence kept)")
-        { docs, output, model, tokenizer, chunk, pairs, maxContext, answers, concurrency, seed, prompts, exclude, retries, jsonMode, contamination };
+        { docs, output, model, tokenizer, chunk, pairs, maxContext, answers, concurrency, seed, prompts, exclude, retries, jsonMode, contamination, chatTemplate };
         endpoint.AddTo(cmd);
         run.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "data self-instruct", (stdout, stderr) =>
@@ -205,6 +206,7 @@ public static class DataCommand
             if (endpoint.IsRemote(parse))
             {
                 if (parse.GetValue(model) is not null) throw new ArgumentException("give either --model or --endpoint, not both");
+                if (parse.GetValue(chatTemplate) is not null) throw new ArgumentException("--chat-template applies to a local --model; the server applies its own");
                 var tokPath = parse.GetValue(tokenizer) ?? throw new ArgumentException("--endpoint needs -z/--tokenizer: the student's tokenizer measures chunks and lengths");
                 student = TokenizerLoader.Load(tokPath);
                 (teacher, _) = endpoint.Create(parse);
@@ -215,7 +217,17 @@ public static class DataCommand
                 local = run.Load(parse, path);
                 var teacherTok = GenerateCommand.LoadTokenizer(null, local);
                 student = parse.GetValue(tokenizer) is { } tokPath ? TokenizerLoader.Load(tokPath) : teacherTok;
-                teacher = new Serving.LocalChatClient(new Serving.ModelHost(local, teacherTok, new Serving.ModelHostOptions { Slots = Math.Max(1, parse.GetValue(concurrency)) }), ownsHost: true);
+                var templateName = parse.GetValue(chatTemplate);
+                var host = new Serving.ModelHost(local, teacherTok, new Serving.ModelHostOptions
+                {
+                    Slots = Math.Max(1, parse.GetValue(concurrency)), Template = string.IsNullOrEmpty(templateName) ? null : ChatTemplate.FromName(templateName),
+                });
+                if (host.Template is null)
+                {
+                    host.Dispose();
+                    throw new ArgumentException($"{path} has no chat template Elongate recognises: give --chat-template (one of: {string.Join(", ", ChatTemplate.Names)})");
+                }
+                teacher = new Serving.LocalChatClient(host, ownsHost: true);
             }
             using var localModel = local;
             using var teacherClient = teacher;

@@ -22,8 +22,9 @@ namespace Elongate.Data;
 /// not stopped.</para>
 /// <para><b>Teacher failures.</b> HTTP 429, 5xx, timeouts and connection errors are retried with exponential backoff;
 /// an endpoint still failing after the retries, or answering 401/403, stops the run with
-/// <see cref="SelfInstructTeacherException"/>. Other per-request errors (a 400 for a prompt too long…) reject the
-/// item as "teacher-error".</para>
+/// <see cref="SelfInstructTeacherException"/>, as does a local teacher that cannot take chat requests at all. Other
+/// per-request errors (a 400 for a prompt too long…) count the item as "teacher-error" without recording it as done,
+/// so a rerun asks again.</para>
 /// </remarks>
 public static class SelfInstructor
 {
@@ -145,6 +146,8 @@ public static class SelfInstructor
                     histogram[Math.Clamp((int)(outcome.EvidencePosition * histogram.Length), 0, histogram.Length - 1)]++;
                     if (!outcome.Quotes) unquoted++;
                 }
+                else if (outcome.Reason == TeacherError)
+                    rejected[TeacherError]++; // not recorded as done: a rerun asks again
                 else
                 {
                     rejectedWriter ??= Append(rejectedPath);
@@ -355,6 +358,9 @@ public static class SelfInstructor
                     return (true, null);
                 case Serving.ServerBusyException:
                     return (true, null);
+                case NotSupportedException or InvalidOperationException:
+                    // A local teacher that cannot take these requests at all (no chat template, an unsupported option).
+                    return (false, $"the teacher cannot answer: {x.Message}");
             }
         }
         return (false, null);

@@ -233,6 +233,33 @@ public sealed class SelfInstructTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task Per_request_teacher_errors_are_counted_and_asked_again_on_the_next_run()
+    {
+        var docs = Documents(3000);
+        var output = Path.Combine(_dir, "errors.jsonl");
+        var failing = new ScriptedTeacher(_ => throw new ArgumentException("prompt too long for this model"));
+        var report = await SelfInstructor.RunAsync(Options(docs, output), failing);
+        Assert.Equal(report.WorkItems, report.Rejected[SelfInstructor.TeacherError]);
+        Assert.False(File.Exists(SelfInstructor.RejectedPathFor(output)));
+        var second = await SelfInstructor.RunAsync(Options(docs, output), new RuleTeacher());
+        Assert.Equal(0, second.Resumed);
+        Assert.Equal(0, second.Rejected[SelfInstructor.TeacherError]);
+        Assert.Equal(second.WorkItems, second.Kept + second.Rejected.Values.Sum());
+    }
+
+    [SkippableFact]
+    public void Cli_local_teacher_without_a_chat_template_is_a_clear_error()
+    {
+        var docs = Documents(3000);
+        var output = Path.Combine(_dir, "local.jsonl");
+        var (rc, stdout, stderr) = CliTests.Run(["data", "self-instruct", "--docs", docs, "-o", output, "-m", Fixtures.Path("models/llama-2-tiny-random.gguf"),
+            "--chunk-tokens", "64", "--max-context", "512"]);
+        Assert.True(rc == 2, $"rc {rc}: {stderr}{stdout}");
+        Assert.Contains("--chat-template", stderr);
+        Assert.False(File.Exists(output));
+    }
+
+    [SkippableFact]
     public void Cli_reports_an_unreachable_endpoint_in_one_line_and_writes_nothing()
     {
         var docs = Documents(3000);
