@@ -9,6 +9,7 @@ using Elongate.Tokenization;
 namespace Elongate.Tests.Data;
 
 /// <summary>Self-instruct long QA: parsing, self-check, truncation with the evidence kept, resume, and teacher failures.</summary>
+[Collection(ServingCollection.Name)]
 public sealed class SelfInstructTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("elongate-selfinstruct").FullName;
@@ -257,6 +258,38 @@ public sealed class SelfInstructTests : IDisposable
         Assert.True(rc == 2, $"rc {rc}: {stderr}{stdout}");
         Assert.Contains("--chat-template", stderr);
         Assert.False(File.Exists(output));
+    }
+
+    [SkippableFact]
+    public async Task Output_feeds_finetune_directly()
+    {
+        var docs = Documents(2500);
+        var tokPath = Fixtures.Path("models/tok512.bin");
+        var tok = TokenizerLoader.Load(tokPath);
+        var output = Path.Combine(_dir, "ft.jsonl");
+        var report = await SelfInstructor.RunAsync(new SelfInstructOptions
+        {
+            Documents = [docs], OutputPath = output, Tokenizer = tok, ChunkTokens = 48, PairsPerDocument = 3, MaxContext = 256,
+            Kinds = [SelfInstructKind.Short], Seed = 3,
+        }, new RuleTeacher());
+        Assert.True(report.Kept >= 3, $"kept {report.Kept}");
+        Assert.Contains(Lines(output), l => (bool)l["document_truncated"]!);
+
+        var config = new Elongate.Model.LlamaConfig
+        {
+            HiddenSize = 32, IntermediateSize = 64, NumLayers = 2, NumHeads = 4, NumKvHeads = 2, VocabSize = tok.Vocabulary.Count, MaxPositionEmbeddings = 512,
+        };
+        var m = new Elongate.Training.LlamaTrainingModel<float>(config, 1, 8);
+        m.InitializeRandom(3, std: 0.1);
+        var model = Path.Combine(_dir, "base.gguf");
+        GgufModelWriter.Save(model, m.ToModel("base"), GgufOutputType.F32, tok.Vocabulary);
+        var run = Path.Combine(_dir, "ft-run");
+        var (rc, stdout, stderr) = CliTests.Run(["finetune", "-m", model, "-d", output, "--chat-template", "chatml", "--seq-len", "384", "--loss", "answers+input",
+            "--tokens-per-step", "768", "--epochs", "1", "--out", run]);
+        Assert.True(rc == 0, stderr + stdout);
+        Assert.True(File.Exists(Path.Combine(run, "model.gguf")));
+        var data = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "data-report.json")))!;
+        Assert.Equal("AnswersAndInput", data["loss"]!.ToString());
     }
 
     [SkippableFact]
