@@ -1,3 +1,4 @@
+using Elongate.Common;
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
@@ -322,7 +323,7 @@ public static class SelfInstructor
                 catch (Exception e) when (!ct.IsCancellationRequested && Classify(e) is var (transient, fatalMessage))
                 {
                     if (fatalMessage is not null) throw new SelfInstructTeacherException(fatalMessage, e);
-                    if (!transient) return (null, (e is Serving.ContextOverflowException ? Length : TeacherError, e.Message));
+                    if (!transient) return (null, (e is Common.ContextOverflowException ? Length : TeacherError, e.Message));
                     if (attempt >= options.Retries)
                         throw new SelfInstructTeacherException($"the teacher is unreachable or failing after {attempt + 1} attempt(s): {Describe(e)}", e);
                 }
@@ -356,7 +357,7 @@ public static class SelfInstructor
                 case TaskCanceledException:
                 case System.Net.Sockets.SocketException:
                     return (true, null);
-                case Serving.ServerBusyException:
+                case Common.ServerBusyException:
                     return (true, null);
                 case NotSupportedException or InvalidOperationException:
                     // A local teacher that cannot take these requests at all (no chat template, an unsupported option).

@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Elongate.Common;
 using Elongate.Model;
-using Elongate.Training;
 
 namespace Elongate.Formats;
 
@@ -19,7 +18,7 @@ namespace Elongate.Formats;
 /// (<see cref="HfRopePermutation"/>). HF's q_proj is P·W for a per-head row permutation P, so the adapter that makes
 /// HF's merged weight P·W + s·B_hf·A equal P·(W + s·B·A) is B_hf = P·B: lora_B rows of q_proj and k_proj are permuted
 /// exactly as <see cref="HfModelWriter"/> permutes the weight rows; lora_A (columns = the model width) and every
-/// other adapter are unchanged. <see cref="FromTrainingModel"/> applies P, <see cref="ApplyTo"/> undoes it.</para>
+/// other adapter are unchanged. <see cref="FromMatrices"/> applies P, <see cref="ApplyTo"/> undoes it.</para>
 /// <para><b>Applying.</b> <see cref="ApplyTo"/> merges at load time: each targeted weight is dequantized to a new fp32
 /// copy W + s·B·A (in the base's row layout), the other tensors are shared with the base model, quantized or mapped as
 /// they were. A merged projection therefore costs fp32 memory; an unmerged low-rank path at inference is not
@@ -55,21 +54,25 @@ public sealed class LoraAdapter
         $"{NamePrefix}{layer}.{(role is TensorRole.WGate or TensorRole.WUp or TensorRole.WDown ? "mlp" : "self_attn")}.{LoraSettings.ModuleOf(role)}.lora_{(isB ? "B" : "A")}.weight";
 
     /// <summary>
-    /// The adapters of a training model, converted to PEFT's layout (q/k lora_B rows permuted to rotate-half order).
+    /// An adapter from matrices in Elongate's row layout (A [r, in], B [out, r] per adapted projection), converted to
+    /// PEFT's layout (q/k lora_B rows permuted to rotate-half order). The training side calls this with its adapters.
     /// </summary>
+    /// <param name="config">The adapted model's config.</param>
+    /// <param name="settings">Rank, alpha, targets….</param>
+    /// <param name="matrices">A and B of (layer, role) for every layer and every role in <paramref name="settings"/>.</param>
     /// <param name="baseModel">Recorded as base_model_name_or_path.</param>
-    public static LoraAdapter FromTrainingModel(LlamaTrainingModel<float> model, string? baseModel = null)
+    /// <param name="source">Names the adapter in messages.</param>
+    public static LoraAdapter FromMatrices(LlamaConfig config, LoraSettings settings, Func<int, TensorRole, (float[] A, float[] B)> matrices,
+        string? baseModel = null, string source = "<memory>")
     {
-        var settings = model.Lora ?? throw new ArgumentException("the training model has no LoRA adapters", nameof(model));
-        var c = model.Config;
-        var matrices = new Dictionary<(int, TensorRole), (float[], float[])>();
-        for (int l = 0; l < c.NumLayers; l++)
+        var hf = new Dictionary<(int, TensorRole), (float[], float[])>();
+        for (int l = 0; l < config.NumLayers; l++)
             foreach (var role in settings.Roles)
             {
-                var (a, b) = model.LoraMatrices(l, role)!.Value;
-                matrices[(l, role)] = (a.ToArray(), ToHf(b.ToArray(), role, c, settings.Rank));
+                var (a, b) = matrices(l, role);
+                hf[(l, role)] = (a, ToHf(b, role, config, settings.Rank));
             }
-        return new LoraAdapter { Settings = settings, BaseModel = baseModel, HfMatrices = matrices, Source = "<training model>" };
+        return new LoraAdapter { Settings = settings, BaseModel = baseModel, HfMatrices = hf, Source = source };
     }
 
     /// <summary>B in Elongate's row layout (adjacent-pair RoPE rows for q/k) → PEFT's (rotate-half).</summary>
@@ -344,9 +347,9 @@ public sealed class LoraAdapter
                 var merged = weight.Dequantize();
                 int r = Settings.Rank, outDim = weight.Rows, inDim = weight.Cols;
                 var sb = new float[m.B.Length];
-                for (int i = 0; i < sb.Length; i++) sb[i] = m.B[i] * scale;
-                // W[out, in] += (s·B)[out, r] · A[r, in]
-                MatrixProducts.AccumulateInputGradient<float>(merged, sb, m.A, outDim, inDim, r);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(m.B, scale, sb);
+                // W[out, in] += (s·B)[out, r] · A[r, in], rounded as the training model's own merge
+                Kernels.Gemm.NN(merged, sb, m.A, outDim, inDim, r, accumulate: true);
                 return Weight.FromFloats(weight.Name, weight.Shape, merged);
             }
             layers[l] = new LayerWeights

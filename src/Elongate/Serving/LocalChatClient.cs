@@ -1,3 +1,4 @@
+using Elongate.Common;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Elongate.Model;

@@ -1,3 +1,4 @@
+using Elongate.Common;
 using System.Diagnostics;
 using Elongate.Model;
 using Elongate.Tokenization;

@@ -1,3 +1,4 @@
+using Elongate.Common;
 using Elongate.Tokenization;
 
 namespace Elongate.Serving;

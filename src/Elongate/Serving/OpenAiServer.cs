@@ -1,3 +1,4 @@
+using Elongate.Common;
 using System.Buffers;
 using System.Globalization;
 using System.Net;

@@ -458,7 +458,7 @@ public sealed class FineTuner : ITrainingLoop
         if (Options.Lora is not null)
         {
             adapter = Path.Combine(RunDirectory, AdapterFolderName);
-            LoraAdapter.FromTrainingModel(Model, Options.BaseModel).Save(adapter);
+            Model.ToLoraAdapter(Options.BaseModel).Save(adapter);
         }
         // Tokens per step are not constant (the last step of an epoch may be short): recover them from the running totals.
         double secs = 0;

@@ -68,7 +68,7 @@ public sealed class LoraAdapterTests : IDisposable
         using var baseModel = RandomBase(c, 1);
         var tm = Adapted(baseModel, new LoraSettings(4, 8, LoraTargets.All, 0.05f));
         var dir = Path.Combine(_dir, "adapter");
-        LoraAdapter.FromTrainingModel(tm, "meta-llama/Llama-2-7b-hf").Save(dir);
+        tm.ToLoraAdapter("meta-llama/Llama-2-7b-hf").Save(dir);
 
         using (var st = SafetensorsReader.Open(Path.Combine(dir, "adapter_model.safetensors")))
         {
@@ -128,7 +128,7 @@ public sealed class LoraAdapterTests : IDisposable
         string hfBase = Path.Combine(_dir, "hf-base"), hfMerged = Path.Combine(_dir, "hf-merged"), adapterDir = Path.Combine(_dir, "adapter");
         HfModelWriter.Write(baseModel, hfBase);
         HfModelWriter.Write(tm.ToModel(), hfMerged);
-        LoraAdapter.FromTrainingModel(tm).Save(adapterDir);
+        tm.ToLoraAdapter().Save(adapterDir);
 
         using var b = SafetensorsReader.Open(Path.Combine(hfBase, "model.safetensors"));
         using var m = SafetensorsReader.Open(Path.Combine(hfMerged, "model.safetensors"));
@@ -175,7 +175,7 @@ public sealed class LoraAdapterTests : IDisposable
         using var baseModel = RandomBase(c, 5);
         var tm = Adapted(baseModel, new LoraSettings(2, 3, LoraTargets.Q | LoraTargets.K | LoraTargets.Down, UseRsLora: true));
         var dir = Path.Combine(_dir, "a");
-        LoraAdapter.FromTrainingModel(tm, "base").Save(dir);
+        tm.ToLoraAdapter("base").Save(dir);
         var loaded = LoraAdapter.Load(dir);
         Assert.Equal(tm.Lora, loaded.Settings);
         Assert.Equal("base", loaded.BaseModel);
@@ -199,7 +199,7 @@ public sealed class LoraAdapterTests : IDisposable
         Assert.Equal(GgmlType.Q8_0, quantized.Weights.Layers[0].Wq.Type);
         var tm = Adapted(quantized, new LoraSettings(2, 4, LoraTargets.Q | LoraTargets.V));
         var dir = Path.Combine(_dir, "a");
-        LoraAdapter.FromTrainingModel(tm).Save(dir);
+        tm.ToLoraAdapter().Save(dir);
         var applied = LoraAdapter.Load(dir).ApplyTo(quantized);
         Assert.Equal(GgmlType.F32, applied.Weights.Layers[1].Wq.Type);
         Assert.Equal(GgmlType.F32, applied.Weights.Layers[1].Wv.Type);
@@ -215,7 +215,7 @@ public sealed class LoraAdapterTests : IDisposable
         var c = Config();
         using var baseModel = RandomBase(c, 7);
         var dir = Path.Combine(_dir, Guid.NewGuid().ToString("N"));
-        LoraAdapter.FromTrainingModel(Adapted(baseModel, settings)).Save(dir);
+        Adapted(baseModel, settings).ToLoraAdapter().Save(dir);
         corrupt?.Invoke(dir);
         return dir;
     }

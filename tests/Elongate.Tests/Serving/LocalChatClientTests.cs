@@ -1,3 +1,4 @@
+using Elongate.Common;
 using Elongate.Model;
 using Elongate.Serving;
 using Elongate.Tests.Model;

@@ -1,4 +1,4 @@
-namespace Elongate.Serving;
+namespace Elongate.Common;
 
 /// <summary>A request does not fit in the context: the prompt, or the prompt plus the tokens asked for (HTTP 400).</summary>
 public sealed class ContextOverflowException(int promptTokens, int maxTokens, int contextLength) :

@@ -1,4 +1,4 @@
-namespace Elongate.Serving;
+namespace Elongate.Common;
 
 /// <summary>Every slot is busy and the waiting queue is full (HTTP 503).</summary>
 public sealed class ServerBusyException(int slots, int queued) :
