@@ -8,12 +8,17 @@ namespace Elongate.Model;
 public sealed class StopStringFilter
 {
     private readonly string[] _stops;
+    private readonly int _maxStop;
     private readonly System.Text.StringBuilder _all = new();
     private int _released;
     private bool _stopped;
 
     /// <param name="stops">The stop strings; empty ones are ignored.</param>
-    public StopStringFilter(IEnumerable<string> stops) => _stops = [.. stops.Where(s => s.Length > 0).Distinct()];
+    public StopStringFilter(IEnumerable<string> stops)
+    {
+        _stops = [.. stops.Where(s => s.Length > 0).Distinct()];
+        _maxStop = _stops.Length == 0 ? 0 : _stops.Max(s => s.Length);
+    }
 
     /// <summary>The text so far, up to (not including) a stop string once one is seen.</summary>
     public string Text => _stopped ? _all.ToString(0, _released) : _all.ToString();
@@ -22,29 +27,32 @@ public sealed class StopStringFilter
     public (string Text, bool Stopped) Push(string text)
     {
         if (_stopped) return ("", true);
-        int searchFrom = Math.Max(0, _released - MaxStopLength());
+        // Only the unreleased text and the stop-length run before it can hold a stop string: look at that window
+        // alone, so a long generation costs O(new text + stop length) per token, not a copy of everything so far.
+        int from = Math.Max(0, _released - _maxStop);
         _all.Append(text);
-        var all = _all.ToString();
+        var w = _all.ToString(from, _all.Length - from);
+        int released = _released - from;
         int cut = -1;
         foreach (var s in _stops)
         {
-            int at = all.IndexOf(s, searchFrom, StringComparison.Ordinal);
+            int at = w.IndexOf(s, StringComparison.Ordinal);
             if (at >= 0 && (cut < 0 || at < cut)) cut = at;
         }
         if (cut >= 0)
         {
             _stopped = true;
-            var tail = all[_released..Math.Max(_released, cut)];
-            _released = Math.Max(_released, cut);
+            var tail = w[released..Math.Max(released, cut)];
+            _released = from + Math.Max(released, cut);
             return (tail, true);
         }
         int hold = 0;
         foreach (var s in _stops)
-            for (int k = Math.Min(s.Length - 1, all.Length - _released); k > hold; k--)
-                if (all.AsSpan(all.Length - k).SequenceEqual(s.AsSpan(0, k))) { hold = k; break; }
-        int end = all.Length - hold;
-        var ready = all[_released..end];
-        _released = end;
+            for (int k = Math.Min(s.Length - 1, w.Length - released); k > hold; k--)
+                if (w.AsSpan(w.Length - k).SequenceEqual(s.AsSpan(0, k))) { hold = k; break; }
+        int end = w.Length - hold;
+        var ready = w[released..end];
+        _released = from + end;
         return (ready, false);
     }
 
@@ -57,5 +65,4 @@ public sealed class StopStringFilter
         return rest;
     }
 
-    private int MaxStopLength() => _stops.Length == 0 ? 0 : _stops.Max(s => s.Length);
 }
