@@ -9,7 +9,8 @@ internal static class CliErrors
 {
     /// <summary>
     /// 1 for bad files, 2 for bad arguments, 3 for a context that does not fit in memory, 4 for a model server that
-    /// cannot be reached or refuses the request; anything else is a bug and keeps its stack trace.
+    /// cannot be reached or refuses the request, 5 for training that diverged (non-finite loss or gradient, dead
+    /// gradients); anything else is a bug and keeps its stack trace.
     /// </summary>
     public static int Run(ParseResult parse, string command, Func<TextWriter, TextWriter, int> body)
     {
@@ -38,6 +39,11 @@ internal static class CliErrors
         {
             stderr.WriteLine($"{command}: {e.Message}");
             return 1;
+        }
+        catch (Training.TrainingDivergedException e)
+        {
+            stderr.WriteLine($"{command}: {e.Message}");
+            return 5;
         }
         catch (ArgumentException e)
         {

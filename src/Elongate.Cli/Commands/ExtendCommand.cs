@@ -31,7 +31,7 @@ public static class ExtendCommand
             if (set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(set.Resume) is { } resume)
             {
-                using var resumed = Trainer.Resume(resume);
+                using var resumed = Trainer.Resume(resume, set.ResumeChanges(parse, cmd, lr));
                 return TrainingRunner.Run(resumed, stdout, parse.GetValue(set.LogEvery));
             }
             var path = parse.GetValue(model) ?? throw new ArgumentException("--model is required (or --resume RUN)");

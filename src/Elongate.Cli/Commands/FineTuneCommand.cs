@@ -76,7 +76,8 @@ public static class FineTuneCommand
         var deterministic = new Option<bool>("--deterministic") { Description = "Train on one thread, so --resume reproduces an uninterrupted run bit for bit" };
         var logEvery = new Option<int>("--log-every") { Description = "When stdout is not a terminal, print one line every N steps", DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out", "-o") { Description = "Run folder: checkpoint.elft, metrics.jsonl, loss.png, data-report.json, model.gguf + hf/ (full or --merge), adapter/ (LoRA)" };
-        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder (everything else comes from its checkpoint)" };
+        var skipNonFinite = new Option<int>("--skip-nonfinite") { Description = "Skip up to N batches whose loss or gradient is NaN/∞ (no update, counted in metrics.jsonl) instead of stopping at the first", DefaultValueFactory = _ => 0 };
+        var resume = new Option<string?>("--resume") { Description = "Continue the run in this folder; everything else comes from its checkpoint (only --log-every may be given with it)" };
 
         var cmd = new Command("finetune",
             "Instruction-tune a model (the paper's second stage): short examples packed, long ones padded, never truncated; loss on the answers or also on the input; "
@@ -84,7 +85,7 @@ public static class FineTuneCommand
         {
             model, tokenizer, data, valData, chatTemplate, seqLen, loss, noMask, dropTooLong, packThreshold, epochs, lr, minLr, warmup, weightDecay, gradClip,
             tokensPerStep, batchSize, weighting, valEvery, checkpointEvery, seed, loraRank, loraAlpha, loraTargets, loraDropout, rsLora, merge, checkpointing,
-            deterministic, logEvery, output, resume,
+            deterministic, logEvery, skipNonFinite, output, resume,
         };
         cmd.SetAction(parse => CliErrors.Run(parse, "finetune", (stdout, stderr) =>
         {
@@ -94,6 +95,9 @@ public static class FineTuneCommand
             if (det && SingleThreadedProcess.Relaunch(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(resume) is { } resumeDir)
             {
+                var conflicting = cmd.Options.Where(o => o != resume && o != logEvery && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+                if (conflicting.Count > 0)
+                    throw new ArgumentException($"--resume continues the run with the options saved in its checkpoint; {string.Join(", ", conflicting)} cannot be given with it");
                 var resumed = FineTuner.Resume(resumeDir);
                 return Run(resumed, stdout, parse.GetValue(logEvery), []);
             }
@@ -139,6 +143,7 @@ public static class FineTuneCommand
                 MinLearningRate = parse.GetValue(minLr), WarmupSteps = parse.GetValue(warmup), WeightDecay = parse.GetValue(weightDecay), MaxGradNorm = parse.GetValue(gradClip),
                 LossWeighting = lossWeighting, Seed = parse.GetValue(seed), ValidateEvery = parse.GetValue(valEvery), CheckpointEvery = parse.GetValue(checkpointEvery),
                 Lora = lora, Merge = parse.GetValue(merge), BaseModel = modelPath, GradientCheckpointing = parse.GetValue(checkpointing), Deterministic = det,
+                SkipNonFinite = parse.GetValue(skipNonFinite),
             };
             options.Validate(T);
             var sequenceOptions = new FineTuneSequenceOptions

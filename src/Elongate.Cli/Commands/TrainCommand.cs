@@ -35,7 +35,7 @@ public static class TrainCommand
             if (set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(set.Resume) is { } resume)
             {
-                using var resumed = Trainer.Resume(resume);
+                using var resumed = Trainer.Resume(resume, set.ResumeChanges(parse, cmd, lr));
                 return TrainingRunner.Run(resumed, stdout, parse.GetValue(set.LogEvery));
             }
             var options = set.Build(parse, parse.GetValue(lr));

@@ -32,12 +32,17 @@ internal sealed class TrainingOptionSet
     public Option<bool> Deterministic { get; } = new("--deterministic") { Description = "Train on one thread (the command re-runs itself with DOTNET_PROCESSOR_COUNT=1), so --resume reproduces an uninterrupted run's losses bit for bit" };
     public Option<int> LogEvery { get; } = new("--log-every") { Description = "When stdout is not a terminal, print one line every N steps", DefaultValueFactory = _ => 10 };
     public Option<string?> Out { get; } = new("--out", "-o") { Description = "Run folder: checkpoint.elck, metrics.jsonl, loss.png, model.gguf, hf/" };
-    public Option<string?> Resume { get; } = new("--resume") { Description = "Continue the run in this folder from its checkpoint (all other training options come from the checkpoint)" };
+    public Option<int> SkipNonFinite { get; } = new("--skip-nonfinite") { Description = "Skip up to N batches whose loss or gradient is NaN/∞ (no update, counted in metrics.jsonl) instead of stopping at the first", DefaultValueFactory = _ => 0 };
+    public Option<string?> Resume { get; } = new("--resume")
+    {
+        Description = "Continue the run in this folder from its checkpoint. Its options come from the checkpoint; only --steps (train on to a later end: the cosine "
+            + "schedule is re-laid to the new length from the resumed step), --lr (rescale the schedule, e.g. after a divergence), --skip-nonfinite and --log-every may be given",
+    };
 
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Data, Mix, SeqLen, TokensPerStep, BatchSize, Steps, MinLr, Warmup, WeightDecay, GradClip, ValEvery, ValWindows,
-                     CheckpointEvery, Seed, ShuffleChunk, UpsampleThreshold, UpsampleFactor, DocMask, Deterministic, LogEvery, Out, Resume })
+                     CheckpointEvery, Seed, ShuffleChunk, UpsampleThreshold, UpsampleFactor, DocMask, Deterministic, LogEvery, SkipNonFinite, Out, Resume })
             command.Options.Add(o);
     }
 
@@ -80,8 +85,24 @@ internal sealed class TrainingOptionSet
             WeightDecay = parse.GetValue(WeightDecay), MaxGradNorm = parse.GetValue(GradClip), ValidateEvery = parse.GetValue(ValEvery),
             ValidationWindows = parse.GetValue(ValWindows), CheckpointEvery = parse.GetValue(CheckpointEvery), Seed = parse.GetValue(Seed),
             ShuffleChunkTokens = parse.GetValue(ShuffleChunk), UpsampleThreshold = parse.GetValue(UpsampleThreshold), UpsampleFactor = parse.GetValue(UpsampleFactor),
-            DocumentMasking = parse.GetValue(DocMask), Deterministic = parse.GetValue(Deterministic),
+            DocumentMasking = parse.GetValue(DocMask), Deterministic = parse.GetValue(Deterministic), SkipNonFinite = parse.GetValue(SkipNonFinite),
         };
+    }
+
+    /// <summary>
+    /// The changes a `--resume` may make (--steps, --lr, --skip-nonfinite); any other option of <paramref name="command"/>
+    /// given on the command line conflicts with the checkpoint and is refused, rather than silently ignored.
+    /// </summary>
+    /// <exception cref="ArgumentException">Options that cannot change on resume were given.</exception>
+    public ResumeChanges ResumeChanges(ParseResult parse, Command command, Option<float> learningRate)
+    {
+        var allowed = new HashSet<Option> { Resume, Steps, learningRate, SkipNonFinite, LogEvery };
+        var conflicting = command.Options.Where(o => !allowed.Contains(o) && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
+        if (conflicting.Count > 0)
+            throw new ArgumentException($"--resume continues the run with the options saved in its checkpoint; {string.Join(", ", conflicting)} cannot change "
+                + "(allowed with --resume: --steps, --lr, --skip-nonfinite, --log-every)");
+        return new ResumeChanges(parse.GetValue(Steps), parse.GetResult(learningRate) is { Implicit: false } ? parse.GetValue(learningRate) : null,
+            parse.GetResult(SkipNonFinite) is { Implicit: false } ? parse.GetValue(SkipNonFinite) : null);
     }
 
     /// <summary>

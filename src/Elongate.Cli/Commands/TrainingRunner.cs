@@ -23,6 +23,8 @@ internal static class TrainingRunner
             string.Create(CultureInfo.InvariantCulture,
                 $"steps {trainer.Step}→{o.Steps}: {o.TokensPerStep} tokens/step = {trainer.SequencesPerStep} sequences × {o.SeqLen} tokens, {trainer.MicroBatches} micro-batches of {o.BatchSize}; lr {o.LearningRate:G3}, warmup {o.WarmupSteps}{(o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : "")}"),
         ];
+        if (trainer.Step >= o.Steps)
+            header = [.. header, $"the run is already complete ({o.Steps} steps): exporting it again; give --steps N (> {o.Steps}) with --resume to train further"];
         return RunLoop(trainer, stdout, logEvery, header, ct =>
         {
             var summary = trainer.Run(ct);
@@ -49,6 +51,7 @@ internal static class TrainingRunner
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
         int startStep = loop.Step;
+        int warnings = 0;
         var watch = Stopwatch.StartNew();
         string Eta(int step)
         {
@@ -78,6 +81,7 @@ internal static class TrainingRunner
                                 $"step {m.Step}/{total} loss {m.Loss:F3} lr {m.LearningRate:0.0e+00} {m.TokensPerSecond:F0} tok/s"));
                             task.Value = m.Step;
                             if (m.ValidationLoss is not null) console.MarkupLine(Markup.Escape(Line(m)));
+                            if (m.Warning is { } w) { warnings++; console.MarkupLine("[yellow]warning:[/] " + Markup.Escape(w)); }
                         };
                         return runToEnd(cts.Token).ToList();
                     });
@@ -87,10 +91,12 @@ internal static class TrainingRunner
                 loop.StepCompleted = m =>
                 {
                     if (m.Step % logEvery == 0 || m.Step == total || m.ValidationLoss is not null) { stdout.WriteLine(Line(m)); stdout.Flush(); }
+                    if (m.Warning is { } w) { warnings++; stdout.WriteLine("warning: " + w); stdout.Flush(); }
                 };
                 done = runToEnd(cts.Token).ToList();
             }
             foreach (var line in done) stdout.WriteLine(line);
+            if (warnings > 0) stdout.WriteLine($"{warnings} warning{(warnings == 1 ? "" : "s")} during this run (in metrics.jsonl under \"warning\"): check the loss curve before using the model");
             return 0;
         }
         catch (OperationCanceledException)

@@ -67,7 +67,9 @@ public sealed class AdamW
 
     /// <summary>
     /// Clips <paramref name="gradients"/> in place to the global norm, updates <paramref name="parameters"/>, and
-    /// returns the gradient norm before clipping (the number worth logging).
+    /// returns the gradient norm before clipping (the number worth logging). A non-finite norm (a NaN or ∞ anywhere in
+    /// the gradients) changes nothing — parameters, moments and step count stay as they were — so the caller can stop
+    /// or skip the batch with the model still intact.
     /// </summary>
     public float Step(float[] parameters, float[] gradients, float learningRate)
     {
@@ -80,6 +82,7 @@ public sealed class AdamW
             sq += (double)n * n;
         }
         float norm = (float)Math.Sqrt(sq);
+        if (!float.IsFinite(norm)) return norm;
         float clip = MaxGradNorm > 0 && norm > MaxGradNorm ? MaxGradNorm / norm : 1f;
         StepCount++;
         float bc1 = 1f - MathF.Pow(Beta1, StepCount), bc2 = 1f - MathF.Pow(Beta2, StepCount);

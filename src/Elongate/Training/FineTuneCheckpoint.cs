@@ -70,8 +70,8 @@ public sealed class FineTuneCheckpoint
     public static FineTuneCheckpoint Load(string path)
     {
         using var f = Open(path);
-        var (state, count) = ReadHeader(f, path);
-        var (p, m, v) = CheckpointContainer.ReadTensors(f, count);
+        var (state, layout) = ReadHeader(f, path);
+        var (p, m, v) = CheckpointContainer.ReadTensors(f, layout, path);
         return new FineTuneCheckpoint { Info = state, Parameters = p, FirstMoments = m, SecondMoments = v };
     }
 
@@ -81,9 +81,10 @@ public sealed class FineTuneCheckpoint
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
     }
 
-    private static (State State, long Count) ReadHeader(Stream f, string path)
+    private static (State State, CheckpointContainer.Layout Layout) ReadHeader(Stream f, string path)
     {
-        var (json, count) = CheckpointContainer.ReadHeader(f, path, Magic, "fine-tuning");
+        var layout = CheckpointContainer.ReadHeader(f, path, Magic, "fine-tuning");
+        var json = layout.Json;
         State? state;
         try
         {
@@ -109,6 +110,6 @@ public sealed class FineTuneCheckpoint
             throw new ModelFormatException(path, "negative step, token or metrics count", CheckpointContainer.HeaderBytes, "step");
         if (state.Options.Lora is not null && state.BaseSha256 is null)
             throw new ModelFormatException(path, "a LoRA checkpoint must record its base model's hash", CheckpointContainer.HeaderBytes, "baseSha256");
-        return (state, count);
+        return (state, layout);
     }
 }

@@ -112,6 +112,9 @@ public sealed record FineTuneOptions
     /// <summary>Train on one thread so a resumed run is bit-identical by promise (see <see cref="TrainerOptions.Deterministic"/>).</summary>
     public bool Deterministic { get; init; }
 
+    /// <summary>Batches with a non-finite loss or gradient that may be skipped before the run stops (<see cref="TrainingGuard"/>).</summary>
+    public int SkipNonFinite { get; init; }
+
     /// <summary>The learning rate used: <see cref="LearningRate"/> or the default for the kind of run.</summary>
     [JsonIgnore]
     public float PeakLearningRate => LearningRate ?? (Lora is null ? 2e-5f : 2e-4f);
@@ -137,6 +140,7 @@ public sealed record FineTuneOptions
         if (WarmupSteps is < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {WarmupSteps}");
         if (!(EffectiveWeightDecay >= 0) || !(MaxGradNorm >= 0)) throw new ArgumentException("--weight-decay and --grad-clip must be ≥ 0");
         if (ValidateEvery < 0 || CheckpointEvery < 0) throw new ArgumentException("--val-every and --checkpoint-every must be ≥ 0");
+        if (SkipNonFinite < 0) throw new ArgumentException($"--skip-nonfinite must be ≥ 0, got {SkipNonFinite}");
         if (!Enum.IsDefined(LossWeighting)) throw new ArgumentException($"unknown loss weighting {LossWeighting}");
         Lora?.Validate();
         if (Merge && Lora is null) throw new ArgumentException("--merge needs LoRA (--lora-rank): a full fine-tuning run already writes the whole model");

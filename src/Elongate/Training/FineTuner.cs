@@ -50,11 +50,11 @@ public sealed class FineTuner : ITrainingLoop
     public const string ValidationFileName = "validation.bin";
     public const string AdapterFolderName = "adapter";
 
-    private static readonly JsonSerializerOptions MetricsJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     private readonly List<FineTuneSequence> _train, _validation;
     private readonly AdamW _optimizer;
     private readonly CosineSchedule _schedule;
+    private readonly TrainingGuard _guard;
     private readonly float[] _params, _grads;
     private readonly int[] _inputs, _targets, _segments;
     private readonly float[] _weights;
@@ -137,6 +137,7 @@ public sealed class FineTuner : ITrainingLoop
             Beta1 = options.Beta1, Beta2 = options.Beta2, Epsilon = options.Epsilon, WeightDecay = options.EffectiveWeightDecay, MaxGradNorm = options.MaxGradNorm,
         };
         _schedule = options.Schedule(TotalSteps);
+        _guard = new TrainingGuard(options.SkipNonFinite, runDirectory);
         int bt = options.BatchSize * SeqLen;
         _inputs = new int[bt];
         _targets = new int[bt];
@@ -233,6 +234,7 @@ public sealed class FineTuner : ITrainingLoop
             Step = s.Step, TokensSeen = s.TokensSeen, _metricsLength = s.MetricsLength, _elapsedBefore = s.ElapsedSeconds,
         };
         tuner._optimizer.RestoreState(ckpt.FirstMoments, ckpt.SecondMoments, s.OptimizerStep);
+        tuner._guard.LastCheckpointStep = s.Step;
         using (var f = new FileStream(tuner.MetricsPath, FileMode.OpenOrCreate, FileAccess.Write))
             if (f.Length > s.MetricsLength) f.SetLength(s.MetricsLength);
         return tuner;
@@ -387,14 +389,22 @@ public sealed class FineTuner : ITrainingLoop
             Model.Backward();
         }
         Model.DropoutEnabled = false;
-        float norm = _optimizer.Step(_params, _grads, lr);
+        // AdamW leaves everything untouched when the norm is not finite, so a bad batch never reaches the weights.
+        float norm = double.IsFinite(loss) ? _optimizer.Step(_params, _grads, lr) : float.NaN;
+        bool skipped = TrainingGuard.IsBad(loss, norm);
+        if (skipped) _guard.Skip(Step + 1, loss, norm);
+        string? warning = skipped ? $"step {Step + 1}: non-finite loss or gradient, batch skipped ({_guard.Skipped} of --skip-nonfinite {_guard.MaxSkips})"
+            : _guard.Observe(Step + 1, loss, norm);
         Step++;
         TokensSeen += tokens;
         double seconds = watch.Elapsed.TotalSeconds;
         float? val = (Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0) || Step == TotalSteps ? ValidateCore() : null;
         _clock.Stop();
-        var metrics = new TrainingMetrics(Step, (float)loss, lr, norm, tokens / Math.Max(seconds, 1e-9), TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds);
-        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, MetricsJson) + "\n");
+        var metrics = new TrainingMetrics(Step, (float)loss, lr, norm, tokens / Math.Max(seconds, 1e-9), TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds)
+        {
+            Skipped = skipped ? true : null, Warning = warning,
+        };
+        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, TrainingMetrics.Json) + "\n");
         using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
         {
             f.Write(line);
@@ -421,6 +431,7 @@ public sealed class FineTuner : ITrainingLoop
             SequencesSha256 = _sequencesSha, ValidationSha256 = _validationSha, BaseSha256 = Options.Lora is null ? null : _baseSha,
         };
         FineTuneCheckpoint.Write(CheckpointPath, state, _params, _optimizer.FirstMoments, _optimizer.SecondMoments, CheckpointWriteHook);
+        _guard.LastCheckpointStep = Step;
     }
 
     /// <summary>Trains until the last step, then writes the loss curve and the exports.</summary>

@@ -12,7 +12,7 @@ public static class LossCurvePlot
         var list = new List<TrainingMetrics>();
         if (!File.Exists(metricsPath)) return list;
         foreach (var line in File.ReadLines(metricsPath))
-            if (!string.IsNullOrWhiteSpace(line)) list.Add(JsonSerializer.Deserialize<TrainingMetrics>(line)!);
+            if (!string.IsNullOrWhiteSpace(line)) list.Add(JsonSerializer.Deserialize<TrainingMetrics>(line, TrainingMetrics.Json)!);
         return list;
     }
 
@@ -20,6 +20,8 @@ public static class LossCurvePlot
     public static void Write(string path, IReadOnlyList<TrainingMetrics> metrics, string title)
     {
         var plt = new ScottPlot.Plot();
+        // Skipped batches may carry a NaN or infinite loss: they are gaps in the curve, not points.
+        metrics = metrics.Where(m => float.IsFinite(m.Loss)).ToList();
         if (metrics.Count > 0)
         {
             var train = plt.Add.ScatterLine(metrics.Select(m => (double)m.Step).ToArray(), metrics.Select(m => (double)m.Loss).ToArray());

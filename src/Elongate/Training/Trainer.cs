@@ -32,7 +32,6 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     public const string GgufFileName = "model.gguf";
     public const string SafetensorsFolderName = "hf";
 
-    private static readonly JsonSerializerOptions MetricsJson = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
     private readonly TrainingData _data;
     private readonly AdamW _optimizer;
@@ -42,6 +41,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     private long _metricsLength;
     private double _elapsedBefore;
     private readonly Stopwatch _clock = new();
+    private readonly TrainingGuard _guard;
 
     /// <summary>The model being trained (fp32 master weights).</summary>
     public LlamaTrainingModel<float> Model { get; }
@@ -85,6 +85,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
             Beta1 = options.Beta1, Beta2 = options.Beta2, Epsilon = options.Epsilon, WeightDecay = options.WeightDecay, MaxGradNorm = options.MaxGradNorm,
         };
         _schedule = options.Schedule;
+        _guard = new TrainingGuard(options.SkipNonFinite, runDirectory);
         int bt = options.BatchSize * options.SeqLen;
         _inputs = new int[bt];
         _targets = new int[bt];
@@ -141,12 +142,32 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     }
 
     /// <summary>Continues the run saved in <paramref name="runDirectory"/> from its checkpoint.</summary>
+    /// <param name="runDirectory">The run folder.</param>
+    /// <param name="changes">
+    /// Options to change from here on (null: none): a new <see cref="ResumeChanges.Steps"/> continues the cosine schedule
+    /// to that end — from the resumed step on the learning rate is the schedule of a run of the new length, so the result
+    /// is not bit-identical to a run started with that many steps; a new <see cref="ResumeChanges.LearningRate"/> rescales
+    /// the schedule (the usual restart after a divergence); <see cref="ResumeChanges.SkipNonFinite"/> sets the skip budget.
+    /// </param>
     /// <exception cref="ModelFormatException">The checkpoint is missing or damaged.</exception>
-    public static Trainer Resume(string runDirectory)
+    /// <exception cref="ArgumentException">A change that does not fit the run (fewer steps than it has done).</exception>
+    public static Trainer Resume(string runDirectory, ResumeChanges? changes = null)
     {
         var dir = Path.GetFullPath(runDirectory);
         var ckpt = TrainingCheckpoint.Load(Path.Combine(dir, TrainingCheckpoint.FileName));
         var options = ckpt.Options;
+        if (changes is not null)
+        {
+            if (changes.Steps is { } steps && steps < ckpt.Step)
+                throw new ArgumentException($"--steps {steps} is fewer than the {ckpt.Step} steps the run in {dir} has already done");
+            options = options with
+            {
+                Steps = changes.Steps ?? options.Steps,
+                LearningRate = changes.LearningRate ?? options.LearningRate,
+                MinLearningRate = changes.LearningRate is { } lr && options.MinLearningRate is { } min ? min * lr / options.LearningRate : options.MinLearningRate,
+                SkipNonFinite = changes.SkipNonFinite ?? options.SkipNonFinite,
+            };
+        }
         options.Validate();
         var data = new TrainingData(options);
         try
@@ -161,6 +182,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
                 Step = ckpt.Step, TokensSeen = ckpt.TokensSeen, _metricsLength = ckpt.MetricsLength, _elapsedBefore = ckpt.ElapsedSeconds,
             };
             trainer._optimizer.RestoreState(ckpt.FirstMoments, ckpt.SecondMoments, ckpt.OptimizerStep);
+            trainer._guard.LastCheckpointStep = ckpt.Step;
             // Steps after the checkpoint (a crash came later) are dropped from the metrics: they will be redone.
             using (var f = new FileStream(trainer.MetricsPath, FileMode.OpenOrCreate, FileAccess.Write))
                 if (f.Length > ckpt.MetricsLength) f.SetLength(ckpt.MetricsLength);
@@ -241,15 +263,21 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         }
         // Each micro-batch added the gradient of its own mean; the step's loss is the mean over micro-batches.
         if (MicroBatches > 1) TensorPrimitives.Multiply(Model.Gradients, 1f / MicroBatches, Model.Gradients);
-        float norm = _optimizer.Step(Model.Parameters, Model.Gradients, lr);
+        double loss = lossSum / MicroBatches;
+        // AdamW leaves everything untouched when the norm is not finite, so a bad batch never reaches the weights.
+        float norm = double.IsFinite(loss) ? _optimizer.Step(Model.Parameters, Model.Gradients, lr) : float.NaN;
+        bool skipped = TrainingGuard.IsBad(loss, norm);
+        if (skipped) _guard.Skip(Step + 1, loss, norm);
+        string? warning = skipped ? $"step {Step + 1}: non-finite loss or gradient, batch skipped ({_guard.Skipped} of --skip-nonfinite {_guard.MaxSkips})"
+            : _guard.Observe(Step + 1, loss, norm);
         Step++;
         TokensSeen += Options.TokensPerStep;
         double seconds = watch.Elapsed.TotalSeconds;
         float? val = (Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0) || Step == Options.Steps ? ValidateCore() : null;
         _clock.Stop();
-        var metrics = new TrainingMetrics(Step, (float)(lossSum / MicroBatches), lr, norm, Options.TokensPerStep / Math.Max(seconds, 1e-9),
-            TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds);
-        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, MetricsJson) + "\n");
+        var metrics = new TrainingMetrics(Step, (float)loss, lr, norm, Options.TokensPerStep / Math.Max(seconds, 1e-9),
+            TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds) { Skipped = skipped ? true : null, Warning = warning };
+        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, TrainingMetrics.Json) + "\n");
         using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
         {
             f.Write(line);
@@ -265,6 +293,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         var (packers, mixture) = _data.State;
         TrainingCheckpoint.Write(CheckpointPath, Model.Config, Options, Model.Vocabulary, Step, _optimizer.StepCount, packers, mixture, _data.Sizes, _metricsLength,
             TokensSeen, _elapsedBefore + _clock.Elapsed.TotalSeconds, Model.Parameters, _optimizer.FirstMoments, _optimizer.SecondMoments, CheckpointWriteHook);
+        _guard.LastCheckpointStep = Step;
     }
 
     /// <summary>Trains until <see cref="TrainerOptions.Steps"/>, then writes the loss curve and the exports.</summary>

@@ -32,6 +32,12 @@ public sealed record TrainerOptions
     /// <summary>Floor of the cosine decay; null means 10% of the peak (Llama 2).</summary>
     public float? MinLearningRate { get; init; }
 
+    /// <summary>
+    /// Batches with a non-finite loss or gradient that may be skipped (no update, counted in metrics.jsonl) before the
+    /// run stops; 0 stops at the first. See <see cref="TrainingGuard"/>.
+    /// </summary>
+    public int SkipNonFinite { get; init; }
+
     /// <summary>Steps of linear warmup.</summary>
     public int WarmupSteps { get; init; }
 
@@ -112,6 +118,7 @@ public sealed record TrainerOptions
         if (ShuffleChunkTokens < 0) throw new ArgumentException("--shuffle-chunk must be ≥ 0");
         if (UpsampleThreshold < 0 || UpsampleFactor < 1) throw new ArgumentException("--upsample-threshold must be ≥ 0 and --upsample-factor ≥ 1");
         if (!(WeightDecay >= 0) || !(MaxGradNorm >= 0)) throw new ArgumentException("--weight-decay and --grad-clip must be ≥ 0");
+        if (SkipNonFinite < 0) throw new ArgumentException($"--skip-nonfinite must be ≥ 0, got {SkipNonFinite}");
     }
 
     /// <summary>The learning-rate schedule: linear warmup, cosine to the floor at the last step.</summary>

@@ -13,8 +13,9 @@ namespace Elongate.Training;
 /// the fp32 parameters, AdamW's moments and step, the data position (packers and mixture generator, the only
 /// randomness after initialization) and how much of metrics.jsonl belongs to the steps taken. One file, written to
 /// a temp file and renamed, so a crash (even mid-write) leaves the previous checkpoint whole.
-/// Layout (little-endian): "ELCK", uint32 version 1, int64 n = JSON length, n bytes of UTF-8 JSON state,
-/// int64 p = parameter count, then p floats each of parameters, first moments, second moments.
+/// Layout (little-endian, <see cref="CheckpointContainer"/>): "ELCK", uint32 version 2, int64 n = JSON length, n bytes of
+/// UTF-8 JSON state, int64 p = parameter count, then p floats each of parameters, first moments, second moments, and
+/// the checksums of the four sections.
 /// </summary>
 public sealed class TrainingCheckpoint
 {
@@ -53,9 +54,10 @@ public sealed class TrainingCheckpoint
     public long TokensSeen { get; init; }
     public double ElapsedSeconds { get; init; }
 
-    private static (State State, long Count) ReadState(Stream f, string path)
+    private static (State State, CheckpointContainer.Layout Layout) ReadState(Stream f, string path)
     {
-        var (json, count) = CheckpointContainer.ReadHeader(f, path, Magic, "training");
+        var layout = CheckpointContainer.ReadHeader(f, path, Magic, "training");
+        var (json, count) = (layout.Json, layout.Count);
         State state;
         try
         {
@@ -100,7 +102,7 @@ public sealed class TrainingCheckpoint
             foreach (var id in new[] { v.BosId, v.EosId, v.UnkId })
                 if ((uint)id >= (uint)c.VocabSize) Fail("vocabulary", $"special token id {id} is outside the vocabulary");
         }
-        return (state, count);
+        return (state, layout);
     }
 
     private sealed record State(int Version, LlamaConfig Config, TrainerOptions Options, TokenVocabulary? Vocabulary, int Step,
@@ -144,8 +146,8 @@ public sealed class TrainingCheckpoint
     /// <exception cref="ModelFormatException">The bytes are not a complete, consistent checkpoint.</exception>
     public static TrainingCheckpoint Load(Stream stream, string source)
     {
-        var (state, count) = ReadState(stream, source);
-        var (p, m, v) = CheckpointContainer.ReadTensors(stream, count);
+        var (state, layout) = ReadState(stream, source);
+        var (p, m, v) = CheckpointContainer.ReadTensors(stream, layout, source);
         return new TrainingCheckpoint
         {
             Config = state.Config, Options = state.Options, Vocabulary = state.Vocabulary, Step = state.Step,

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Elongate.Training;
@@ -19,4 +20,23 @@ public sealed record TrainingMetrics(
     [property: JsonPropertyName("tokens_per_s")] double TokensPerSecond,
     [property: JsonPropertyName("tokens")] long Tokens,
     [property: JsonPropertyName("val_loss")] float? ValidationLoss,
-    [property: JsonPropertyName("elapsed_s")] double ElapsedSeconds);
+    [property: JsonPropertyName("elapsed_s")] double ElapsedSeconds)
+{
+    /// <summary>True when the step's batch was skipped (non-finite loss or gradient under --skip-nonfinite): no update was applied.</summary>
+    [JsonPropertyName("skipped")]
+    public bool? Skipped { get; init; }
+
+    /// <summary>A warning raised at this step (loss spike, dead gradients), also printed by the CLI.</summary>
+    [JsonPropertyName("warning")]
+    public string? Warning { get; init; }
+
+    /// <summary>
+    /// How metrics.jsonl is written and read: nulls omitted, and NaN/∞ written as the strings "NaN"/"Infinity" so a
+    /// skipped batch's non-finite loss is recorded rather than crashing the writer.
+    /// </summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+}

@@ -76,6 +76,32 @@ public sealed class TrainingCheckpointMutationTests
     }
 
     [Fact]
+    public void Every_single_bit_flip_anywhere_in_a_checkpoint_is_detected()
+    {
+        // The checksums cover every byte: header, state, the three tensors and the checksums themselves.
+        var bytes = SmallCheckpoint(out _);
+        var rng = new Random(20261201);
+        int positions = 0;
+        for (int pos = 0; pos < bytes.Length; pos++)
+        {
+            var mutant = (byte[])bytes.Clone();
+            mutant[pos] ^= (byte)(1 << rng.Next(8));
+            Assert.Throws<ModelFormatException>(() => TrainingCheckpoint.Load(new MemoryStream(mutant), "mutant.elck"));
+            positions++;
+        }
+        Assert.Equal(bytes.Length, positions);
+    }
+
+    [Fact]
+    public void Version_1_checkpoints_without_checksums_still_load()
+    {
+        var v2 = SmallCheckpoint(out _);
+        var v1 = v2.AsSpan(0, v2.Length - 32).ToArray();
+        v1[4] = 1;
+        Assert.Equal(3, TrainingCheckpoint.Load(new MemoryStream(v1), "<v1>").Step);
+    }
+
+    [Fact]
     public void Mutated_report_json_is_read_or_rejected_cleanly()
     {
         var dir = Directory.CreateTempSubdirectory("elongate-report").FullName;
