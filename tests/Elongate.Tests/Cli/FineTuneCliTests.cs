@@ -157,6 +157,10 @@ public sealed partial class FineTuneCliTests : IDisposable
         // The run is complete: resuming it only rewrites the exports; starting over in the same folder is refused.
         (rc, output, err) = Run("finetune", "--resume", run);
         Assert.True(rc == 0, err + output);
+        // Options that would contradict the checkpoint are refused, not silently ignored.
+        (rc, _, err) = Run("finetune", "--resume", run, "--epochs", "3", "--lr", "1e-3");
+        Assert.Equal(2, rc);
+        Assert.Contains("--epochs, --lr cannot be given", err);
         (rc, _, err) = Run("finetune", "-m", model, "-d", train, "--chat-template", "chatml", "--seq-len", "192", "--out", run);
         Assert.Equal(2, rc);
         Assert.Contains("--resume", err);
