@@ -68,7 +68,7 @@ public static partial class ExamAnswer
     /// Scores <paramref name="prediction"/> against <paramref name="reference"/> in <paramref name="format"/>:
     /// <list type="bullet">
     /// <item><see cref="ExamFormat.Letter"/>: the reply itself when it is a run of "ABCD" ("B", "BC"), else its first
-    /// capital A–D anywhere (L-Eval: "Answer: C" reads C, but "According to …" reads A).</item>
+    /// capital A–D anywhere (as in L-Eval, "The answer is C" reads C but "Answer: C" reads the A of "Answer").</item>
     /// <item><see cref="ExamFormat.Letters"/>: the reply when it is a run of "ABCD"; else its leading capitals A–D
     /// when there are two or more ("AC", "CA." → AC); else the leading letter plus every capital followed by
     /// whitespace, '.' or ')' before the first "Question", letters outside A–D dropped. Read letters are a sorted set.</item>
