@@ -1,0 +1,6 @@
+namespace Elongate.Evaluation.Tasks;
+
+/// <summary>A task's multiple-choice run: the summary and the per-item records (in item order) behind it.</summary>
+/// <param name="Report">The task's scores.</param>
+/// <param name="Records">One record per item, for comparisons and resuming.</param>
+public sealed record MultipleChoiceResult(MultipleChoiceReport Report, IReadOnlyList<MultipleChoiceRecord> Records);
