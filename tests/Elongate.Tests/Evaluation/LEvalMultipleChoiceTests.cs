@@ -73,6 +73,14 @@ public sealed class LEvalMultipleChoiceTests
     }
 
     [Fact]
+    public void The_generic_reader_points_an_L_Eval_file_to_the_L_Eval_reader()
+    {
+        var e = Assert.Throws<MultipleChoiceDataException>(() => MultipleChoiceReader.Read(Leval("tpo")));
+        Assert.Equal(1, e.LineNumber);
+        Assert.Contains("LEvalMultipleChoice", e.Message);
+    }
+
+    [Fact]
     public void Questions_without_lettered_options_are_skipped_and_counted()
     {
         var file = LEvalMultipleChoice.Read(Leval("sci_fi"));

@@ -158,6 +158,27 @@ public sealed class MultipleChoiceTests : IDisposable
         var changed = items.Select(i => new MultipleChoiceItem(i.Id, i.Context, i.Choices, [0])).ToArray();
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => evaluator.EvaluateAsync("capitals", changed, path));
         Assert.Contains("other data", e.Message);
+        // So are records of the same ids and gold asked with another prompt.
+        var reworded = items.Select(i => new MultipleChoiceItem(i.Id, "Q: capital of France?\nA:", i.Choices, i.Gold)).ToArray();
+        await Assert.ThrowsAsync<InvalidOperationException>(() => evaluator.EvaluateAsync("capitals", reworded, path));
+    }
+
+    [Fact]
+    public async Task An_item_whose_question_alone_overflows_the_context_is_skipped_and_counted()
+    {
+        // Budget 30 tokens (one per character): the short question fits, the long one cannot even without its document.
+        var fits = new MultipleChoiceItem("short", "Q: 1+1?\nA:", ["2", "3"], [0]) { Document = new string('d', 500) };
+        var tooLong = new MultipleChoiceItem("long", "Q: " + new string('?', 40) + "\nA:", ["2", "3"], [0]) { Document = "doc" };
+        using var model = MultipleChoiceFakeModel.Preferring(" 2");
+        var result = await new MultipleChoiceEvaluator(model, maxContextTokens: 30).EvaluateAsync("t", [fits, tooLong]);
+
+        Assert.Equal(1, result.Report.N);
+        Assert.Equal(1, result.Report.Skipped);
+        Assert.Equal(1, result.Report.Truncated);
+        Assert.Equal(1.0, result.Report.Acc);
+        var skipped = Assert.Single(result.Skipped);
+        Assert.Equal("long", skipped.Id);
+        Assert.Contains("does not fit", skipped.Reason);
     }
 
     [Fact]

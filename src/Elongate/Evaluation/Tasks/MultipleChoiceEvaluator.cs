@@ -44,12 +44,14 @@ public sealed class MultipleChoiceEvaluator
     /// Scores every item of <paramref name="task"/> in order and summarises them. With <paramref name="recordsPath"/>,
     /// each record is appended to that file as soon as it is scored and items already recorded there are not scored
     /// again (resume); a recorded item whose choices or gold differ from the item's means the file belongs to other
-    /// data, which is an error rather than a silent mix.
+    /// data, which is an error rather than a silent mix. An item whose question and choices alone do not fit in the
+    /// context (<see cref="ContextOverflowException"/>, from the fitting here or from the model) is skipped and
+    /// counted, not fatal: a small-context model still gets a score on the items it can read.
     /// </summary>
     /// <param name="task">Task name for the report.</param>
     /// <param name="items">The items; ids must be unique.</param>
     /// <param name="recordsPath">Per-item results file (JSON Lines), or null to keep records in memory only.</param>
-    /// <param name="progress">Told the number of items done (resumed ones included) after each item.</param>
+    /// <param name="progress">Told the number of items done (resumed and skipped ones included) after each item.</param>
     /// <param name="cancellationToken">Stops between items; what was recorded stays recorded.</param>
     public async Task<MultipleChoiceResult> EvaluateAsync(string task, IReadOnlyList<MultipleChoiceItem> items,
         string? recordsPath = null, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
@@ -60,6 +62,7 @@ public sealed class MultipleChoiceEvaluator
         var stopwatch = Stopwatch.StartNew();
         var done = recordsPath is null ? new Dictionary<string, MultipleChoiceRecord>() : MultipleChoiceRecordFile.Load(recordsPath);
         var records = new List<MultipleChoiceRecord>(items.Count);
+        var skipped = new List<MultipleChoiceSkippedItem>();
         int resumed = 0;
         foreach (var item in items)
         {
@@ -72,23 +75,29 @@ public sealed class MultipleChoiceEvaluator
             }
             else
             {
-                var record = await ScoreAsync(item, cancellationToken).ConfigureAwait(false);
+                MultipleChoiceRecord record;
+                try { record = await ScoreAsync(item, cancellationToken).ConfigureAwait(false); }
+                catch (ContextOverflowException e)
+                {
+                    skipped.Add(new MultipleChoiceSkippedItem(item.Id, e.Message));
+                    progress?.Report(records.Count + skipped.Count);
+                    continue;
+                }
                 if (recordsPath is not null) MultipleChoiceRecordFile.Append(recordsPath, record);
                 records.Add(record);
             }
-            progress?.Report(records.Count);
+            progress?.Report(records.Count + skipped.Count);
         }
-        var report = MultipleChoiceReport.Summarize(task, _model.Name, records, resumed, stopwatch.Elapsed.TotalSeconds);
-        return new MultipleChoiceResult(report, records);
+        var report = MultipleChoiceReport.Summarize(task, _model.Name, records, skipped.Count, resumed, stopwatch.Elapsed.TotalSeconds);
+        return new MultipleChoiceResult(report, records, skipped);
     }
 
     private static void CheckSameItem(MultipleChoiceItem item, MultipleChoiceRecord record, string path)
     {
-        if (record.LogLikelihoods.Count != item.Choices.Count || record.Scoring != item.Scoring || !record.Gold.SequenceEqual(item.Gold))
+        if (record.Scoring != item.Scoring || !record.Gold.SequenceEqual(item.Gold) || record.PromptHash != MultipleChoiceRecord.HashPrompt(item))
             throw new InvalidOperationException(
-                $"{path}: the record of item {item.Id} has {record.LogLikelihoods.Count} choices, gold [{string.Join(",", record.Gold)}] and scoring " +
-                $"{record.Scoring}, but the item has {item.Choices.Count}, [{string.Join(",", item.Gold)}] and {item.Scoring}: the records file " +
-                "was written for other data; use another --out or delete it");
+                $"{path}: the record of item {item.Id} does not match the item (prompt, choices, gold or scoring differ): the records " +
+                "file was written for other data or another prompt; use another output folder or delete it");
     }
 
     /// <summary>

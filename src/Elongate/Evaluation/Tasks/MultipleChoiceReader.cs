@@ -204,6 +204,9 @@ public static partial class MultipleChoiceReader
     private static MultipleChoiceDataException Unknown(JsonElement root, string file, int line)
     {
         var keys = root.ValueKind == JsonValueKind.Object ? string.Join(", ", root.EnumerateObject().Select(p => p.Name)) : root.ValueKind.ToString();
+        if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("instructions", out _) && root.TryGetProperty("outputs", out _))
+            return new MultipleChoiceDataException(file, line,
+                "this is an L-Eval line (input, instructions, outputs): read it with LEvalMultipleChoice, whose questions carry their options inline");
         return new MultipleChoiceDataException(file, line,
             $"no known multiple-choice shape fits the keys [{keys}]: expected \"choices\" (generic, ARC, MMLU), \"endings\" (HellaSwag), " +
             "\"goal\"/\"sol1\"/\"sol2\" (PIQA) or \"mc1_targets\"/\"mc2_targets\" (TruthfulQA)");

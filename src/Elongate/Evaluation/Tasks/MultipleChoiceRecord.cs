@@ -17,6 +17,10 @@ namespace Elongate.Evaluation.Tasks;
 /// <param name="AccNorm">1 when <see cref="PredictionNorm"/> is a gold index, else 0.</param>
 /// <param name="TrueMass">Probability mass on the gold choices, normalised over all choices (TruthfulQA MC2's score).</param>
 /// <param name="Truncated">The item's document was shortened to fit the context.</param>
+/// <param name="PromptHash">
+/// <see cref="HashPrompt"/> of the item as it was asked (before any truncation), so a resumed run can tell that a
+/// record belongs to the same question, choices and prompt template and not just the same id.
+/// </param>
 public sealed record MultipleChoiceRecord(
     string Id,
     MultipleChoiceScoring Scoring,
@@ -28,7 +32,8 @@ public sealed record MultipleChoiceRecord(
     double Acc,
     double AccNorm,
     double TrueMass,
-    bool Truncated)
+    bool Truncated,
+    string PromptHash)
 {
     /// <summary>The item's score for comparisons: <see cref="TrueMass"/> for TruthfulQA MC2, <see cref="Acc"/> otherwise.</summary>
     [JsonIgnore]
@@ -50,6 +55,23 @@ public sealed record MultipleChoiceRecord(
             item.Gold.Contains(pred) ? 1 : 0,
             item.Gold.Contains(predNorm) ? 1 : 0,
             MultipleChoiceMetrics.TrueProbabilityMass(logLikelihoods, item.Gold),
-            truncated);
+            truncated,
+            HashPrompt(item));
+    }
+
+    /// <summary>
+    /// The first 8 bytes (hex) of SHA-256 over the item's full context and continuations, each UTF-8 and
+    /// NUL-separated: a fingerprint of what the model was asked, cheap to store in every record.
+    /// </summary>
+    public static string HashPrompt(MultipleChoiceItem item)
+    {
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        sha.AppendData(System.Text.Encoding.UTF8.GetBytes(item.FullContext));
+        foreach (var c in item.Continuations)
+        {
+            sha.AppendData([0]);
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(c));
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset().AsSpan(0, 8));
     }
 }

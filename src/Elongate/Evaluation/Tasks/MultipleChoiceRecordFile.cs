@@ -44,7 +44,7 @@ public static class MultipleChoiceRecordFile
             {
                 throw new MultipleChoiceDataException(path, i + 1, $"not a multiple-choice record: {e.Message}", inner: e);
             }
-            if (record?.Id is null || record.Gold is null || record.LogLikelihoods is null || record.ChoiceLengths is null) throw new MultipleChoiceDataException(path, i + 1, "not a multiple-choice record");
+            if (record?.Id is null || record.Gold is null || record.LogLikelihoods is null || record.ChoiceLengths is null || record.PromptHash is null) throw new MultipleChoiceDataException(path, i + 1, "not a multiple-choice record");
             records[record.Id] = record;   // a later line for the same id wins
         }
         return records;

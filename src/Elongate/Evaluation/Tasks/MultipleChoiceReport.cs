@@ -7,7 +7,7 @@ namespace Elongate.Evaluation.Tasks;
 /// </summary>
 /// <param name="Task">Task name (usually the data file's name).</param>
 /// <param name="Model">The model's name.</param>
-/// <param name="N">Items scored.</param>
+/// <param name="N">Items scored (skipped ones not included).</param>
 /// <param name="Acc">Mean accuracy over the accuracy-scored items (plain and MC1), or null when there are none.</param>
 /// <param name="AccStderr">Its standard error.</param>
 /// <param name="AccNorm">Mean length-normalised accuracy over the same items.</param>
@@ -18,6 +18,7 @@ namespace Elongate.Evaluation.Tasks;
 /// <param name="Mc2Stderr">Its standard error.</param>
 /// <param name="MultiGold">Accuracy items with more than one gold choice (scored "argmax among the gold").</param>
 /// <param name="Truncated">Items whose document was shortened to fit.</param>
+/// <param name="Skipped">Items left out because even their question and choices did not fit in the context.</param>
 /// <param name="Resumed">Items taken from an earlier run's records file instead of being scored again.</param>
 /// <param name="Seconds">Wall time of this run.</param>
 public sealed record MultipleChoiceReport(
@@ -34,12 +35,13 @@ public sealed record MultipleChoiceReport(
     double? Mc2Stderr,
     int MultiGold,
     int Truncated,
+    int Skipped,
     int Resumed,
     double Seconds)
 {
     /// <summary>The report of <paramref name="records"/> (one per item).</summary>
     public static MultipleChoiceReport Summarize(string task, string model, IReadOnlyList<MultipleChoiceRecord> records,
-        int resumed = 0, double seconds = 0)
+        int skipped = 0, int resumed = 0, double seconds = 0)
     {
         var accItems = records.Where(r => r.Scoring != MultipleChoiceScoring.TruthfulQaMc2).ToArray();
         var mc1 = records.Where(r => r.Scoring == MultipleChoiceScoring.TruthfulQaMc1).Select(r => r.Acc).ToArray();
@@ -49,7 +51,7 @@ public sealed record MultipleChoiceReport(
         return new MultipleChoiceReport(task, model, records.Count,
             Mean(acc), Stderr(acc), Mean(accNorm), Stderr(accNorm),
             Mean(mc1), Stderr(mc1), Mean(mc2), Stderr(mc2),
-            accItems.Count(r => r.Gold.Count > 1), records.Count(r => r.Truncated), resumed, seconds);
+            accItems.Count(r => r.Gold.Count > 1), records.Count(r => r.Truncated), skipped, resumed, seconds);
     }
 
     private static double? Mean(double[] v) => v.Length == 0 ? null : v.Average();
