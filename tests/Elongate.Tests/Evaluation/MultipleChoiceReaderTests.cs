@@ -84,7 +84,8 @@ public sealed class MultipleChoiceReaderTests : IDisposable
         Assert.Equal(
             "The following are multiple choice questions (with answers) about abstract algebra.\n\n" +
             "Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.\nA. 0\nB. 4\nC. 2\nD. 6\nAnswer:",
-            item.Context);
+            item.FullContext);
+        Assert.Equal("The following are multiple choice questions (with answers) about abstract algebra.\n\n", item.Description);
         Assert.Equal(new[] { "A", "B", "C", "D" }, item.Choices);
         Assert.Equal(new[] { " A", " B", " C", " D" }, item.Continuations);
         Assert.Equal(new[] { 1 }, item.Gold);

@@ -215,4 +215,39 @@ public sealed class MultipleChoiceTests : IDisposable
         Assert.Throws<ArgumentException>(() => new MultipleChoiceItem("1", "q", ["a", "b"], []));
         Assert.Throws<ArgumentException>(() => new MultipleChoiceItem("1", "q", ["a", "b"], [0, 1], MultipleChoiceScoring.TruthfulQaMc1));
     }
+
+    [Fact]
+    public void Few_shot_prompts_put_other_items_with_their_answers_before_the_question_after_the_description()
+    {
+        var items = new[]
+        {
+            new MultipleChoiceItem("1", "2 + 2 =\nA. 3\nB. 4\nAnswer:", ["A", "B"], [1]) { Description = "About arithmetic.\n\n" },
+            new MultipleChoiceItem("2", "3 + 3 =\nA. 6\nB. 7\nAnswer:", ["A", "B"], [0]) { Description = "About arithmetic.\n\n" },
+            new MultipleChoiceItem("3", "1 + 1 =\nA. 1\nB. 2\nAnswer:", ["A", "B"], [1]) { Description = "About arithmetic.\n\n" },
+        };
+        var oneShot = MultipleChoiceFewShot.Apply(items, 1);
+        for (int i = 0; i < items.Length; i++)
+        {
+            var full = oneShot[i].FullContext;
+            Assert.StartsWith("About arithmetic.\n\n", full);
+            Assert.EndsWith("\n\n" + items[i].Context, full);
+            // Exactly one other item, shown with its gold letter after the delimiter; never the item itself.
+            var shown = items.Where(o => o.Id != items[i].Id && full.Contains(o.Context + " " + o.Choices[o.Gold[0]] + "\n\n")).ToArray();
+            Assert.Single(shown);
+            Assert.Equal(1, full.Split(items[i].Context).Length - 1);
+        }
+        var twoShot = MultipleChoiceFewShot.Apply(items, 2);
+        const string six = "3 + 3 =\nA. 6\nB. 7\nAnswer: A", two = "1 + 1 =\nA. 1\nB. 2\nAnswer: B";
+        Assert.Contains(twoShot[0].FullContext, new[]
+        {
+            "About arithmetic.\n\n" + six + "\n\n" + two + "\n\n" + items[0].Context,
+            "About arithmetic.\n\n" + two + "\n\n" + six + "\n\n" + items[0].Context,
+        });
+        // Seeded: the same call gives the same prompts.
+        Assert.Equal(oneShot.Select(x => x.FullContext), MultipleChoiceFewShot.Apply(items, 1).Select(x => x.FullContext));
+        Assert.Same(items, MultipleChoiceFewShot.Apply(items, 0));
+        Assert.Throws<ArgumentException>(() => MultipleChoiceFewShot.Apply(items, 3));
+        var tqa = new MultipleChoiceItem("1/mc1", "Q: x\nA:", ["a", "b"], [0], MultipleChoiceScoring.TruthfulQaMc1);
+        Assert.Throws<ArgumentException>(() => MultipleChoiceFewShot.Apply([tqa, tqa with { }], 1));
+    }
 }

@@ -110,9 +110,9 @@ public sealed class MultipleChoiceEvaluator
     /// </summary>
     internal (string Context, bool Truncated) FitContext(MultipleChoiceItem item, IReadOnlyList<string> continuations)
     {
-        if (item.Document is null) return (item.Context, false);
+        if (item.Document is null) return (item.FullContext, false);
         int continuationTokens = continuations.Max(c => _model.Tokenize(c).Length);
-        int Needed(string document) => 1 + _model.Tokenize(document + item.Context).Length + continuationTokens;
+        int Needed(string document) => 1 + _model.Tokenize(item.Compose(document)).Length + continuationTokens;
 
         if (Needed(item.Document) <= _maxContextTokens) return (item.FullContext, false);
         int fixedTokens = Needed("");
@@ -124,7 +124,7 @@ public sealed class MultipleChoiceEvaluator
         while (true)
         {
             var cut = MiddleCut(item.Document, (int)Math.Max(0, keep));
-            if (keep <= 0 || Needed(cut) <= _maxContextTokens) return (cut + item.Context, true);
+            if (keep <= 0 || Needed(cut) <= _maxContextTokens) return (item.Compose(cut), true);
             keep = Math.Min(keep - 1, (long)(keep * 0.9));
         }
     }

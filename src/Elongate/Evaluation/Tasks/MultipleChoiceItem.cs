@@ -2,7 +2,8 @@ namespace Elongate.Evaluation.Tasks;
 
 /// <summary>
 /// One question scored by log-likelihood, in lm-evaluation-harness's <c>multiple_choice</c> terms: the model reads
-/// <see cref="Context"/> (after <see cref="Document"/>, when there is one) and each choice is the continuation
+/// <see cref="Description"/>, <see cref="Document"/> and <see cref="Context"/> (<see cref="FullContext"/>) and each
+/// choice is the continuation
 /// <see cref="Delimiter"/> + choice (lm-evaluation-harness's <c>target_delimiter</c>, a space by default, so
 /// "Answer:" is continued by " Paris").
 /// </summary>
@@ -64,6 +65,15 @@ public sealed record MultipleChoiceItem
     /// <summary>The continuations scored: <see cref="Delimiter"/> + each choice.</summary>
     public IReadOnlyList<string> Continuations => Choices.Select(c => Delimiter + c).ToArray();
 
-    /// <summary>The whole prompt: the document (if any) followed by the context.</summary>
-    public string FullContext => Document is null ? Context : Document + Context;
+    /// <summary>
+    /// Text before everything else, e.g. MMLU's "The following are multiple choice questions (with answers) about
+    /// {subject}.\n\n" (lm-evaluation-harness's <c>description</c>, which also precedes few-shot examples).
+    /// </summary>
+    public string Description { get; init; } = "";
+
+    /// <summary>The whole prompt: description, document (if any), context.</summary>
+    public string FullContext => Compose(Document);
+
+    /// <summary>The prompt with <paramref name="document"/> in place of <see cref="Document"/> (a shortened one).</summary>
+    public string Compose(string? document) => Description + document + Context;
 }

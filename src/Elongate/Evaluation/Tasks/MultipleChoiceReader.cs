@@ -124,15 +124,15 @@ public static partial class MultipleChoiceReader
                 var question = f.String("question").Trim();
                 var choices = f.Strings(root, "choices");
                 int gold = f.Gold("answer", choices.Count);
-                var sb = new StringBuilder();
-                // The per-subject yaml's description, with the dataset's snake_case subject spelled out.
-                if (root.TryGetProperty("subject", out _) && f.String("subject") is { Length: > 0 } subject)
-                    sb.Append("The following are multiple choice questions (with answers) about ").Append(subject.Replace('_', ' ')).Append(".\n\n");
-                sb.Append(question);
+                var sb = new StringBuilder(question);
                 for (int i = 0; i < choices.Count; i++) sb.Append('\n').Append(MultipleChoiceMetrics.Letter(i)).Append(". ").Append(choices[i]);
                 sb.Append("\nAnswer:");
                 var letters = Enumerable.Range(0, choices.Count).Select(MultipleChoiceMetrics.Letter).ToArray();
-                return [Item(f, id, sb.ToString(), letters, [gold])];
+                // The per-subject yaml's description, with the dataset's snake_case subject spelled out.
+                var description = root.TryGetProperty("subject", out _) && f.String("subject") is { Length: > 0 } subject
+                    ? "The following are multiple choice questions (with answers) about " + subject.Replace('_', ' ') + ".\n\n"
+                    : "";
+                return [Item(f, id, sb.ToString(), letters, [gold]) with { Description = description }];
             }
             case MultipleChoiceFormat.Piqa:
             {
