@@ -250,4 +250,14 @@ public sealed class MultipleChoiceTests : IDisposable
         var tqa = new MultipleChoiceItem("1/mc1", "Q: x\nA:", ["a", "b"], [0], MultipleChoiceScoring.TruthfulQaMc1);
         Assert.Throws<ArgumentException>(() => MultipleChoiceFewShot.Apply([tqa, tqa with { }], 1));
     }
+
+    [Theory]
+    [InlineData("abcdefgh", 4, "abgh")]
+    [InlineData("abcdefgh", 5, "abcgh")]
+    [InlineData("abcdefgh", 0, "")]
+    [InlineData("abcdefgh", 20, "abcdefgh")]
+    [InlineData("ab\U0001F600cd\U0001F600ef", 5, "abef")]             // never half an emoji at the head
+    [InlineData("\U0001F600abcd\U0001F600", 4, "\U0001F600\U0001F600")]  // nor at the tail
+    public void The_middle_cut_keeps_the_head_and_tail_without_splitting_a_surrogate_pair(string text, int keep, string expected) =>
+        Assert.Equal(expected, MultipleChoiceEvaluator.MiddleCut(text, keep));
 }

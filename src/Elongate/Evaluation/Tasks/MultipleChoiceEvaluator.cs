@@ -103,9 +103,8 @@ public sealed class MultipleChoiceEvaluator
     /// <summary>
     /// The prompt to score and whether the document was cut. Without a document the context is used as it is (the
     /// model reports an overflow itself). With one, the whole prompt must leave room for the longest continuation
-    /// (plus BOS); if it does not, the document keeps its start and end and loses its middle (as LongBench
-    /// truncates a long input: a document's opening and ending are where its framing and conclusions usually sit).
-    /// The cut is sized in characters from the token count and re-checked with the tokenizer,
+    /// (plus BOS); if it does not, the document keeps its start and end and loses its middle, as LongBench truncates
+    /// a long input, so the question is never the part that is cut. The cut is sized in characters from the token count and re-checked with the tokenizer,
     /// shrinking by 10% until it fits, because the exact character/token ratio varies along a document.
     /// </summary>
     internal (string Context, bool Truncated) FitContext(MultipleChoiceItem item, IReadOnlyList<string> continuations)
@@ -140,6 +139,6 @@ public sealed class MultipleChoiceEvaluator
         return string.Concat(text.AsSpan(0, head), text.AsSpan(tailStart));
     }
 
-    /// <summary>For messages: "model on task".</summary>
+    /// <summary>For messages: the model and the context budget items are fitted into.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{_model.Name} (≤{_maxContextTokens} tokens)");
 }
