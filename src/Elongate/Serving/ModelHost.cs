@@ -79,12 +79,7 @@ public sealed class ModelHost : IDisposable
     public long SlotBytes => _slots.Length * InferenceSession.RequiredBytes(_model.Config, ContextLength, _slots[0].Session.BatchSize, _slots[0].Session.CacheType);
 
     /// <summary>Tokenizes plain text as a prompt: BOS when the vocabulary asks for it, control tokens parsed.</summary>
-    public int[] TokenizePrompt(string text, bool parseSpecial = true)
-    {
-        var v = Tokenizer.Vocabulary;
-        bool writesBos = v.BosId >= 0 && text.StartsWith(v.Pieces[v.BosId], StringComparison.Ordinal) && parseSpecial;
-        return Tokenizer.Encode(text, addBos: v.BosId >= 0 && v.AddBos && !writesBos, addEos: false, parseSpecial: parseSpecial);
-    }
+    public int[] TokenizePrompt(string text, bool parseSpecial = true) => PromptEncoding.Encode(Tokenizer, text, parseSpecial);
 
     /// <summary>Renders messages with the chat template and tokenizes them, ending with the assistant's cue.</summary>
     /// <exception cref="InvalidOperationException">The model has no chat template.</exception>
@@ -93,7 +88,7 @@ public sealed class ModelHost : IDisposable
     {
         var template = Template ?? throw new InvalidOperationException(
             $"{ModelName} has no chat template Elongate recognises: start the server with --chat-template NAME");
-        return TokenizePrompt(template.Apply(messages, addAssistantPrompt: true));
+        return PromptEncoding.EncodeChat(Tokenizer, template, messages);
     }
 
     /// <summary>
@@ -189,6 +184,14 @@ public sealed class ModelHost : IDisposable
     {
         var session = slot.Session;
         var prompt = request.PromptTokens;
+        bool annotate = request.Echo || request.LogProbs is not null;
+        if (annotate && request.MaxTokens == 0)
+        {
+            // Scoring a text (echo, max_tokens 0): nothing to generate, only the log-probabilities pass below.
+            var sw0 = Stopwatch.StartNew();
+            var (echo0, logProbs0) = Annotate(slot, request, [], "", cancel);
+            return new GenerationResult("", StopReason.Length, prompt.Length, 0, 0, sw0.Elapsed, TimeSpan.Zero, echo0, logProbs0);
+        }
         int reuse = Math.Min(CommonPrefix(slot.Cached, prompt), prompt.Length - 1);
         session.Truncate(Math.Min(reuse, session.Position));
         reuse = session.Position;
@@ -212,7 +215,124 @@ public sealed class ModelHost : IDisposable
         slot.Cached.Add(prompt[^1]);
         slot.Cached.AddRange(run.Tokens);
         slot.Cached.RemoveRange(session.Position, slot.Cached.Count - session.Position);
-        return new GenerationResult(run.Text, run.Reason, prompt.Length, run.Tokens.Count, reuse, prefill + run.Stats.PromptTime, run.Stats.GenerationTime);
+        if (!annotate || run.Reason == StopReason.Cancelled)
+            return new GenerationResult(run.Text, run.Reason, prompt.Length, run.Tokens.Count, reuse, prefill + run.Stats.PromptTime, run.Stats.GenerationTime);
+        var (echo, logProbs) = Annotate(slot, request, run.Tokens, run.Text, cancel);
+        return new GenerationResult(run.Text, run.Reason, prompt.Length, run.Tokens.Count, reuse, prefill + run.Stats.PromptTime, run.Stats.GenerationTime,
+            echo, logProbs);
+    }
+
+    /// <summary>
+    /// The echoed prompt and the log-probabilities a request asked for, over the prompt (when echoed) and the
+    /// generated tokens that the returned text covers. Logits come from one batched pass over those tokens in the
+    /// slot's session: decoding did not keep them, and a row's logits do not depend on the batch it is computed in
+    /// beyond the last bits. The prompt's own log-probabilities need the logits at every prompt position, so an echo
+    /// recomputes the prompt from position 0 rather than reusing the cache.
+    /// </summary>
+    private (string? Echo, CompletionLogProbs? LogProbs) Annotate(Slot slot, GenerationRequest request, IReadOnlyList<int> generated, string text,
+        CancellationToken cancel)
+    {
+        var prompt = request.PromptTokens;
+        // Generated tokens whose text starts inside the returned text (a stop string may cut the last ones off).
+        var genOffsets = Offsets(generated, out int genLength, out _);
+        int kept = generated.Count;
+        if (genLength > text.Length) while (kept > 0 && genOffsets[kept - 1] >= text.Length) kept--;
+        var all = new int[prompt.Length + kept];
+        prompt.CopyTo(all, 0);
+        for (int j = 0; j < kept; j++) all[prompt.Length + j] = generated[j];
+
+        string? echo = null;
+        int first = prompt.Length, textBase = 0;
+        int[] promptOffsets = [];
+        if (request.Echo)
+        {
+            promptOffsets = Offsets(prompt, out _, out var decoded);
+            echo = request.PromptText ?? decoded;
+            first = 0;
+            textBase = echo.Length;
+        }
+        if (request.LogProbs is not { } top) return (echo, null);
+
+        var logProbs = new double?[all.Length - first];
+        var tops = new IReadOnlyList<KeyValuePair<string, double>>?[all.Length - first];
+        var session = slot.Session;
+        // Logits at position p predict token p + 1: positions from first − 1 through the second-to-last token are needed.
+        int p0 = Math.Max(first - 1, 0);
+        session.Truncate(Math.Min(p0, session.Position));
+        if (slot.Cached.Count > session.Position) slot.Cached.RemoveRange(session.Position, slot.Cached.Count - session.Position);
+        while (session.Position < p0)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int at = session.Position, n = Math.Min(session.BatchSize, p0 - at);
+            session.Forward(all.AsSpan(at, n));
+            slot.Cached.AddRange(all.AsSpan(at, n));
+        }
+        var ids = new int[top];
+        for (int at = p0; at < all.Length - 1;)
+        {
+            cancel.ThrowIfCancellationRequested();
+            int n = Math.Min(session.BatchSize, all.Length - 1 - at);
+            var rows = session.ForwardAll(all.AsSpan(at, n));
+            slot.Cached.AddRange(all.AsSpan(at, n));
+            for (int t = 0; t < n; t++)
+            {
+                int target = at + t + 1;
+                if (target < first) continue;
+                var logits = rows[t];
+                double lse = Kernels.LogSoftmax.LogSumExp(logits);
+                logProbs[target - first] = logits[all[target]] - lse;
+                int count = Kernels.LogSoftmax.Top(logits, top, ids);
+                var list = new List<KeyValuePair<string, double>>(count);
+                for (int k = 0; k < count; k++) list.Add(new(TokenText(ids[k]), logits[ids[k]] - lse));
+                tops[target - first] = list;
+            }
+            at += n;
+        }
+
+        var tokens = new string[all.Length - first];
+        var offsets = new int[all.Length - first];
+        for (int i = first; i < all.Length; i++)
+        {
+            tokens[i - first] = TokenText(all[i]);
+            offsets[i - first] = i < prompt.Length ? Math.Min(promptOffsets[i], textBase) : textBase + genOffsets[i - prompt.Length];
+        }
+        return (echo, new CompletionLogProbs(all[first..], tokens, logProbs, tops, offsets));
+    }
+
+    /// <summary>
+    /// Where each token's text starts in the text the tokens decode to, decoded as generation decodes (one UTF-8
+    /// stream; the dummy-prefix space dropped after BOS), with the decoded text and its length.
+    /// </summary>
+    private int[] Offsets(IReadOnlyList<int> ids, out int length, out string text)
+    {
+        var decoder = new StreamingDecoder(Tokenizer);
+        var offsets = new int[ids.Count];
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < ids.Count; i++)
+        {
+            offsets[i] = sb.Length;
+            sb.Append(decoder.Push(ids[i]));
+        }
+        sb.Append(decoder.Flush());
+        length = sb.Length;
+        text = sb.ToString();
+        return offsets;
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(false, true);
+
+    /// <summary>A token's text for the logprobs lists: its bytes as UTF-8 (control tokens by name), or OpenAI's "bytes:\xNN" for part of a character.</summary>
+    private string TokenText(int id)
+    {
+        var bytes = Tokenizer.TokenBytes(id, special: true);
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return "bytes:" + string.Concat(bytes.Select(b => $"\\x{b:x2}"));
+        }
     }
 
     private static ChatTemplate? TryDetect(string? jinja, string source)

@@ -71,7 +71,7 @@ internal static class OpenAiJsonWriter
     {
         Head(w, id, "text_completion", created, model);
         w.WriteStartArray("choices");
-        CompletionChoice(w, r.Text, r.FinishReason);
+        CompletionChoice(w, r.Echo is null ? r.Text : r.Echo + r.Text, r.FinishReason, r.LogProbs);
         w.WriteEndArray();
         Usage(w, r);
         w.WriteEndObject();
@@ -132,14 +132,59 @@ internal static class OpenAiJsonWriter
         w.WriteString("model", model);
     }
 
-    private static void CompletionChoice(Utf8JsonWriter w, string text, StopReason? finish)
+    private static void CompletionChoice(Utf8JsonWriter w, string text, StopReason? finish, CompletionLogProbs? logProbs = null)
     {
         w.WriteStartObject();
         w.WriteString("text", Clean(text));
         w.WriteNumber("index", 0);
-        w.WriteNull("logprobs");
+        if (logProbs is null) w.WriteNull("logprobs");
+        else LogProbs(w, logProbs);
         NullableString(w, "finish_reason", finish is { } f ? Finish(f) : null);
         w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// OpenAI's legacy logprobs object: parallel lists tokens, token_logprobs (null for the sequence's first token),
+    /// top_logprobs ({token text: log-probability}, most likely first) and text_offset. Numbers are written in full
+    /// (shortest round-trip form), so a client reads back exactly the doubles the server computed.
+    /// </summary>
+    private static void LogProbs(Utf8JsonWriter w, CompletionLogProbs p)
+    {
+        w.WriteStartObject("logprobs");
+        w.WriteStartArray("tokens");
+        foreach (var t in p.Tokens) w.WriteStringValue(Clean(t));
+        w.WriteEndArray();
+        w.WriteStartArray("token_logprobs");
+        foreach (var l in p.TokenLogProbs) Number(w, l);
+        w.WriteEndArray();
+        w.WriteStartArray("top_logprobs");
+        foreach (var top in p.TopLogProbs)
+        {
+            if (top is null) { w.WriteNullValue(); continue; }
+            w.WriteStartObject();
+            // An object cannot repeat a key: two tokens with the same text (a byte token and a piece) keep the likelier.
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (token, l) in top)
+            {
+                var key = Clean(token);
+                if (!seen.Add(key)) continue;
+                w.WritePropertyName(key);
+                Number(w, l);
+            }
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("text_offset");
+        foreach (var o in p.TextOffsets) w.WriteNumberValue(o);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>A log-probability, or null where it is not finite (a logit of −∞): JSON has no infinities.</summary>
+    private static void Number(Utf8JsonWriter w, double? value)
+    {
+        if (value is { } v && double.IsFinite(v)) w.WriteNumberValue(v);
+        else w.WriteNullValue();
     }
 
     private static void Usage(Utf8JsonWriter w, GenerationResult r)

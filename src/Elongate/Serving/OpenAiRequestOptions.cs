@@ -20,12 +20,16 @@ internal sealed record OpenAiRequestOptions
     public bool IncludeUsage { get; init; }
 
     /// <summary>Reads the shared fields of a request object, refusing what Elongate cannot honour.</summary>
-    public static OpenAiRequestOptions Read(JsonElement root, int contextLength)
+    /// <param name="root">The request object.</param>
+    /// <param name="contextLength">The served context, the most max_tokens can be.</param>
+    /// <param name="minMaxTokens">The least max_tokens may be: 1, or 0 for a completion that echoes its prompt (scoring a text).</param>
+    public static OpenAiRequestOptions Read(JsonElement root, int contextLength, int minMaxTokens = 1)
     {
         var model = String(root, "model");
         // max_completion_tokens is the current name, max_tokens the older one; both are accepted.
         var maxTokens = Integer(root, "max_completion_tokens", param: "max_completion_tokens") ?? Integer(root, "max_tokens");
-        if (maxTokens is < 1) throw OpenAiError.Invalid($"max_tokens must be at least 1, not {maxTokens}", "max_tokens");
+        if (maxTokens < minMaxTokens)
+            throw OpenAiError.Invalid($"max_tokens must be at least {minMaxTokens}{(minMaxTokens > 0 ? " (0 only with \"echo\": true)" : "")}, not {maxTokens}", "max_tokens");
         if (maxTokens > contextLength)
             throw OpenAiError.Invalid($"max_tokens is {maxTokens}, more than the model's {contextLength}-token context", "max_tokens", "max_tokens_exceeded");
         var n = Integer(root, "n");

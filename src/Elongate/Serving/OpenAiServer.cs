@@ -26,8 +26,10 @@ namespace Elongate.Serving;
 /// </summary>
 /// <remarks>
 /// <para><b>Requests.</b> max_tokens (or max_completion_tokens), temperature, top_p, top_k (an extension), seed, stop
-/// (a string or up to 16), stream and stream_options.include_usage are honoured; n must be 1, and fields Elongate
-/// cannot honour (penalties, logit biases, tools, log-probabilities, JSON output) are refused with 400 rather than
+/// (a string or up to 16), stream and stream_options.include_usage are honoured; n must be 1. /v1/completions also
+/// takes OpenAI's legacy <c>echo</c> and <c>logprobs</c> (0–5 alternatives; not streamed), with <c>max_tokens: 0</c>
+/// allowed when echoing, which is how clients score a text (lm-evaluation-harness, vLLM). Fields Elongate cannot
+/// honour (penalties, logit biases, tools, chat log-probabilities, JSON output) are refused with 400 rather than
 /// ignored; unknown fields are ignored. "model" must be the served name (or absent). The extension
 /// <c>"truncate": true</c> drops the oldest non-system messages until a chat request fits; without it nothing is ever
 /// truncated and a request that does not fit is a 400 with the token counts.</para>
@@ -264,7 +266,7 @@ public sealed class OpenAiServer : IAsyncDisposable
         CheckModel(req.Options.Model);
         var prompt = req.PromptTokens ?? _host.TokenizePrompt(req.PromptText!);
         if (prompt.Length == 0) throw OpenAiError.Invalid("The prompt is empty (and the vocabulary adds no BOS token to start from).", "prompt");
-        var request = Request(prompt, req.Options, req.Options.Stop);
+        var request = Request(prompt, req.Options, req.Options.Stop) with { Echo = req.Echo, LogProbs = req.LogProbs, PromptText = req.PromptText };
         await GenerateAsync(ctx, request, req.Options, chat: false).ConfigureAwait(false);
     }
 
