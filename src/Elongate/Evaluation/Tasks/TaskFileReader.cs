@@ -6,7 +6,8 @@ namespace Elongate.Evaluation.Tasks;
 /// Reads task files: L-Eval's JSON Lines and the SCROLLS / ZeroSCROLLS style, detected per file from its first line.
 /// <list type="bullet">
 /// <item>L-Eval (a line has `instructions`): `input` is the document, `instructions[i]` a question and `outputs[i]` its
-/// reference; `evaluation` (exam, f1 or rouge) is the metric and must agree on every line.</item>
+/// reference; `evaluation` (exam, f1 or rouge) is the metric and must agree on every line; lines L-Eval marks "LLM" or "human"
+/// (its judged subset) are kept and scored by the metric of the others.</item>
 /// <item>SCROLLS style (a line has `id`, `input` and `output` or `outputs[]`): ZeroSCROLLS lines that carry
 /// `document_start_index`/`document_end_index` (and `query_start_index`/`query_end_index`) are cut at those character
 /// offsets; otherwise, as SCROLLS writes them, the question is the text before the first blank line and the document
@@ -118,10 +119,10 @@ public static class TaskFileReader
             if (format is { } f && f != lineFormat)
                 throw new TaskDataException(full, lineNumber, $"a {lineFormat} line in a file whose first line is {f}");
             format = lineFormat;
-            if (root.TryGetProperty("evaluation", out var ev))
+            if (root.TryGetProperty("evaluation", out var ev) && !IsJudgeLabel(ev))
             {
                 var m = ev.ValueKind == JsonValueKind.String ? ParseMetric(ev.GetString()) : null;
-                if (m is null) throw new TaskDataException(full, lineNumber, $"evaluation must be \"exam\", \"f1\" or \"rouge\", got {ev.GetRawText()}", "evaluation");
+                if (m is null) throw new TaskDataException(full, lineNumber, $"evaluation must be \"exam\", \"f1\" or \"rouge\" (or L-Eval's \"LLM\"/\"human\"), got {ev.GetRawText()}", "evaluation");
                 if (declared is { } d && d != m)
                     throw new TaskDataException(full, lineNumber, $"evaluation {ev.GetString()} differs from the file's earlier {d.ToString().ToLowerInvariant()}", "evaluation");
                 declared = m;
@@ -135,6 +136,13 @@ public static class TaskFileReader
             ?? throw new TaskDataException(full, $"cannot tell how to score task '{name}': the lines have no \"evaluation\" key and the name is not a known task; give --metric exam|f1|rouge");
         return new TaskFile(full, name, format.Value, resolved, documents);
     }
+
+    /// <summary>
+    /// L-Eval marks a few lines of its open-ended files "LLM" or "human": the subset it also judges with GPT-4 or
+    /// people. They are the same kind of question, so they are kept and scored by the file's automatic metric.
+    /// </summary>
+    private static bool IsJudgeLabel(JsonElement evaluation) =>
+        evaluation.ValueKind == JsonValueKind.String && evaluation.GetString()?.Trim().ToLowerInvariant() is "llm" or "human";
 
     private static TaskDocument ReadLEval(string file, int line, JsonElement root, int index)
     {
