@@ -20,17 +20,8 @@ public static partial class RougeL
     public static string[] Tokenize(string text) =>
         NonAlphanumeric().Replace(text.ToLowerInvariant(), " ").Split(' ', StringSplitOptions.RemoveEmptyEntries);
 
-    /// <summary>Scores <paramref name="prediction"/> against <paramref name="reference"/>.</summary>
-    public static RougeScore Score(string reference, string prediction)
-    {
-        var r = Tokenize(reference);
-        var p = Tokenize(prediction);
-        if (r.Length == 0 || p.Length == 0) return new RougeScore(0, 0, 0);
-        int lcs = LongestCommonSubsequence(r, p);
-        double precision = (double)lcs / p.Length, recall = (double)lcs / r.Length;
-        double f = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
-        return new RougeScore(precision, recall, f);
-    }
+    /// <summary>Scores <paramref name="prediction"/> against <paramref name="reference"/> (rouge-score's rougeL without stemming).</summary>
+    public static RougeScore Score(string reference, string prediction) => Tasks.Rouge.Lcs(Tokenize(reference), Tokenize(prediction));
 
     /// <summary>Length of the longest common subsequence, in O(|a|·|b|) time and O(|b|) memory.</summary>
     public static int LongestCommonSubsequence(IReadOnlyList<string> a, IReadOnlyList<string> b)
