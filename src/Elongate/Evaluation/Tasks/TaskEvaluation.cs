@@ -58,6 +58,7 @@ public static class TaskEvaluation
 
         var builder = new TaskPromptBuilder(model, options.Prompts, options.Truncation, options.Chat);
         var plan = Plan(files, options).ToList();
+        CheckReferences(plan.Select(p => (p.File, p.Document, p.Query)).Distinct());
         var kept = new List<TaskExampleResult>(plan.Count);
         int count = 0, resumed = 0, answered = 0;
         foreach (var (file, shots, length, document, query) in plan)
@@ -121,17 +122,21 @@ public static class TaskEvaluation
             {
                 return new TaskExampleResult(file.Name, document.Index, query.Index, query.Id, shots, length, metric, prompt.Examples.Count,
                     e.PromptTokens, 0, prompt.DocumentTokens, prompt.KeptDocumentTokens, prompt.Truncated, prompt.OverBudget,
-                    "", query.References, null, 0, false, watch.Elapsed.TotalSeconds, e.Message);
+                    "", query.References, null, 0, null, null, null, false, watch.Elapsed.TotalSeconds, e.Message);
             }
             var prediction = generation.Text.Trim();
             var score = Best(file, prediction, query.References);
             return new TaskExampleResult(file.Name, document.Index, query.Index, query.Id, shots, length, metric, prompt.Examples.Count,
                 generation.PromptTokens, generation.GeneratedTokens, prompt.DocumentTokens, prompt.KeptDocumentTokens, prompt.Truncated, prompt.OverBudget,
-                prediction, query.References, score.Extracted, score.Value, score.Parsed, watch.Elapsed.TotalSeconds, null);
+                prediction, query.References, score.Extracted, score.Value, score.Rouge?.Rouge1.FMeasure, score.Rouge?.Rouge2.FMeasure, score.Rouge?.RougeL.FMeasure,
+                score.Parsed, watch.Elapsed.TotalSeconds, null);
         }
     }
 
-    /// <summary>The prediction's score against its best reference (a parsed score wins ties, so one readable reference counts as parsed).</summary>
+    /// <summary>
+    /// The prediction's score against its best reference by <see cref="TaskScore.Value"/> (ROUGE-L for rouge tasks); a
+    /// parsed score wins ties, so one readable reference counts as parsed.
+    /// </summary>
     public static TaskScore Best(TaskFile file, string prediction, IReadOnlyList<string> references)
     {
         TaskScore? best = null;
@@ -141,6 +146,29 @@ public static class TaskEvaluation
             if (best is not { } b || s.Value > b.Value || (s.Value == b.Value && s.Parsed && !b.Parsed)) best = s;
         }
         return best ?? throw new ArgumentException($"{file.Name}: a question without references");
+    }
+
+    /// <summary>
+    /// Scores every reference against itself before any question is asked, so a reference the scorer cannot read
+    /// (an exam reference without an option letter, say) stops the run at once with its file and line, not hours in.
+    /// </summary>
+    /// <exception cref="TaskDataException">A reference the task's scorer rejects.</exception>
+    public static void CheckReferences(IEnumerable<(TaskFile File, TaskDocument Document, TaskQuery Query)> questions)
+    {
+        foreach (var (file, document, query) in questions)
+            foreach (var reference in query.References)
+            {
+                var format = ExamAnswer.FormatFor(file.Name, reference);
+                try
+                {
+                    TaskScoring.Score(file.Metric, format, reference, reference);
+                }
+                catch (FormatException e)
+                {
+                    throw new TaskDataException(file.Path, document.LineNumber,
+                        $"question {query.Index} ({query.Id}): the {Name(file.Metric)} scorer cannot read its reference as {format}: {e.Message}", inner: e);
+                }
+            }
     }
 
     /// <summary>The report of <paramref name="results"/> (the run's questions, in plan order).</summary>
@@ -154,7 +182,17 @@ public static class TaskEvaluation
                 {
                     var rs = results.Where(r => r.Task == file.Name && r.Shots == shots && r.Length == length).ToList();
                     if (rs.Count == 0) continue;
-                    cells.Add(new TaskCell(file.Name, Name(file.Metric), length, shots, rs.Count, rs.Average(r => r.Score),
+                    double? r1 = null, r2 = null, rl = null;
+                    double score = rs.Average(r => r.Score);
+                    if (file.Metric == TaskMetric.Rouge)
+                    {
+                        // The benchmarks' rouge number: the geometric mean of the task's mean F-measures (an unanswered question counts 0).
+                        r1 = rs.Average(r => r.Rouge1 ?? 0);
+                        r2 = rs.Average(r => r.Rouge2 ?? 0);
+                        rl = rs.Average(r => r.RougeL ?? 0);
+                        score = Math.Cbrt(r1.Value * r2.Value * rl.Value);
+                    }
+                    cells.Add(new TaskCell(file.Name, Name(file.Metric), length, shots, rs.Count, score, r1, r2, rl,
                         rs.Count(r => !r.Parsed), rs.Count(r => r.Truncated), rs.Count(r => r.Error is not null),
                         rs.Sum(r => (long)r.PromptTokens), rs.Sum(r => (long)r.GeneratedTokens), rs.Sum(r => r.Seconds)));
                 }

@@ -22,14 +22,17 @@ namespace Elongate.Evaluation.Tasks;
 /// <param name="Prediction">The model's answer, before the first stop string, trimmed.</param>
 /// <param name="References">Reference answers.</param>
 /// <param name="Extracted">What the scorer read from the answer (letter, number, ...), when it extracts one.</param>
-/// <param name="Score">Score against the best-matching reference.</param>
+/// <param name="Score">Score against the best-matching reference (for rouge tasks its ROUGE-L F-measure).</param>
+/// <param name="Rouge1">ROUGE-1 F-measure against that reference (rouge tasks only).</param>
+/// <param name="Rouge2">ROUGE-2 F-measure (rouge tasks only).</param>
+/// <param name="RougeL">ROUGE-L F-measure (rouge tasks only).</param>
 /// <param name="Parsed">False when the scorer could not read an answer of the expected form from the prediction.</param>
 /// <param name="Seconds">Wall time of the generation.</param>
 /// <param name="Error">Why there is no answer (the prompt did not fit the model's context), else null; such a question scores 0 and counts as unparsed.</param>
 public sealed record TaskExampleResult(
     string Task, int Document, int Query, string Id, int Shots, int Length, string Metric,
     int Examples, int PromptTokens, int GeneratedTokens, int DocumentTokens, int KeptDocumentTokens, bool Truncated, bool OverBudget,
-    string Prediction, IReadOnlyList<string> References, string? Extracted, double Score, bool Parsed, double Seconds, string? Error)
+    string Prediction, IReadOnlyList<string> References, string? Extracted, double Score, double? Rouge1, double? Rouge2, double? RougeL, bool Parsed, double Seconds, string? Error)
 {
     /// <summary>The resume key.</summary>
     [System.Text.Json.Serialization.JsonIgnore]

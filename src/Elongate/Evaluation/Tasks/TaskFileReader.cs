@@ -45,13 +45,7 @@ public static class TaskFileReader
     public static TaskMetric? MetricForTask(string task) => KnownMetrics.TryGetValue(task, out var m) ? m : null;
 
     /// <summary>Parses "exam", "f1" or "rouge" (any case); null otherwise.</summary>
-    public static TaskMetric? ParseMetric(string? text) => text?.Trim().ToLowerInvariant() switch
-    {
-        "exam" => TaskMetric.Exam,
-        "f1" => TaskMetric.F1,
-        "rouge" => TaskMetric.Rouge,
-        _ => null,
-    };
+    public static TaskMetric? ParseMetric(string? text) => TaskScoring.TryParseMetric(text, out var m) ? m : null;
 
     /// <summary>
     /// The task files named by <paramref name="paths"/>: files as given, folders searched recursively for *.jsonl

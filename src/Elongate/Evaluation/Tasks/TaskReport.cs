@@ -2,7 +2,7 @@ namespace Elongate.Evaluation.Tasks;
 
 /// <summary>
 /// The summary of a task run (report.json): one cell per task × length × shots and an overall row per length × shots.
-/// Scores are means of per-question scores in [0, 1]; the overall score is the mean of the task scores (each task
+/// Scores are in [0, 1] (<see cref="TaskCell.Score"/>); the overall score is the mean of the task scores (each task
 /// weighs the same, as L-Eval and ZeroSCROLLS average). Built from the results file alone, so a resumed run reports
 /// exactly what an uninterrupted one would (time aside).
 /// </summary>
@@ -29,14 +29,20 @@ public sealed record TaskReport(string Model, int ContextLength, string Truncati
 /// <param name="Length">Length cap.</param>
 /// <param name="Shots">Few-shot examples asked for.</param>
 /// <param name="N">Questions.</param>
-/// <param name="Score">Mean score in [0, 1].</param>
+/// <param name="Score">
+/// Score in [0, 1]: the mean per-question score for exam and f1 tasks; for rouge tasks the geometric mean of the mean
+/// ROUGE-1/2/L F-measures (ZeroSCROLLS' score, L-Eval's LEval_score).
+/// </param>
+/// <param name="Rouge1">Mean ROUGE-1 F-measure (rouge tasks; null otherwise).</param>
+/// <param name="Rouge2">Mean ROUGE-2 F-measure.</param>
+/// <param name="RougeL">Mean ROUGE-L F-measure.</param>
 /// <param name="Unparsed">Answers the scorer could not read (including questions without an answer).</param>
 /// <param name="Truncated">Questions whose document was cut.</param>
 /// <param name="Errors">Questions the model could not answer (prompt beyond its context).</param>
 /// <param name="PromptTokens">Prompt tokens processed.</param>
 /// <param name="GeneratedTokens">Tokens generated.</param>
 /// <param name="Seconds">Generation time.</param>
-public sealed record TaskCell(string Task, string Metric, int Length, int Shots, int N, double Score, int Unparsed, int Truncated, int Errors,
+public sealed record TaskCell(string Task, string Metric, int Length, int Shots, int N, double Score, double? Rouge1, double? Rouge2, double? RougeL, int Unparsed, int Truncated, int Errors,
     long PromptTokens, long GeneratedTokens, double Seconds);
 
 /// <summary>All tasks at one length and shot count.</summary>
