@@ -45,9 +45,13 @@ internal sealed class ServerTestKit : IAsyncDisposable
     public static LlamaModel TheModel(int context) =>
         ScriptedModels.Scripted(ScriptedModels.Config(Phi3.Vocabulary.Count, context), Array.IndexOf(Phi3.Vocabulary.Pieces, "\u2581the"));
 
-    public static async Task<ServerTestKit> StartAsync(LlamaModel model, ModelHostOptions hostOptions, OpenAiServerOptions? serverOptions = null)
+    public static Task<ServerTestKit> StartAsync(LlamaModel model, ModelHostOptions hostOptions, OpenAiServerOptions? serverOptions = null) =>
+        StartAsync(model, Phi3, hostOptions with { Template = hostOptions.Template ?? ChatTemplate.FromName("phi3") }, serverOptions);
+
+    /// <summary>A server for any model and tokenizer (the chat template is the options' or the vocabulary's own).</summary>
+    public static async Task<ServerTestKit> StartAsync(LlamaModel model, ITokenizer tokenizer, ModelHostOptions hostOptions, OpenAiServerOptions? serverOptions = null)
     {
-        var host = new ModelHost(model, Phi3, hostOptions with { ModelName = hostOptions.ModelName ?? "tiny", Template = hostOptions.Template ?? ChatTemplate.FromName("phi3") });
+        var host = new ModelHost(model, tokenizer, hostOptions with { ModelName = hostOptions.ModelName ?? "tiny" });
         var server = new OpenAiServer(host, (serverOptions ?? new OpenAiServerOptions()) with { Port = 0 });
         await server.StartAsync();
         var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };

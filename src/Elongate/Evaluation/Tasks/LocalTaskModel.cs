@@ -86,7 +86,8 @@ public sealed class LocalTaskModel : ITaskModel
     public async Task<TaskGeneration> GenerateAsync(TaskGenerationRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ArgumentOutOfRangeException.ThrowIfNegative(request.MaxNewTokens);
+        // At least one token, as an OpenAI server requires, so a request means the same here and remotely.
+        ArgumentOutOfRangeException.ThrowIfLessThan(request.MaxNewTokens, 1);
         var prompt = PromptTokens(request);
         if (prompt.Length == 0) throw new ArgumentException("the prompt is empty and the vocabulary adds no BOS to start from");
         if (prompt.Length + request.MaxNewTokens > ContextLength) throw new ContextOverflowException(prompt.Length, request.MaxNewTokens, ContextLength);
@@ -104,7 +105,6 @@ public sealed class LocalTaskModel : ITaskModel
                 _session.Forward(prompt.AsSpan(at, n));
                 at += n;
             }
-            if (request.MaxNewTokens == 0) return new TaskGeneration("", prompt.Length, 0);
             var run = TextGenerator.GenerateText(_session, [prompt[^1]], request.MaxNewTokens, new Sampler(SamplingOptions.Greedy),
                 _tokenizer, stops, _stopIds, onText: null, cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
