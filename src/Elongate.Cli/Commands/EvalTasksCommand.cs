@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Elongate.Evaluation;
 using Elongate.Evaluation.Tasks;
-using Elongate.Model;
+using Elongate.Serving;
 using Elongate.Tokenization;
 using Spectre.Console;
 
@@ -35,7 +35,7 @@ internal static class EvalTasksCommand
         var tasks = new Option<string[]>("--tasks", "-t") { Description = "Task files (.jsonl) or folders of them (searched recursively)", AllowMultipleArgumentsPerToken = true };
         var model = new Option<string?>("--model", "-m") { Description = "Local model: GGUF, llama2.c .bin, or a Hugging Face folder" };
         var tokenizer = new Option<string?>("--tokenizer", "-z") { Description = "tokenizer.model, tokenizer.bin, tokenizer.json (or its folder) or a GGUF (default: the model's own vocabulary)" };
-        var context = new Option<int>("--context", "-c") { Description = "Local session context in tokens (default: the largest length)" };
+        var context = new Option<int>("--context", "-c") { Description = "Local model: session context in tokens (default: the largest length); --endpoint: a cap on the server's context (default: what the server reports)" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template of a local model for --chat, overriding its own (one of: {string.Join(", ", ChatTemplate.Names)})" };
         var endpoint = new EndpointOptions();
         var maxInput = new Option<int>("--max-input") { Description = "Cap on prompt + answer budget in tokens (the paper truncates to 16,384)", DefaultValueFactory = _ => 16384 };
@@ -70,6 +70,7 @@ internal static class EvalTasksCommand
             var outDir = parse.GetValue(output) ?? throw new ArgumentException("--out: give an output folder");
             bool remote = endpoint.IsRemote(parse);
             if (remote == (parse.GetValue(model) is not null)) throw new ArgumentException("give either --model or --endpoint");
+            if (remote && parse.GetValue(chatTemplate) is not null) throw new ArgumentException("--chat-template applies to a local --model; the server applies its own");
             int cap = parse.GetValue(maxInput);
             if (cap <= 0) throw new ArgumentException("--max-input must be positive");
             var caps = parse.GetValue(lengths) is { } l ? EvalSupport.ParseInts(l, "--lengths") : [cap];
@@ -96,7 +97,7 @@ internal static class EvalTasksCommand
                 Prompts = TaskPrompts.Load(parse.GetValue(prompts), files.Select(f => f.Name).ToList()),
             };
             options.Validate();
-            using var taskModel = remote ? OpenRemote(parse, endpoint) : OpenLocal(parse, model, tokenizer, context, chatTemplate, rope, running, caps, stderr);
+            using var taskModel = remote ? OpenRemote(parse, endpoint, tokenizer, context) : OpenLocal(parse, model, tokenizer, context, chatTemplate, rope, running, caps, stderr);
             if (caps.Any(c => c > taskModel.ContextLength))
                 stderr.WriteLine($"note: {taskModel.Name} has a {taskModel.ContextLength}-token context; longer lengths are capped to it");
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -135,8 +136,31 @@ internal static class EvalTasksCommand
         return new LocalTaskModel(m, tok, ctx, template, ownsModel: true);
     }
 
-    private static ITaskModel OpenRemote(ParseResult parse, EndpointOptions endpoint) =>
-        throw new ArgumentException("--endpoint: remote task models are not available in this build yet; use --model");
+    /// <summary>
+    /// The model behind --endpoint: --remote-model picks it (default: the first the server lists), --api-key-env names
+    /// the key's variable, --context caps the server's context, and --tokenizer replaces llama-server's /tokenize.
+    /// </summary>
+    private static ITaskModel OpenRemote(ParseResult parse, EndpointOptions endpoint, Option<string?> tokenizer, Option<int> context)
+    {
+        var url = parse.GetValue(endpoint.Endpoint)!;
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri)) throw new ArgumentException($"--endpoint '{url}' is not an absolute URL");
+        string? key = null;
+        if (parse.GetValue(endpoint.ApiKeyEnv) is { } variable)
+        {
+            key = Environment.GetEnvironmentVariable(variable);
+            if (string.IsNullOrEmpty(key)) throw new ArgumentException($"--api-key-env: environment variable {variable} is not set");
+        }
+        int ctx = parse.GetValue(context);
+        if (ctx < 0) throw new ArgumentException("--context must be ≥ 0");
+        var options = new RemoteTaskModelOptions
+        {
+            Model = parse.GetValue(endpoint.RemoteModel),
+            ApiKey = key,
+            ContextLength = ctx,
+            Tokenizer = parse.GetValue(tokenizer) is { } path ? Formats.TokenizerLoader.Load(path) : null,
+        };
+        return RemoteTaskModel.ConnectAsync(uri, options).GetAwaiter().GetResult();
+    }
 
     /// <summary>Runs with a progress bar on a terminal, else one line per finished cell on stderr.</summary>
     private static TaskReport Run(ITaskModel model, IReadOnlyList<TaskFile> files, TaskRunOptions options, TextWriter stdout, TextWriter stderr)

@@ -18,9 +18,11 @@ namespace Elongate.Evaluation.Tasks;
 /// An answer the scorer cannot read scores 0 and is counted as unparsed.
 /// </para>
 /// <para>
-/// A prompt the model still refuses as too long (a tokenizer or chat template that counts more tokens than the
-/// harness measured) is rebuilt for a cap smaller by the excess and retried, twice; if it still does not fit, the
-/// question is recorded with its error, scores 0 and counts as unparsed, and the run goes on.
+/// A prompt whose non-document part (question, examples' questions and answers) and answer budget exceed the model's
+/// context is not sent: it is recorded with an error, scores 0 and counts as unparsed. A prompt the model refuses
+/// with <see cref="Common.ContextOverflowException"/> (a chat template that counts more tokens than the harness
+/// measured) is rebuilt for a cap smaller by the excess and retried, twice; if it still does not fit, the question is
+/// recorded with its error, scores 0 and counts as unparsed, and the run goes on.
 /// </para>
 /// </summary>
 public static class TaskEvaluation
@@ -59,6 +61,7 @@ public static class TaskEvaluation
         var builder = new TaskPromptBuilder(model, options.Prompts, options.Truncation, options.Chat);
         var plan = Plan(files, options).ToList();
         CheckReferences(plan.Select(p => (p.File, p.Document, p.Query)).Distinct());
+        CheckRoom(model, builder, files, options);
         var kept = new List<TaskExampleResult>(plan.Count);
         int count = 0, resumed = 0, answered = 0;
         foreach (var (file, shots, length, document, query) in plan)
@@ -105,6 +108,15 @@ public static class TaskEvaluation
         for (int attempt = 0; ; attempt++)
         {
             var prompt = builder.Build(file, document, query, examples, cap);
+            int needed = prompt.Tokens + builder.Reserve + prompt.Template.MaxNewTokens;
+            if (prompt.OverBudget && needed > model.ContextLength)
+            {
+                // Even without its document the prompt cannot fit: record it as unanswerable rather than send a request every server refuses.
+                return new TaskExampleResult(file.Name, document.Index, query.Index, query.Id, shots, length, metric, prompt.Examples.Count,
+                    prompt.Tokens + builder.Reserve, 0, prompt.DocumentTokens, prompt.KeptDocumentTokens, prompt.Truncated, prompt.OverBudget,
+                    "", query.References, null, 0, null, null, null, false, 0,
+                    $"the prompt without its document ({prompt.Tokens} tokens) plus the {prompt.Template.MaxNewTokens}-token answer budget exceed the model's {model.ContextLength}-token context");
+            }
             var request = new TaskGenerationRequest(prompt.Text, prompt.Template.MaxNewTokens, prompt.Template.Stop, options.Chat);
             var watch = Stopwatch.StartNew();
             TaskGeneration generation;
@@ -169,6 +181,29 @@ public static class TaskEvaluation
                         $"question {query.Index} ({query.Id}): the {Name(file.Metric)} scorer cannot read its reference as {format}: {e.Message}", inner: e);
                 }
             }
+    }
+
+    /// <summary>Fewest prompt tokens a length cap must leave after the answer budget for a question to be worth asking.</summary>
+    public const int MinPromptTokens = 32;
+
+    /// <summary>
+    /// Refuses lengths that leave (almost) no room for the prompt after a task's answer budget — a 512-token summary
+    /// budget under a 256-token cap — before anything runs, naming the task, the template and its budget.
+    /// </summary>
+    /// <exception cref="ArgumentException">A length too short for a task's answer budget.</exception>
+    public static void CheckRoom(ITaskModel model, TaskPromptBuilder builder, IReadOnlyList<TaskFile> files, TaskRunOptions options)
+    {
+        foreach (var file in files)
+            foreach (var template in file.Queries(options.Limit).Select(q => builder.TemplateFor(file, q.Query)).Distinct())
+                foreach (var length in options.Lengths)
+                {
+                    int cap = Math.Min(length, model.ContextLength);
+                    int room = cap - template.MaxNewTokens - builder.Reserve;
+                    if (room < MinPromptTokens)
+                        throw new ArgumentException(
+                            $"length {length} (capped to {cap} by the model) leaves {room} tokens for the prompt of task {file.Name} after its {template.MaxNewTokens}-token answer budget ({template.Source}); "
+                            + $"use lengths of at least {template.MaxNewTokens + builder.Reserve + MinPromptTokens}, or a smaller max_new_tokens through --prompts");
+                }
     }
 
     /// <summary>The report of <paramref name="results"/> (the run's questions, in plan order).</summary>
