@@ -211,6 +211,26 @@ public sealed class TaskHarnessTests : IDisposable
         Assert.Equal(0, cell.Score);
     }
 
+    [Fact]
+    public void A_question_that_cannot_fit_the_model_even_without_its_document_is_recorded_not_sent()
+    {
+        var path = Path.Combine(_dir.FullName, "longq.jsonl");
+        File.WriteAllText(path, JsonSerializer.Serialize(new
+        {
+            input = "a short document", instructions = new[] { string.Join(' ', Enumerable.Repeat("why", 2000)) + "?", "ok?" },
+            outputs = new[] { "because", "yes" }, evaluation = "f1",
+        }) + "\n");
+        var model = ScriptedTaskModel.Constant("yes", contextLength: 1000);
+        var report = Run(model, [TaskFileReader.Read(path)], new TaskRunOptions { OutputDirectory = Out("longq"), Lengths = [1000] });
+        var cell = Assert.Single(report.Cells);
+        Assert.Equal((2, 1, 1), (cell.N, cell.Errors, cell.Unparsed));
+        Assert.Single(model.Requests);
+        Assert.Equal(0.5, cell.Score, 12);
+        var unanswered = new TaskResultsFile(Path.Combine(Out("longq"), TaskEvaluation.ResultsFileName)).Load().Single(r => r.Error is not null);
+        Assert.True(unanswered.OverBudget);
+        Assert.Contains("exceed the model's 1000-token context", unanswered.Error);
+    }
+
     /// <summary>A model that sees <c>extra</c> more prompt tokens than its Tokenize reports.</summary>
     private sealed class HiddenTokensModel(int extra, int contextLength, Action onAnswer) : ITaskModel
     {
