@@ -191,7 +191,7 @@ internal static class EvalTasksCommand
             if (count + 1 < cellSizes[key]) return;
             var mean = seen[key].Score / (count + 1);
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"[{p.Done}/{p.Total}] {p.Task} L={p.Length} {p.Shots}-shot: {count + 1} questions{(double.IsNaN(mean) ? " (some resumed)" : $", score {mean * 100:F1}")} ({watch.Elapsed.TotalSeconds:F0} s)"));
+                $"[{p.Done}/{p.Total}] {p.Task} L={p.Length} {p.Shots}-shot: {count + 1} questions{(double.IsNaN(mean) ? " (some from an earlier run)" : $", mean answer score {mean * 100:F1}")} ({watch.Elapsed.TotalSeconds:F0} s)"));
             stderr.Flush();
         }).GetAwaiter().GetResult();
     }
@@ -199,12 +199,12 @@ internal static class EvalTasksCommand
     private static Spectre.Console.Table Table(TaskReport report)
     {
         var t = EvalSupport.Table($"Task scores: {report.Model} ({report.Truncation} truncation{(report.Chat ? ", chat" : "")})",
-            "task", "metric", "length", "shots", "n", "score %", "R1/R2/RL %", "unparsed", "truncated", "errors", "prompt tok", "gen tok", "time s");
+            "task", "metric", "length", "shots", "n", "score %", "R1/R2/RL %", "unparsed", "truncated", "over cap", "errors", "prompt tok", "gen tok", "time s");
         foreach (var c in report.Cells)
-            EvalSupport.AddRow(t, c.Task, c.Metric, I(c.Length), I(c.Shots), I(c.N), EvalSupport.F(c.Score * 100, "F1"), Rouge(c), I(c.Unparsed), I(c.Truncated), I(c.Errors),
+            EvalSupport.AddRow(t, c.Task, c.Metric, I(c.Length), I(c.Shots), I(c.N), EvalSupport.F(c.Score * 100, "F1"), Rouge(c), I(c.Unparsed), I(c.Truncated), I(c.OverBudget), I(c.Errors),
                 I(c.PromptTokens), I(c.GeneratedTokens), EvalSupport.F(c.Seconds, "F1"));
         foreach (var o in report.Overall)
-            EvalSupport.AddRow(t, $"overall ({o.Tasks} tasks)", "mean", I(o.Length), I(o.Shots), I(o.N), EvalSupport.F(o.Score * 100, "F1"), "", I(o.Unparsed), I(o.Truncated), I(o.Errors),
+            EvalSupport.AddRow(t, $"overall ({o.Tasks} tasks)", "mean", I(o.Length), I(o.Shots), I(o.N), EvalSupport.F(o.Score * 100, "F1"), "", I(o.Unparsed), I(o.Truncated), I(o.OverBudget), I(o.Errors),
                 I(o.PromptTokens), I(o.GeneratedTokens), EvalSupport.F(o.Seconds, "F1"));
         return t;
     }

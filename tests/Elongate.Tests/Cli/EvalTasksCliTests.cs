@@ -80,6 +80,8 @@ public sealed class EvalTasksCliTests : IDisposable
         Assert.Equal(2, rc);
         Assert.Contains("news_summ", err);
         Assert.Contains("512-token answer budget", err);
+        // Refused before the output folder is touched: the corrected command is not blocked by a stale run.json.
+        Assert.False(File.Exists(Path.Combine(outDir, TaskEvaluation.SettingsFileName)));
 
         var broken = Path.Combine(_dir.FullName, "broken.jsonl");
         File.WriteAllText(broken, "{\"input\": \"d\", \"instructions\": [\"q\"], \"outputs\": [\"a\"], \"evaluation\": \"f1\"}\nnot json\n");

@@ -49,19 +49,20 @@ public static class TaskEvaluation
     {
         options.Validate();
         if (files.Count == 0) throw new ArgumentException("--tasks: no task files");
-        var dir = Path.GetFullPath(options.OutputDirectory);
-        Directory.CreateDirectory(dir);
-        new TaskRunSettings(model.Name, model.ContextLength, Name(options.Truncation), options.Chat, options.Seed, options.Prompts.Fingerprint())
-            .WriteOrCheck(Path.Combine(dir, SettingsFileName));
-
-        using var results = new TaskResultsFile(Path.Combine(dir, ResultsFileName));
-        var done = new Dictionary<(string, int, int, int, int), TaskExampleResult>();
-        foreach (var r in results.Load()) done.TryAdd(r.Key, r);
-
         var builder = new TaskPromptBuilder(model, options.Prompts, options.Truncation, options.Chat);
         var plan = Plan(files, options).ToList();
+        // Every check before the output folder is touched, so a refused run leaves nothing that blocks the corrected one.
         CheckReferences(plan.Select(p => (p.File, p.Document, p.Query)).Distinct());
         CheckRoom(model, builder, files, options);
+
+        var dir = Path.GetFullPath(options.OutputDirectory);
+        Directory.CreateDirectory(dir);
+        using var results = new TaskResultsFile(Path.Combine(dir, ResultsFileName));
+        var done = new Dictionary<(string, int, int, int, int), TaskExampleResult>();
+        var earlier = results.Load();
+        foreach (var r in earlier) done.TryAdd(r.Key, r);
+        new TaskRunSettings(model.Name, model.ContextLength, Name(options.Truncation), options.Chat, options.Seed, options.Prompts.Fingerprint())
+            .WriteOrCheck(Path.Combine(dir, SettingsFileName), hasResults: earlier.Count > 0);
         var kept = new List<TaskExampleResult>(plan.Count);
         int count = 0, resumed = 0, answered = 0;
         foreach (var (file, shots, length, document, query) in plan)
@@ -228,7 +229,7 @@ public static class TaskEvaluation
                         score = Math.Cbrt(r1.Value * r2.Value * rl.Value);
                     }
                     cells.Add(new TaskCell(file.Name, Name(file.Metric), length, shots, rs.Count, score, r1, r2, rl,
-                        rs.Count(r => !r.Parsed), rs.Count(r => r.Truncated), rs.Count(r => r.Error is not null),
+                        rs.Count(r => !r.Parsed), rs.Count(r => r.Truncated), rs.Count(r => r.OverBudget), rs.Count(r => r.Error is not null),
                         rs.Sum(r => (long)r.PromptTokens), rs.Sum(r => (long)r.GeneratedTokens), rs.Sum(r => r.Seconds)));
                 }
         var overall = new List<TaskOverall>();
@@ -238,7 +239,7 @@ public static class TaskEvaluation
                 var cs = cells.Where(c => c.Shots == shots && c.Length == length).ToList();
                 if (cs.Count == 0) continue;
                 overall.Add(new TaskOverall(length, shots, cs.Count, cs.Sum(c => c.N), cs.Average(c => c.Score), cs.Sum(c => c.Unparsed),
-                    cs.Sum(c => c.Truncated), cs.Sum(c => c.Errors), cs.Sum(c => c.PromptTokens), cs.Sum(c => c.GeneratedTokens), cs.Sum(c => c.Seconds)));
+                    cs.Sum(c => c.Truncated), cs.Sum(c => c.OverBudget), cs.Sum(c => c.Errors), cs.Sum(c => c.PromptTokens), cs.Sum(c => c.GeneratedTokens), cs.Sum(c => c.Seconds)));
             }
         return new TaskReport(model.Name, model.ContextLength, Name(options.Truncation), options.Chat, options.Seed, options.Limit,
             options.Lengths, options.Shots, resultsPath, answered, resumed, cells, overall);

@@ -38,11 +38,12 @@ public sealed record TaskReport(string Model, int ContextLength, string Truncati
 /// <param name="RougeL">Mean ROUGE-L F-measure.</param>
 /// <param name="Unparsed">Answers the scorer could not read (including questions without an answer).</param>
 /// <param name="Truncated">Questions whose document was cut.</param>
+/// <param name="OverBudget">Questions whose prompt exceeded the cap even without any document (question and template alone are too long for it).</param>
 /// <param name="Errors">Questions the model could not answer (prompt beyond its context).</param>
 /// <param name="PromptTokens">Prompt tokens processed.</param>
 /// <param name="GeneratedTokens">Tokens generated.</param>
 /// <param name="Seconds">Generation time.</param>
-public sealed record TaskCell(string Task, string Metric, int Length, int Shots, int N, double Score, double? Rouge1, double? Rouge2, double? RougeL, int Unparsed, int Truncated, int Errors,
+public sealed record TaskCell(string Task, string Metric, int Length, int Shots, int N, double Score, double? Rouge1, double? Rouge2, double? RougeL, int Unparsed, int Truncated, int OverBudget, int Errors,
     long PromptTokens, long GeneratedTokens, double Seconds);
 
 /// <summary>All tasks at one length and shot count.</summary>
@@ -53,9 +54,10 @@ public sealed record TaskCell(string Task, string Metric, int Length, int Shots,
 /// <param name="Score">Mean of the task scores.</param>
 /// <param name="Unparsed">Unreadable answers.</param>
 /// <param name="Truncated">Cut documents.</param>
+/// <param name="OverBudget">Prompts over the cap without any document.</param>
 /// <param name="Errors">Unanswered questions.</param>
 /// <param name="PromptTokens">Prompt tokens processed.</param>
 /// <param name="GeneratedTokens">Tokens generated.</param>
 /// <param name="Seconds">Generation time.</param>
-public sealed record TaskOverall(int Length, int Shots, int Tasks, int N, double Score, int Unparsed, int Truncated, int Errors,
+public sealed record TaskOverall(int Length, int Shots, int Tasks, int N, double Score, int Unparsed, int Truncated, int OverBudget, int Errors,
     long PromptTokens, long GeneratedTokens, double Seconds);

@@ -16,12 +16,15 @@ namespace Elongate.Evaluation.Tasks;
 /// <param name="Prompts">Fingerprint of the templates (<see cref="TaskPrompts.Fingerprint"/>).</param>
 public sealed record TaskRunSettings(string Model, int ContextLength, string Truncation, bool Chat, int Seed, string Prompts)
 {
-    /// <summary>Writes the settings to <paramref name="path"/> when absent, else checks they match the stored ones.</summary>
+    /// <summary>
+    /// Writes the settings to <paramref name="path"/> when absent or when no results depend on them yet
+    /// (<paramref name="hasResults"/> false: a run stopped before its first answer), else checks they match the stored ones.
+    /// </summary>
     /// <exception cref="ArgumentException">The folder holds results of a run with other settings.</exception>
     /// <exception cref="TaskDataException">run.json is not a settings file.</exception>
-    public void WriteOrCheck(string path)
+    public void WriteOrCheck(string path, bool hasResults)
     {
-        if (!File.Exists(path))
+        if (!File.Exists(path) || !hasResults)
         {
             EvalJson.Write(path, this);
             return;

@@ -223,7 +223,7 @@ public sealed class TaskHarnessTests : IDisposable
         var model = ScriptedTaskModel.Constant("yes", contextLength: 1000);
         var report = Run(model, [TaskFileReader.Read(path)], new TaskRunOptions { OutputDirectory = Out("longq"), Lengths = [1000] });
         var cell = Assert.Single(report.Cells);
-        Assert.Equal((2, 1, 1), (cell.N, cell.Errors, cell.Unparsed));
+        Assert.Equal((2, 1, 1, 1), (cell.N, cell.Errors, cell.Unparsed, cell.OverBudget));
         Assert.Single(model.Requests);
         Assert.Equal(0.5, cell.Score, 12);
         var unanswered = new TaskResultsFile(Path.Combine(Out("longq"), TaskEvaluation.ResultsFileName)).Load().Single(r => r.Error is not null);
