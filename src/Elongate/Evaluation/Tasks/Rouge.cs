@@ -55,6 +55,78 @@ public static class Rouge
         return new RougeScore(precision, recall, FMeasure(precision, recall));
     }
 
+    /// <summary>
+    /// ROUGE-Lsum, summary-level LCS (Lin 2004, section 3.2) as rouge-score's rougeLsum: both texts are split into
+    /// sentences at newlines (empty lines dropped); for each reference sentence the union of its LCS positions with
+    /// every prediction sentence counts as hits, each token at most as often as it occurs in both texts (ROUGE-1.5.5's
+    /// rule against double counting); precision = hits / prediction tokens, recall = hits / reference tokens.
+    /// </summary>
+    /// <remarks>
+    /// Sentences must already be one per line: L-Eval puts them there with nltk.sent_tokenize before scoring, which this
+    /// library does not reproduce. Among several longest common subsequences the one rouge-score's backtracking picks
+    /// (prefer dropping the reference token on ties) is used, because the union depends on it.
+    /// </remarks>
+    public static RougeScore RougeLsum(string reference, string prediction, bool useStemmer = false)
+    {
+        var r = Sentences(reference).Select(x => Tokenize(x, useStemmer)).ToArray();
+        var p = Sentences(prediction).Select(x => Tokenize(x, useStemmer)).ToArray();
+        int m = r.Sum(x => x.Length), n = p.Sum(x => x.Length);
+        if (m == 0 || n == 0) return new RougeScore(0, 0, 0);
+        var referenceCounts = Counts(r.SelectMany(x => x));
+        var predictionCounts = Counts(p.SelectMany(x => x));
+        int hits = 0;
+        foreach (var sentence in r)
+        {
+            var union = new SortedSet<int>();
+            foreach (var candidate in p) union.UnionWith(LcsIndices(sentence, candidate));
+            foreach (int i in union)
+            {
+                var token = sentence[i];
+                if (referenceCounts[token] > 0 && predictionCounts.GetValueOrDefault(token) > 0)
+                {
+                    hits++;
+                    referenceCounts[token]--;
+                    predictionCounts[token]--;
+                }
+            }
+        }
+        double precision = (double)hits / n, recall = (double)hits / m;
+        return new RougeScore(precision, recall, FMeasure(precision, recall));
+    }
+
+    /// <summary>Positions in <paramref name="reference"/> of one longest common subsequence, chosen as rouge-score's _backtrack_norec does.</summary>
+    internal static List<int> LcsIndices(IReadOnlyList<string> reference, IReadOnlyList<string> candidate)
+    {
+        int rows = reference.Count, cols = candidate.Count;
+        var t = new int[rows + 1, cols + 1];
+        for (int i = 1; i <= rows; i++)
+            for (int j = 1; j <= cols; j++)
+                t[i, j] = reference[i - 1] == candidate[j - 1] ? t[i - 1, j - 1] + 1 : Math.Max(t[i - 1, j], t[i, j - 1]);
+        var indices = new List<int>();
+        for (int i = rows, j = cols; i > 0 && j > 0;)
+        {
+            if (reference[i - 1] == candidate[j - 1])
+            {
+                indices.Add(i - 1);
+                i--;
+                j--;
+            }
+            else if (t[i, j - 1] > t[i - 1, j]) j--;
+            else i--;
+        }
+        indices.Reverse();
+        return indices;
+    }
+
+    private static IEnumerable<string> Sentences(string text) => text.Split('\n').Where(x => x.Length > 0);
+
+    private static Dictionary<string, int> Counts(IEnumerable<string> tokens)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in tokens) counts[t] = counts.GetValueOrDefault(t) + 1;
+        return counts;
+    }
+
     /// <summary>rouge-score's scoring.fmeasure: the harmonic mean, 0 when both are 0.</summary>
     public static double FMeasure(double precision, double recall) =>
         precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0;
