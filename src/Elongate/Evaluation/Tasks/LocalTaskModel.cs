@@ -56,7 +56,11 @@ public sealed class LocalTaskModel : ITaskModel
     public ChatTemplate? Template => _template;
 
     /// <inheritdoc/>
-    /// <remarks>Control-token text is ordinary text here: a document that mentions "&lt;/s&gt;" is not ended by it.</remarks>
+    /// <remarks>
+    /// Control-token text is ordinary text here: a document that mentions "&lt;/s&gt;" is not ended by it. Generation
+    /// prompts are encoded as the server encodes them, with such text parsed, so only a prompt that contains it counts
+    /// differently there.
+    /// </remarks>
     public int[] Tokenize(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -123,9 +127,12 @@ public sealed class LocalTaskModel : ITaskModel
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(continuations);
         var windows = new ScoringWindow[continuations.Count];
+        // The split tokenizes the (long) context once per continuation; it is the same text each time.
+        var encoded = new Dictionary<string, int[]>(StringComparer.Ordinal);
+        int[] Encode(string text) => encoded.TryGetValue(text, out var ids) ? ids : encoded[text] = Tokenize(text);
         for (int i = 0; i < windows.Length; i++)
         {
-            var (ctx, cont) = ScoringWindow.Split(Tokenize, context, continuations[i]);
+            var (ctx, cont) = ScoringWindow.Split(Encode, context, continuations[i]);
             windows[i] = ScoringWindow.Build(Bos, ctx, cont, ContextLength);
         }
         return await Exclusive(() =>
@@ -143,7 +150,7 @@ public sealed class LocalTaskModel : ITaskModel
                 {
                     // A new (or left-truncated) context: compute it, keeping the logits that predict the first continuation token.
                     _session.Reset();
-                    sharedLogits = ForwardChunks(before);
+                    sharedLogits = ForwardChunks(before, cancellationToken);
                     shared = before.ToArray();
                 }
                 else _session.Truncate(shared.Length);
@@ -180,12 +187,13 @@ public sealed class LocalTaskModel : ITaskModel
             if (l > mine) { greedy = false; break; }
     }
 
-    /// <summary>Feeds tokens in batches; returns the logits after the last one.</summary>
-    private float[] ForwardChunks(ReadOnlySpan<int> tokens)
+    /// <summary>Feeds tokens in batches, checking for cancellation between them; returns the logits after the last one.</summary>
+    private float[] ForwardChunks(ReadOnlySpan<int> tokens, CancellationToken cancellationToken)
     {
         float[] last = [];
         for (int at = 0; at < tokens.Length;)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             int n = Math.Min(_session.BatchSize, tokens.Length - at);
             last = _session.Forward(tokens.Slice(at, n));
             at += n;
