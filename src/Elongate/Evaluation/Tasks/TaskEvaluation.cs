@@ -72,6 +72,10 @@ public static class TaskEvaluation
             TaskExampleResult? fresh = null;
             if (done.TryGetValue(key, out var old))
             {
+                // The key is positional; a task file edited since the earlier run would pair old answers with new questions.
+                if (old.Id != query.Id || !old.References.SequenceEqual(query.References))
+                    throw new TaskDataException(results.Path,
+                        $"the saved answer to {file.Name} document {document.Index} question {query.Index} was made for question {old.Id}, but {file.Path} now has question {query.Id} with other references there: the task file changed since that run; give another --out");
                 kept.Add(old);
                 resumed++;
             }

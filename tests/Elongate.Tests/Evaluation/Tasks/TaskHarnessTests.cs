@@ -383,6 +383,16 @@ public sealed class TaskHarnessTests : IDisposable
         var more = Run(ScriptedTaskModel.Constant("x"), [file], new TaskRunOptions { OutputDirectory = Out("settings"), Lengths = [300, 400] });
         Assert.Equal(4, more.Answered);
         Assert.Equal(4, more.Resumed);
+
+        // A task file edited since (a line inserted at the top) would pair old answers with new questions: refused.
+        var path = Path.Combine(_dir.FullName, "settings.jsonl");
+        File.WriteAllLines(path, [JsonSerializer.Serialize(new { input = "new doc", instructions = new[] { "new?" }, outputs = new[] { "yes" }, evaluation = "f1" }),
+            .. File.ReadAllLines(path)]);
+        var edited = TaskFileReader.Read(path);
+        var changed = Assert.Throws<TaskDataException>(() =>
+            Run(ScriptedTaskModel.Constant("x"), [edited], new TaskRunOptions { OutputDirectory = Out("settings"), Lengths = [300] }));
+        Assert.Contains("the task file changed", changed.Message);
+        Assert.Contains(TaskEvaluation.ResultsFileName, changed.Message);
     }
 
     // ---- readers ----
