@@ -63,6 +63,29 @@ public sealed class EvalTasksCliTests : IDisposable
     }
 
     [SkippableFact]
+    public void Chat_prompts_go_through_the_chat_template_and_leave_room_for_its_markup()
+    {
+        var model = new[] { "-m", Fixtures.Path("models/stories260K.bin"), "-z", Fixtures.Path("models/tok512.bin") };
+        var task = new[] { "--tasks", Fixtures.Path("benchmarks/leval/closed-ended/coursera.jsonl"), "--limit", "2", "--lengths", "512", "--max-input", "512" };
+        var raw = Path.Combine(_dir.FullName, "raw");
+        var chat = Path.Combine(_dir.FullName, "chat");
+        var (rc, _, err) = CliTests.Run(["eval", "tasks", .. task, .. model, "--out", raw]);
+        Assert.True(rc == 0, err);
+        (rc, _, err) = CliTests.Run(["eval", "tasks", .. task, .. model, "--chat", "--chat-template", "llama2", "--out", chat]);
+        Assert.True(rc == 0, err);
+        Assert.True((bool)JsonNode.Parse(File.ReadAllText(Path.Combine(chat, TaskEvaluation.ReportFileName)))!["chat"]!);
+        var plain = new TaskResultsFile(Path.Combine(raw, TaskEvaluation.ResultsFileName)).Load();
+        var templated = new TaskResultsFile(Path.Combine(chat, TaskEvaluation.ResultsFileName)).Load();
+        // The chat reserve leaves less room for the document; the model counts the markup on top and still fits.
+        Assert.All(templated.Zip(plain), p => Assert.True(p.First.KeptDocumentTokens < p.Second.KeptDocumentTokens));
+        Assert.All(templated, r => Assert.True(r.Error is null && r.PromptTokens + 8 <= 512, $"{r.PromptTokens} prompt tokens"));
+        // Changing --chat into the same folder is refused.
+        (rc, _, err) = CliTests.Run(["eval", "tasks", .. task, .. model, "--out", chat]);
+        Assert.Equal(2, rc);
+        Assert.Contains("--chat True → False", err);
+    }
+
+    [SkippableFact]
     public void Bad_arguments_and_files_fail_with_a_clear_line()
     {
         var model = new[] { "-m", Fixtures.Path("models/stories260K.bin"), "-z", Fixtures.Path("models/tok512.bin") };
