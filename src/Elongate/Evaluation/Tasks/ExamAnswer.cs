@@ -68,7 +68,7 @@ public static partial class ExamAnswer
     /// Scores <paramref name="prediction"/> against <paramref name="reference"/> in <paramref name="format"/>:
     /// <list type="bullet">
     /// <item><see cref="ExamFormat.Letter"/>: the reply itself when it is a run of "ABCD" ("B", "BC"), else its first
-    /// capital A–D anywhere (L-Eval: "Answer: C" reads C, but "According to …" reads A).</item>
+    /// capital A–D anywhere (as in L-Eval, "The answer is C" reads C but "Answer: C" reads the A of "Answer").</item>
     /// <item><see cref="ExamFormat.Letters"/>: the reply when it is a run of "ABCD"; else its leading capitals A–D
     /// when there are two or more ("AC", "CA." → AC); else the leading letter plus every capital followed by
     /// whitespace, '.' or ')' before the first "Question", letters outside A–D dropped. Read letters are a sorted set.</item>
@@ -81,9 +81,9 @@ public static partial class ExamAnswer
     /// <item><see cref="ExamFormat.Number"/>: the word after "The answer is", else the last space-separated word with a
     /// digit in the first paragraph; its digits up to the first '.' ("$1,250.50" → 1250; signs are dropped as in L-Eval);
     /// equal as numbers to the reference read the same way.</item>
-    /// <item><see cref="ExamFormat.Text"/>: the first line of the reply longer than one character; correct when it
-    /// contains the reference, both lower-cased with spaces removed (em.py), or when both parse as the same number.
-    /// An empty reply is unparsed.</item>
+    /// <item><see cref="ExamFormat.Text"/>: when reply and reference both parse as numbers, equal numbers; otherwise the
+    /// first line of the reply longer than one character, correct when it contains the reference, both lower-cased with
+    /// spaces removed (em.py). An empty or blank reply is unparsed.</item>
     /// </list>
     /// </summary>
     /// <exception cref="FormatException">The reference itself cannot be read in <paramref name="format"/>.</exception>
@@ -114,8 +114,11 @@ public static partial class ExamAnswer
             case ExamFormat.Text:
             {
                 if (reference.Trim().Length == 0) throw new FormatException("text reference is empty");
+                // em.py: float(prediction) == float(reference) first, on the whole reply; the line rule only when either is not a number.
+                if (TryPythonFloat(prediction, out var p) && TryPythonFloat(reference, out var r))
+                    return new TaskScore(p == r ? 1 : 0, true, prediction.Trim());
                 var line = ReadTextLine(prediction);
-                return line is null ? TaskScore.Unparsed : new TaskScore(TextMatches(line, reference) ? 1 : 0, true, line.Trim());
+                return line is null ? TaskScore.Unparsed : new TaskScore(ContainsSquashed(line, reference) ? 1 : 0, true, line.Trim());
             }
             default:
                 throw new ArgumentOutOfRangeException(nameof(format), format, "unknown exam format");
@@ -211,9 +214,9 @@ public static partial class ExamAnswer
         return reply;
     }
 
-    private static bool TextMatches(string line, string reference)
+    // em.py: reference.lower().replace(" ", "") in prediction.lower().replace(" ", "") — only the space character goes.
+    private static bool ContainsSquashed(string line, string reference)
     {
-        if (TryPythonFloat(line, out var p) && TryPythonFloat(reference, out var r)) return p == r;
         static string Squash(string s) => s.ToLowerInvariant().Replace(" ", "", StringComparison.Ordinal);
         return Squash(line).Contains(Squash(reference), StringComparison.Ordinal);
     }

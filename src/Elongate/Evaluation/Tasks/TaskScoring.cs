@@ -19,6 +19,7 @@ public static class TaskScoring
     /// Always parsed; Extracted is the prediction's tokens.</item>
     /// </list>
     /// </summary>
+    /// <exception cref="FormatException">An exam reference cannot be read in <paramref name="format"/> (a data error, not a model error).</exception>
     public static TaskScore Score(TaskMetric metric, ExamFormat format, string prediction, string reference)
     {
         ArgumentNullException.ThrowIfNull(prediction);
@@ -37,6 +38,29 @@ public static class TaskScoring
             default:
                 throw new ArgumentOutOfRangeException(nameof(metric), metric, "unknown task metric");
         }
+    }
+
+    /// <summary>
+    /// The score of <paramref name="prediction"/> against several acceptable references (SCROLLS/ZeroSCROLLS "outputs"),
+    /// as their metric helpers aggregate: exam and F1 take the best reference (metric_max_over_ground_truths); rouge takes
+    /// the maximum of each of ROUGE-1, ROUGE-2 and ROUGE-L separately (agg_fn=max per rouge type), so the three may come
+    /// from different references. One reference gives exactly <see cref="Score(TaskMetric, ExamFormat, string, string)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="references"/> is empty.</exception>
+    public static TaskScore Score(TaskMetric metric, ExamFormat format, string prediction, IReadOnlyList<string> references)
+    {
+        ArgumentNullException.ThrowIfNull(references);
+        if (references.Count == 0) throw new ArgumentException("at least one reference is needed", nameof(references));
+        var scores = references.Select(r => Score(metric, format, prediction, r)).ToArray();
+        if (metric != TaskMetric.Rouge)
+            // Parsed first, so a reply readable for some reference counts as parsed; then the highest value.
+            return scores.OrderByDescending(s => s.Parsed).ThenByDescending(s => s.Value).First();
+        static RougeScore Best(IEnumerable<RougeScore> all) => all.MaxBy(x => x.FMeasure);
+        var rouge = new RougeScores(
+            Best(scores.Select(s => s.Rouge!.Value.Rouge1)),
+            Best(scores.Select(s => s.Rouge!.Value.Rouge2)),
+            Best(scores.Select(s => s.Rouge!.Value.RougeL)));
+        return scores[0] with { Value = rouge.RougeL.FMeasure, Rouge = rouge };
     }
 
     /// <summary>The benchmarks' rouge task score: the geometric mean of the mean ROUGE-1/2/L F-measures of <paramref name="scores"/> (those carrying <see cref="TaskScore.Rouge"/>).</summary>

@@ -85,6 +85,14 @@ public class ExamAnswerTests
         Assert.Equal(new TaskScore(value, true, extracted), ExamAnswer.Score(ExamFormat.Text, reply, "The role of art in society"));
 
     [Theory]
+    [InlineData("42", "42.0", 1.0)]
+    [InlineData(" 42\n", "42", 1.0)]
+    [InlineData("142", "42", 0.0)]   // numbers compare as numbers, so no substring match
+    [InlineData("42 topics", "42", 1.0)]
+    public void Text_numbers_compare_as_numbers_first(string reply, string reference, double value) =>
+        Assert.Equal(value, ExamAnswer.Score(ExamFormat.Text, reply, reference).Value);
+
+    [Theory]
     [InlineData("")]
     [InlineData(" \n\t")]
     public void Text_empty_reply_is_unparsed(string reply) =>

@@ -31,6 +31,23 @@ public class TaskScoringTests
     }
 
     [Fact]
+    public void Several_references_take_the_best_and_rouge_takes_each_type_separately()
+    {
+        Assert.Equal(1.0, TaskScoring.Score(TaskMetric.F1, ExamFormat.Text, "Paris", ["London", "paris"]).Value, 12);
+        Assert.Equal(new TaskScore(1, true, "18"), TaskScoring.Score(TaskMetric.Exam, ExamFormat.Number, "The answer is 18", ["17", "18"]));
+        Assert.Equal(TaskScore.Unparsed, TaskScoring.Score(TaskMetric.Exam, ExamFormat.Number, "no idea", ["17", "18"]));
+        Assert.Throws<ArgumentException>(() => TaskScoring.Score(TaskMetric.F1, ExamFormat.Text, "x", Array.Empty<string>()));
+        // "a b c d" vs "d c b a": R1 F 1, R2 0, RL 1/4; vs "a b x y": R1 F 1/2, R2 F 1/3, RL F 1/2.
+        var s = TaskScoring.Score(TaskMetric.Rouge, ExamFormat.Text, "a b c d", ["d c b a", "a b x y"]);
+        Assert.Equal(1.0, s.Rouge!.Value.Rouge1.FMeasure, 12);
+        Assert.Equal(1.0 / 3, s.Rouge.Value.Rouge2.FMeasure, 12);
+        Assert.Equal(0.5, s.Rouge.Value.RougeL.FMeasure, 12);
+        Assert.Equal(0.5, s.Value, 12);
+        Assert.Equal(TaskScoring.Score(TaskMetric.Rouge, ExamFormat.Text, "a b c d", "a b x y"),
+            TaskScoring.Score(TaskMetric.Rouge, ExamFormat.Text, "a b c d", ["a b x y"]));
+    }
+
+    [Fact]
     public void Task_geometric_mean_is_taken_over_mean_f_measures()
     {
         var scores = new[]
