@@ -12,9 +12,10 @@ namespace Elongate.Evaluation.Tasks;
 /// <para>
 /// Answer extraction: the model's reply ends before the template's first stop string and is trimmed of surrounding
 /// white space; that text is the prediction. The scorer then reads it by the task's metric:
-/// <see cref="TaskScoring.Score"/> with the exam format <see cref="ExamAnswer.FormatFor"/> gives for the task and
+/// <see cref="TaskScoring.Score(TaskMetric, ExamFormat, string, IReadOnlyList{string})"/> with the exam format <see cref="ExamAnswer.FormatFor"/> gives for the task and
 /// reference (option letters for tpo/coursera/QuALITY, True/False for sci_fi, a number for gsm100, the text for
-/// topic retrieval), token F1 for f1 tasks and ROUGE for rouge tasks. With several references the best score counts.
+/// topic retrieval), token F1 for f1 tasks and ROUGE for rouge tasks. With several references the best reference
+/// counts (for rouge, the best of each ROUGE type).
 /// An answer the scorer cannot read scores 0 and is counted as unparsed.
 /// </para>
 /// <para>
@@ -151,18 +152,14 @@ public static class TaskEvaluation
     }
 
     /// <summary>
-    /// The prediction's score against its best reference by <see cref="TaskScore.Value"/> (ROUGE-L for rouge tasks); a
-    /// parsed score wins ties, so one readable reference counts as parsed.
+    /// The prediction's score against the question's references, in the exam format of its first reference, as
+    /// <see cref="TaskScoring.Score(TaskMetric, ExamFormat, string, IReadOnlyList{string})"/> aggregates several:
+    /// the best reference for exam and f1, the maximum of each ROUGE type for rouge.
     /// </summary>
     public static TaskScore Best(TaskFile file, string prediction, IReadOnlyList<string> references)
     {
-        TaskScore? best = null;
-        foreach (var reference in references)
-        {
-            var s = TaskScoring.Score(file.Metric, ExamAnswer.FormatFor(file.Name, reference), prediction, reference);
-            if (best is not { } b || s.Value > b.Value || (s.Value == b.Value && s.Parsed && !b.Parsed)) best = s;
-        }
-        return best ?? throw new ArgumentException($"{file.Name}: a question without references");
+        if (references.Count == 0) throw new ArgumentException($"{file.Name}: a question without references");
+        return TaskScoring.Score(file.Metric, ExamAnswer.FormatFor(file.Name, references[0]), prediction, references);
     }
 
     /// <summary>
