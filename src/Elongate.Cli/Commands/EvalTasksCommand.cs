@@ -102,7 +102,24 @@ internal static class EvalTasksCommand
                 stderr.WriteLine($"note: {taskModel.Name} has a {taskModel.ContextLength}-token context; longer lengths are capped to it");
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{files.Count} task files, {files.Sum(f => f.Queries(options.Limit).Count())} questions × {options.Lengths.Count} lengths × {options.Shots.Count} shot counts; model {taskModel.Name} ({taskModel.ContextLength}-token context)"));
-            var report = Run(taskModel, files, options, stdout, stderr);
+            // Ctrl+C stops after the current answer; everything answered is already in results.jsonl.
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            TaskReport report;
+            try
+            {
+                report = Run(taskModel, files, options, stdout, stderr, cts.Token);
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            {
+                stdout.WriteLine($"interrupted; the answers so far are in {Path.Combine(Path.GetFullPath(outDir), TaskEvaluation.ResultsFileName)}: run the same command again to resume");
+                return 130;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
             var dir = Path.GetFullPath(outDir);
             var png = Path.Combine(dir, TaskEvaluation.PlotFileName);
             TaskPlots.WriteScoreByLength(png, report, $"{taskModel.Name}: task score against input length");
@@ -163,7 +180,7 @@ internal static class EvalTasksCommand
     }
 
     /// <summary>Runs with a progress bar on a terminal, else one line per finished cell on stderr.</summary>
-    private static TaskReport Run(ITaskModel model, IReadOnlyList<TaskFile> files, TaskRunOptions options, TextWriter stdout, TextWriter stderr)
+    private static TaskReport Run(ITaskModel model, IReadOnlyList<TaskFile> files, TaskRunOptions options, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         if (ConsoleUi.IsInteractive(stdout))
         {
@@ -177,7 +194,7 @@ internal static class EvalTasksCommand
                         bar ??= ctx.AddTask("tasks", maxValue: p.Total);
                         bar.Description = Markup.Escape($"{p.Task} L={p.Length} {p.Shots}-shot ({p.Done}/{p.Total}{(p.Resumed > 0 ? $", {p.Resumed} resumed" : "")})");
                         bar.Value = p.Done;
-                    }).GetAwaiter().GetResult();
+                    }, cancellationToken).GetAwaiter().GetResult();
                 });
         }
         var cellSizes = TaskEvaluation.Plan(files, options).GroupBy(x => (x.File.Name, x.Shots, x.Length)).ToDictionary(g => g.Key, g => g.Count());
@@ -193,7 +210,7 @@ internal static class EvalTasksCommand
             stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"[{p.Done}/{p.Total}] {p.Task} L={p.Length} {p.Shots}-shot: {count + 1} questions{(double.IsNaN(mean) ? " (some from an earlier run)" : $", mean answer score {mean * 100:F1}")} ({watch.Elapsed.TotalSeconds:F0} s)"));
             stderr.Flush();
-        }).GetAwaiter().GetResult();
+        }, cancellationToken).GetAwaiter().GetResult();
     }
 
     private static Spectre.Console.Table Table(TaskReport report)
