@@ -50,6 +50,11 @@ internal static class CliErrors
             stderr.WriteLine($"{command}: {e.Message}");
             return 2;
         }
+        catch (Serving.RemoteModelException e)
+        {
+            stderr.WriteLine($"{command}: model server: {e.Message}");
+            return 4;
+        }
         catch (Data.SelfInstructTeacherException e)
         {
             stderr.WriteLine($"{command}: model server: {e.Message}");
