@@ -7,7 +7,8 @@ namespace Elongate.Bench;
 /// <summary>
 /// The extractive teacher of the self-instruct miniature: it answers from the passage by rule, as a chat model that
 /// only reads would. A generation prompt whose passage holds a whole planted fact "The password of the ADJ NOUN is
-/// VALUE." gets the pair {"question": "What password does the ADJ NOUN have?", "answer": "VALUE"}; a passage without
+/// VALUE." gets the pair {"question": "What password does the ADJ NOUN have?", "answer": "VALUE"} (or, with
+/// <c>sentenceAnswers</c>, the answer "The password of the ADJ NOUN is VALUE.", the fact restated); a passage without
 /// one (or with it cut by the chunk's edge) gets a refusal that is not JSON, which the pipeline counts as a parse
 /// rejection. The self-check says yes exactly when the passage states that fact.
 /// </summary>
@@ -16,7 +17,13 @@ namespace Elongate.Bench;
 /// an adjective or a noun stay below the default near-duplicate threshold (0.43 and 0.25), while two chunks of one
 /// document that hold the same fact give the same question: an exact duplicate, rejected.
 /// </remarks>
-internal sealed partial class PasswordTeacher : IChatClient
+/// <param name="sentenceAnswers">
+/// Answer with the fact restated instead of the bare word. For a tiny model this is the learnable form: restating
+/// "… is" leads to the value through the same tokens as in the document, so answering is copying the token that
+/// followed the same words earlier (an induction step); a bare word at the start of the assistant turn is spelled
+/// in other pieces than after a space in the document ("m"+"oon" against "▁moon" with tok512).
+/// </param>
+internal sealed partial class PasswordTeacher(bool sentenceAnswers) : IChatClient
 {
     /// <summary>The planted sentence for a key and value.</summary>
     public static string Fact(string key, string value) => $"The password of the {key} is {value}.";
@@ -34,10 +41,12 @@ internal sealed partial class PasswordTeacher : IChatClient
         {
             var q = CheckPattern().Match(prompt);
             var key = QuestionPattern().Match(q.Groups[1].Value).Groups[1].Value;
-            reply = q.Success && key.Length > 0 && passage.Contains(Fact(key, q.Groups[2].Value.Trim()), StringComparison.Ordinal) ? "Yes." : "No.";
+            var answer = q.Groups[2].Value.Trim();
+            reply = q.Success && key.Length > 0 && (passage.Contains(Fact(key, answer), StringComparison.Ordinal) || answer.StartsWith("The password of the " + key + " is ", StringComparison.Ordinal) && passage.Contains(answer, StringComparison.Ordinal))
+                ? "Yes." : "No.";
         }
         else if (FactPattern().Match(passage) is { Success: true } f)
-            reply = JsonSerializer.Serialize(new { question = Question(f.Groups[1].Value), answer = f.Groups[2].Value });
+            reply = JsonSerializer.Serialize(new { question = Question(f.Groups[1].Value), answer = sentenceAnswers ? f.Value : f.Groups[2].Value });
         else
             reply = "This passage states no password, so I cannot write a question about one.";
         return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, reply)) { Usage = new UsageDetails { OutputTokenCount = (reply.Length + 3) / 4 } });

@@ -16,14 +16,15 @@ namespace Elongate.Bench;
 /// The self-instruct miniature (docs/self-instruct-mini.md), in two steps around `elongate train` and `elongate finetune`:
 /// <list type="bullet">
 /// <item>`selfinstruct-mini prepare --out DIR [--corpus DIR] [--tokenizer T] [--train-docs 900] [--test-docs 60]
-/// [--doc-tokens 300,440] [--chunk-tokens 64] [--pairs-per-doc 12] [--max-context 512] [--seed 1]`: cuts documents of
+/// [--doc-tokens 300,440] [--chunk-tokens 64] [--pairs-per-doc 24] [--max-context 512] [--answer sentence|word] [--seed 1]`: cuts documents of
 /// 300–440 tokens from four fixture books (training) and from Moby Dick (held out), plants one fact "The password of
 /// the ADJ NOUN is VALUE." at a random sentence boundary of each, runs <see cref="SelfInstructor"/> with
 /// <see cref="PasswordTeacher"/> over the training documents (DIR/train.jsonl, its report and evidence plot), and
 /// writes the held-out documents' questions in the same chat form (DIR/test.jsonl). Every key is used once.</item>
-/// <item>`selfinstruct-mini score -m MODEL.gguf --questions DIR/test.jsonl [--chat-template chatml] [--out FILE.json]`:
+/// <item>`selfinstruct-mini score -m MODEL.gguf --questions DIR/test.jsonl [--chat-template chatml] [--remove-facts] [--out FILE.json]`:
 /// asks the model each question (greedy, the whole document in the user turn, one conversation each, as
-/// `elongate generate --chat` does) and counts replies whose first word is the answer.</item>
+/// `elongate generate --chat` does) and counts replies whose value (the word after "is", else the first word) is the answer; --remove-facts takes the
+/// planted sentence out of each document first (the control: what the model gets right without the evidence).</item>
 /// </list>
 /// </summary>
 internal static partial class SelfInstructMini
@@ -74,8 +75,9 @@ internal static partial class SelfInstructMini
     {
         string? outDir = null;
         string corpus = "../shared/fixtures/corpus", tokenizerPath = "../shared/fixtures/tokenizers/tok512.model";
-        int trainDocs = 900, testDocs = 60, minTokens = 300, maxTokens = 440, chunk = 64, pairs = 12, maxContext = 512;
+        int trainDocs = 900, testDocs = 60, minTokens = 300, maxTokens = 440, chunk = 64, pairs = 24, maxContext = 512;
         ulong seed = 1;
+        bool sentence = true;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -94,6 +96,14 @@ internal static partial class SelfInstructMini
                 case "--pairs-per-doc": pairs = Int(args, ref i); break;
                 case "--max-context": maxContext = Int(args, ref i); break;
                 case "--seed": seed = ulong.Parse(Value(args, ref i), CultureInfo.InvariantCulture); break;
+                case "--answer":
+                    sentence = Value(args, ref i) switch
+                    {
+                        "sentence" => true,
+                        "word" => false,
+                        var other => throw new ArgumentException($"--answer wants sentence or word, got '{other}'"),
+                    };
+                    break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -145,7 +155,7 @@ internal static partial class SelfInstructMini
             Documents = [trainDir], OutputPath = output, Tokenizer = tok, ChunkTokens = chunk, PairsPerDocument = pairs, MaxContext = maxContext,
             Kinds = [SelfInstructKind.Short], Seed = seed, Concurrency = 2,
         };
-        var report = SelfInstructor.RunAsync(options, new PasswordTeacher()).GetAwaiter().GetResult();
+        var report = SelfInstructor.RunAsync(options, new PasswordTeacher(sentence)).GetAwaiter().GetResult();
 
         // Held out: the same chat form as the self-instruct output, from documents training never saw.
         var testLines = new StringBuilder();
@@ -155,7 +165,7 @@ internal static partial class SelfInstructMini
             {
                 ["messages"] = new JsonArray(
                     new JsonObject { ["role"] = "user", ["content"] = f.Text + "\n\n" + PasswordTeacher.Question(f.Key) },
-                    new JsonObject { ["role"] = "assistant", ["content"] = f.Value }),
+                    new JsonObject { ["role"] = "assistant", ["content"] = sentence ? PasswordTeacher.Fact(f.Key, f.Value) : f.Value }),
                 ["source"] = f.Name, ["answer"] = f.Value, ["fact_token_offset"] = f.FactToken, ["document_tokens"] = f.Tokens,
             };
             testLines.Append(line.ToJsonString()).Append('\n');
@@ -215,7 +225,8 @@ internal static partial class SelfInstructMini
     private static int Score(string[] args)
     {
         string? modelPath = null, questions = null, outPath = null, templateName = "chatml";
-        int maxNew = 4;
+        int maxNew = 24;
+        bool removeFacts = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -225,6 +236,7 @@ internal static partial class SelfInstructMini
                 case "--chat-template": templateName = Value(args, ref i); break;
                 case "-n": maxNew = Int(args, ref i); break;
                 case "--out": outPath = Value(args, ref i); break;
+                case "--remove-facts": removeFacts = true; break;
                 default: throw new ArgumentException($"unknown option {args[i]}");
             }
         }
@@ -236,9 +248,13 @@ internal static partial class SelfInstructMini
         var examples = File.ReadLines(questions).Where(l => l.Length > 0).Select((l, n) =>
         {
             var o = JsonNode.Parse(l) as JsonObject ?? throw new ArgumentException($"{questions}:{n + 1}: not a JSON object");
-            return ((string)o["messages"]![0]!["content"]!, (string)o["answer"]!, (string?)o["source"] ?? $"line {n + 1}");
+            var user = (string)o["messages"]![0]!["content"]!;
+            // The control: the same question with the planted sentence taken out, so only a guess can be right.
+            if (removeFacts) user = FactSentence().Replace(user, "");
+            return (user, (string)o["answer"]!, (string?)o["source"] ?? $"line {n + 1}");
         }).ToList();
-        int context = examples.Max(e => tok.Encode(e.Item1, false, false).Length) + 64 + maxNew;
+        // ChatSession keeps 64 tokens of room for the reply; the reply itself stays within the prompt + -n positions.
+        int context = examples.Max(e => tok.Encode(template.Apply([new ChatTurn("user", e.Item1)], addAssistantPrompt: true), true, false, parseSpecial: true).Length) + 64 + maxNew;
         var chat = new ChatSession(new InferenceSession(model, context), tok, template);
         var sampler = new Sampler(SamplingOptions.Greedy);
         int right = 0, valueWords = 0;
@@ -248,14 +264,15 @@ internal static partial class SelfInstructMini
         {
             chat.Reset();
             var reply = chat.Respond(user, maxNew, sampler).Text;
-            var word = WordPattern().Match(reply.ToLowerInvariant()).Value;
+            // The value: the word after "is" when the reply restates the fact, else its first word.
+            var word = (ValueAfterIs().Match(reply) is { Success: true } m ? m.Groups[1].Value : WordPattern().Match(reply.ToLowerInvariant()).Value).ToLowerInvariant();
             bool ok = word == answer;
             right += ok ? 1 : 0;
             valueWords += Values.Contains(word) ? 1 : 0;
             replies.Add(new JsonObject { ["source"] = source, ["answer"] = answer, ["reply"] = reply, ["correct"] = ok });
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Path.GetFileName(modelPath)}: {right}/{examples.Count} exact ({100.0 * right / examples.Count:F1}%), {valueWords}/{examples.Count} replies start with one of the {Values.Length} answer words (chance of a right guess {100.0 / Values.Length:F1}%); {watch.Elapsed.TotalSeconds:F1} s"));
+            $"{Path.GetFileName(modelPath)}: {right}/{examples.Count} exact ({100.0 * right / examples.Count:F1}%), {valueWords}/{examples.Count} replies name one of the {Values.Length} answer words (chance of a right guess {100.0 / Values.Length:F1}%); {watch.Elapsed.TotalSeconds:F1} s"));
         foreach (var r in replies.Take(5)) Console.WriteLine($"  {r!["source"]}: answer {r["answer"]}, reply {JsonSerializer.Serialize((string)r["reply"]!)}");
         if (outPath is not null)
         {
@@ -274,6 +291,12 @@ internal static partial class SelfInstructMini
 
     [GeneratedRegex(@"[^.!?]+[.!?]+[""')\]]*")]
     private static partial Regex SentencePattern();
+
+    [GeneratedRegex(@"The password of the \w+ \w+ is \w+\. ?")]
+    private static partial Regex FactSentence();
+
+    [GeneratedRegex(@"\bis (\w+)")]
+    private static partial Regex ValueAfterIs();
 
     [GeneratedRegex(@"[a-z]+")]
     private static partial Regex WordPattern();

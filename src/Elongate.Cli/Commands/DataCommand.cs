@@ -183,14 +183,13 @@ public static class DataCommand
         var jsonMode = new Option<bool>("--json-mode") { Description = "Ask the endpoint for JSON output (response_format json_object) when it supports it" };
         var contamination = new Option<string?>("--contamination-check") { Description = "Folder of evaluation inputs (.txt, .json, .jsonl, e.g. L-Eval or QuALITY): warn about documents sharing 13-word sequences with them" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template of a local teacher, overriding the model's (one of: {string.Join(", ", ChatTemplate.Names)})" };
-        var defaults = new SelfInstructOptions { Documents = [], OutputPath = "", Tokenizer = null! };
         var maxShort = new Option<int>("--max-short-answer-tokens")
         {
-            Description = "Longest short answer kept, in student tokens (longer ones are rejected as \"length\")", DefaultValueFactory = _ => defaults.MaxShortAnswerTokens,
+            Description = "Longest short answer kept, in student tokens (longer ones are rejected as \"length\")", DefaultValueFactory = _ => SelfInstructOptions.DefaultMaxShortAnswerTokens,
         };
         var maxLong = new Option<int>("--max-long-answer-tokens")
         {
-            Description = "Longest long answer kept, in student tokens (longer ones are rejected as \"length\")", DefaultValueFactory = _ => defaults.MaxLongAnswerTokens,
+            Description = "Longest long answer kept, in student tokens (longer ones are rejected as \"length\")", DefaultValueFactory = _ => SelfInstructOptions.DefaultMaxLongAnswerTokens,
         };
         var nearDup = new Option<double>("--near-duplicate-threshold")
         {

@@ -32,11 +32,17 @@ public sealed record SelfInstructOptions
     /// <summary>The kinds of answer asked for.</summary>
     public IReadOnlyList<SelfInstructKind> Kinds { get; init; } = [SelfInstructKind.Short, SelfInstructKind.Long];
 
-    /// <summary>Longest short answer kept, in student tokens.</summary>
-    public int MaxShortAnswerTokens { get; init; } = 96;
+    /// <summary>The default of <see cref="MaxShortAnswerTokens"/>: a sentence or two.</summary>
+    public const int DefaultMaxShortAnswerTokens = 96;
 
-    /// <summary>Longest long answer kept, in student tokens.</summary>
-    public int MaxLongAnswerTokens { get; init; } = 1024;
+    /// <summary>The default of <see cref="MaxLongAnswerTokens"/>: several paragraphs.</summary>
+    public const int DefaultMaxLongAnswerTokens = 1024;
+
+    /// <summary>Longest short answer kept, in student tokens (--max-short-answer-tokens).</summary>
+    public int MaxShortAnswerTokens { get; init; } = DefaultMaxShortAnswerTokens;
+
+    /// <summary>Longest long answer kept, in student tokens (--max-long-answer-tokens).</summary>
+    public int MaxLongAnswerTokens { get; init; } = DefaultMaxLongAnswerTokens;
 
     /// <summary>Teacher requests in flight at once.</summary>
     public int Concurrency { get; init; } = 4;
