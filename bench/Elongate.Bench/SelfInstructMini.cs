@@ -251,7 +251,12 @@ internal static partial class SelfInstructMini
             var user = (string)o["messages"]![0]!["content"]!;
             // The control: the same question with the planted sentence taken out, so only a guess can be right.
             if (removeFacts) user = FactSentence().Replace(user, "");
-            return (user, (string)o["answer"]!, (string?)o["source"] ?? $"line {n + 1}");
+            // test.jsonl names the answer; a self-instruct output (train.jsonl) has it in the assistant turn.
+            var assistant = (string?)o["messages"]?[1]?["content"];
+            var answer = (string?)o["answer"]
+                ?? (assistant is null ? null : ValueAfterIs().Match(assistant) is { Success: true } m ? m.Groups[1].Value : assistant.Trim().TrimEnd('.'))
+                ?? throw new ArgumentException($"{questions}:{n + 1}: no \"answer\" field and no assistant turn to take it from");
+            return (user, answer.ToLowerInvariant(), (string?)o["source"] ?? $"line {n + 1}");
         }).ToList();
         // ChatSession keeps 64 tokens of room for the reply; the reply itself stays within the prompt + -n positions.
         int context = examples.Max(e => tok.Encode(template.Apply([new ChatTurn("user", e.Item1)], addAssistantPrompt: true), true, false, parseSpecial: true).Length) + 64 + maxNew;
