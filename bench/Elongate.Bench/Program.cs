@@ -14,6 +14,9 @@ using Elongate.Kernels;
 //       (llama-bench: ours vs llama.cpp on generated GGUFs, each engine in its own process; `./elongate bench` runs this)
 //   dotnet run -c Release --project bench/Elongate.Bench -- tokenize [--vocab gpt-2,phi-3] [--reps 3] [--no-ml] [--out tokenize.json] [--txt tokenize.txt]
 //       (encoding MB/s on the corpus books: ours vs llama.cpp vs Microsoft.ML.Tokenizers, per llama.cpp test vocabulary)
+//   dotnet run -c Release --project bench/Elongate.Bench -- selfinstruct-mini prepare --out DIR [--train-docs 900] [--test-docs 60] ...
+//   dotnet run -c Release --project bench/Elongate.Bench -- selfinstruct-mini score -m MODEL.gguf --questions DIR/test.jsonl [--out score.json]
+//       (the self-instruct miniature of docs/self-instruct-mini.md: planted-fact documents, a rule teacher, held-out exact match)
 //   dotnet run -c Release --project bench/Elongate.Bench -- --filter '*'      (BenchmarkDotNet micro-benchmarks)
 if (args.Length > 0 && args[0] == "gemm")
     return GemmBench.Run(args[1..]);
@@ -29,6 +32,8 @@ if (args.Length > 0 && args[0] == "memory")
     return MemoryBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "tokenize")
     return TokenizeBench.Run(args[1..]);
+if (args.Length > 0 && args[0] == "selfinstruct-mini")
+    return SelfInstructMini.Run(args[1..]);
 if (args.Length > 0 && args[0] == "model")
     return Elongate.Bench.LlamaBench.ModelBench.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -183,12 +183,28 @@ public static class DataCommand
         var jsonMode = new Option<bool>("--json-mode") { Description = "Ask the endpoint for JSON output (response_format json_object) when it supports it" };
         var contamination = new Option<string?>("--contamination-check") { Description = "Folder of evaluation inputs (.txt, .json, .jsonl, e.g. L-Eval or QuALITY): warn about documents sharing 13-word sequences with them" };
         var chatTemplate = new Option<string?>("--chat-template") { Description = $"Chat template of a local teacher, overriding the model's (one of: {string.Join(", ", ChatTemplate.Names)})" };
+        var maxShort = new Option<int>("--max-short-answer-tokens")
+        {
+            Description = "Longest short answer kept, in student tokens (longer ones are rejected as \"length\")", DefaultValueFactory = _ => SelfInstructOptions.DefaultMaxShortAnswerTokens,
+        };
+        var maxLong = new Option<int>("--max-long-answer-tokens")
+        {
+            Description = "Longest long answer kept, in student tokens (longer ones are rejected as \"length\")", DefaultValueFactory = _ => SelfInstructOptions.DefaultMaxLongAnswerTokens,
+        };
+        var nearDup = new Option<double>("--near-duplicate-threshold")
+        {
+            Description = "Reject a question whose word 3-gram Jaccard similarity to a kept one reaches this (0–1]; exact repeats are always rejected",
+            DefaultValueFactory = _ => QuestionDeduplicator.DefaultThreshold,
+        };
         var endpoint = new EndpointOptions();
         var run = new ModelOptions();
         var cmd = new Command("self-instruct",
             "Make long-context QA training data: a teacher model writes question–answer pairs about random chunks of your documents, checks them, "
             + "and each kept pair becomes a chat example whose context is the whole document (cut to --max-context, evidence kept)")
-        { docs, output, model, tokenizer, chunk, pairs, maxContext, answers, concurrency, seed, prompts, exclude, retries, jsonMode, contamination, chatTemplate };
+        {
+            docs, output, model, tokenizer, chunk, pairs, maxContext, answers, concurrency, seed, prompts, exclude, retries, jsonMode, contamination, chatTemplate,
+            maxShort, maxLong, nearDup,
+        };
         endpoint.AddTo(cmd);
         run.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "data self-instruct", (stdout, stderr) =>
@@ -237,35 +253,90 @@ public static class DataCommand
                 PairsPerDocument = parse.GetValue(pairs), MaxContext = parse.GetValue(maxContext), Kinds = kinds, Concurrency = parse.GetValue(concurrency),
                 Seed = parse.GetValue(seed), Prompts = SelfInstructPrompts.Load(parse.GetValue(prompts)), Exclude = parse.GetValue(exclude) ?? [],
                 Retries = parse.GetValue(retries), JsonMode = parse.GetValue(jsonMode), ContaminationDirectory = parse.GetValue(contamination),
+                MaxShortAnswerTokens = parse.GetValue(maxShort), MaxLongAnswerTokens = parse.GetValue(maxLong), NearDuplicateThreshold = parse.GetValue(nearDup),
             };
-            int lastPercent = -1;
-            var report = SelfInstructor.RunAsync(options, teacher, p =>
+            var console = ConsoleUi.Create(stdout);
+            // Ctrl+C cancels the run instead of killing the process: what was decided stays, the partial report is written.
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            SelfInstructReport report;
+            int rc = 0;
+            try
             {
-                int percent = p.Total == 0 ? 100 : p.Done * 100 / p.Total;
-                if (percent / 10 == lastPercent / 10 && p.Done != p.Total) return;
-                lastPercent = percent;
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"items {p.Done}/{p.Total}: kept {p.Kept}, rejected {p.Rejected}, {p.TokensPerSecond:F1} teacher tokens/s"));
-                stdout.Flush();
-            }).GetAwaiter().GetResult();
+                report = RunSelfInstruct(options, teacher, stdout, console, cts.Token);
+            }
+            catch (SelfInstructInterruptedException e) when (e.Report is not null)
+            {
+                report = e.Report;
+                rc = 130;
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
             foreach (var o in report.Contamination)
                 stderr.WriteLine($"data self-instruct: warning: {o.Document} shares {o.SharedNGrams} {SelfInstructContamination.DefaultN}-word sequences with {o.Reference} (an evaluation input?)");
-            Print(ConsoleUi.Create(stdout), report);
+            foreach (var w in report.Warnings) stderr.WriteLine($"data self-instruct: warning: {w}");
+            Print(console, report);
             stdout.WriteLine($"wrote {report.Output} ({report.KeptTotal} examples), {SelfInstructor.ReportPathFor(report.Output)}, {SelfInstructor.PlotPathFor(report.Output)}");
-            return 0;
+            if (rc == 130) stdout.WriteLine("interrupted: rerun the same command to resume (decided items are kept, the rest are asked again)");
+            return rc;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Runs <see cref="SelfInstructor"/> with a live progress bar (items decided, kept/rejected, teacher tokens/s, ETA)
+    /// on a terminal, or a plain line every tenth of the items when stdout is redirected.
+    /// </summary>
+    private static SelfInstructReport RunSelfInstruct(SelfInstructOptions options, IChatClient teacher, TextWriter stdout, IAnsiConsole console, CancellationToken ct)
+    {
+        static string Eta(SelfInstructProgress p)
+        {
+            if (p.Done == 0) return "?";
+            var left = TimeSpan.FromSeconds(p.Seconds / p.Done * (p.Total - p.Done));
+            return left.ToString(left.TotalHours >= 1 ? @"h\:mm\:ss" : @"m\:ss", CultureInfo.InvariantCulture);
+        }
+        static string Line(SelfInstructProgress p) => string.Create(CultureInfo.InvariantCulture,
+            $"items {p.Done}/{p.Total}: kept {p.Kept}, rejected {p.Rejected}, {p.TokensPerSecond:F1} teacher tokens/s, eta {Eta(p)}");
+        if (ConsoleUi.IsInteractive(stdout))
+        {
+            return console.Progress()
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("self-instruct: reading documents", maxValue: 1);
+                    return SelfInstructor.RunAsync(options, teacher, p =>
+                    {
+                        task.MaxValue = Math.Max(1, p.Total);
+                        task.Value = p.Done;
+                        task.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                            $"{p.Done}/{p.Total} kept {p.Kept} rejected {p.Rejected} {p.TokensPerSecond:F0} tok/s"));
+                    }, ct).GetAwaiter().GetResult();
+                });
+        }
+        int lastTenth = -1;
+        return SelfInstructor.RunAsync(options, teacher, p =>
+        {
+            int tenth = p.Total == 0 ? 10 : p.Done * 10 / p.Total;
+            if (tenth == lastTenth && p.Done != p.Total) return;
+            lastTenth = tenth;
+            stdout.WriteLine(Line(p));
+            stdout.Flush();
+        }, ct).GetAwaiter().GetResult();
     }
 
     private static void Print(IAnsiConsole console, SelfInstructReport r)
     {
         static string I(long v) => v.ToString(CultureInfo.InvariantCulture);
-        var table = new Table().Title($"self-instruct: {r.Documents} documents ({r.ShortDocuments} shorter than a chunk, {r.Excluded.Count} excluded), {r.Chunks} chunks");
+        var table = new Table().Title($"self-instruct{(r.Interrupted ? " (interrupted)" : "")}: {r.Documents} documents ({r.ShortDocuments} shorter than a chunk, {r.Excluded.Count} excluded), {r.Chunks} chunks");
         table.AddColumn("measure");
         table.AddColumn("value");
         table.AddRow("work items (resumed)", $"{I(r.WorkItems)} ({I(r.Resumed)})");
         table.AddRow("generated", I(r.Generated));
         foreach (var (reason, n) in r.Rejected) table.AddRow($"rejected: {Markup.Escape(reason)}", I(n));
+        if (r.JsonModeFallbacks > 0) table.AddRow("asked again without JSON mode", I(r.JsonModeFallbacks));
         table.AddRow("kept (file total)", $"{I(r.Kept)} ({I(r.KeptTotal)})");
         table.AddRow("answers quoting nothing of the chunk", I(r.Unquoted));
         table.AddRow("answer tokens min/median/p90/max", $"{I(r.AnswerTokens.Min)}/{I(r.AnswerTokens.Median)}/{I(r.AnswerTokens.P90)}/{I(r.AnswerTokens.Max)}");

@@ -32,11 +32,17 @@ public sealed record SelfInstructOptions
     /// <summary>The kinds of answer asked for.</summary>
     public IReadOnlyList<SelfInstructKind> Kinds { get; init; } = [SelfInstructKind.Short, SelfInstructKind.Long];
 
-    /// <summary>Longest short answer kept, in student tokens.</summary>
-    public int MaxShortAnswerTokens { get; init; } = 96;
+    /// <summary>The default of <see cref="MaxShortAnswerTokens"/>: a sentence or two.</summary>
+    public const int DefaultMaxShortAnswerTokens = 96;
 
-    /// <summary>Longest long answer kept, in student tokens.</summary>
-    public int MaxLongAnswerTokens { get; init; } = 1024;
+    /// <summary>The default of <see cref="MaxLongAnswerTokens"/>: several paragraphs.</summary>
+    public const int DefaultMaxLongAnswerTokens = 1024;
+
+    /// <summary>Longest short answer kept, in student tokens (--max-short-answer-tokens).</summary>
+    public int MaxShortAnswerTokens { get; init; } = DefaultMaxShortAnswerTokens;
+
+    /// <summary>Longest long answer kept, in student tokens (--max-long-answer-tokens).</summary>
+    public int MaxLongAnswerTokens { get; init; } = DefaultMaxLongAnswerTokens;
 
     /// <summary>Teacher requests in flight at once.</summary>
     public int Concurrency { get; init; } = 4;
@@ -56,6 +62,13 @@ public sealed record SelfInstructOptions
     /// <summary>Sampling temperature of the generation requests.</summary>
     public float Temperature { get; init; } = 0.7f;
 
+    /// <summary>
+    /// Jaccard similarity of word 3-gram sets (normalized text) at or above which a question counts as a near-duplicate of
+    /// one already kept and is rejected; exact repeats (once normalized) are always rejected. Default
+    /// <see cref="QuestionDeduplicator.DefaultThreshold"/> (0.6); 1 keeps all but identical shingle sets.
+    /// </summary>
+    public double NearDuplicateThreshold { get; init; } = QuestionDeduplicator.DefaultThreshold;
+
     /// <summary>Ask for JSON output (response_format json_object) in generation requests, for endpoints that support it.</summary>
     public bool JsonMode { get; init; }
 
@@ -71,6 +84,9 @@ public sealed record SelfInstructOptions
         if (PairsPerDocument < 1) throw new ArgumentException("--pairs-per-doc must be ≥ 1");
         if (Kinds.Count == 0) throw new ArgumentException("--answers needs short, long or both");
         if (Concurrency < 1) throw new ArgumentException("--concurrency must be ≥ 1");
+        if (!(NearDuplicateThreshold > 0 && NearDuplicateThreshold <= 1)) throw new ArgumentException($"--near-duplicate-threshold must be in (0, 1], got {NearDuplicateThreshold}");
+        if (MaxShortAnswerTokens < 1) throw new ArgumentException($"--max-short-answer-tokens must be ≥ 1, got {MaxShortAnswerTokens}");
+        if (MaxLongAnswerTokens < 1) throw new ArgumentException($"--max-long-answer-tokens must be ≥ 1, got {MaxLongAnswerTokens}");
         if (Retries < 0) throw new ArgumentException("--retries must be ≥ 0");
         if (MaxContext < ChunkTokens + TemplateMargin + 16)
             throw new ArgumentException($"--max-context {MaxContext} leaves no room for a {ChunkTokens}-token chunk plus a question and an answer");

@@ -30,7 +30,10 @@ public sealed record SelfInstructReport
     /// <summary>Teacher replies received for the generation prompt.</summary>
     public int Generated { get; init; }
 
-    /// <summary>Rejected items by reason: parse, length, self-check, duplicate, teacher-error.</summary>
+    /// <summary>
+    /// Rejected items by reason: parse, length, self-check, duplicate (the same question once normalized),
+    /// near-duplicate (word 3-gram Jaccard at or above <see cref="SelfInstructOptions.NearDuplicateThreshold"/>), teacher-error.
+    /// </summary>
     public IReadOnlyDictionary<string, int> Rejected { get; init; } = new Dictionary<string, int>();
 
     /// <summary>Examples kept by this run.</summary>
@@ -53,6 +56,15 @@ public sealed record SelfInstructReport
 
     /// <summary>Documents that share 13-word sequences with a file of the contamination-check folder (a warning; they are still used).</summary>
     public IReadOnlyList<SelfInstructOverlap> Contamination { get; init; } = [];
+
+    /// <summary>True when the run was cancelled before deciding every item (a rerun resumes it).</summary>
+    public bool Interrupted { get; init; }
+
+    /// <summary>Generation requests asked again without response_format after the endpoint refused JSON mode (HTTP 400); JSON mode is off after the first.</summary>
+    public int JsonModeFallbacks { get; init; }
+
+    /// <summary>Things the user should know about the run (e.g. JSON mode refused by the endpoint).</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
 
     /// <summary>Seconds the run took.</summary>
     public double Seconds { get; init; }

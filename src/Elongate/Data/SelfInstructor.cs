@@ -30,7 +30,8 @@ namespace Elongate.Data;
 public static class SelfInstructor
 {
     /// <summary>Rejection reasons.</summary>
-    public const string Parse = "parse", Length = "length", SelfCheck = "self-check", Duplicate = "duplicate", TeacherError = "teacher-error";
+    public const string Parse = "parse", Length = "length", SelfCheck = "self-check", Duplicate = "duplicate", NearDuplicate = "near-duplicate",
+        TeacherError = "teacher-error";
 
     /// <summary>Where rejected items of <paramref name="output"/> are recorded: OUT.rejected.jsonl.</summary>
     public static string RejectedPathFor(string output) => Path.ChangeExtension(output, null) + ".rejected.jsonl";
@@ -75,8 +76,14 @@ public static class SelfInstructor
     /// <param name="options">What to do.</param>
     /// <param name="teacher">The chat model that writes and checks the pairs.</param>
     /// <param name="progress">Called after each decided item (from the writing loop, one call at a time).</param>
-    /// <param name="cancellationToken">Stops the run; what was decided stays written.</param>
+    /// <param name="cancellationToken">
+    /// Stops the run: teacher calls in flight are abandoned (a call that ignores the token is not waited for beyond a
+    /// short grace), what was decided stays written as complete lines, the report of the partial run is written, and
+    /// <see cref="SelfInstructInterruptedException"/> carries it. A rerun resumes to the same final set.
+    /// </param>
     /// <exception cref="ArgumentException">Bad options or documents.</exception>
+    /// <exception cref="SelfInstructInterruptedException">The token was cancelled once items were being decided.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled before (while reading the documents).</exception>
     /// <exception cref="SelfInstructTeacherException">The teacher is unreachable or refuses the key.</exception>
     public static async Task<SelfInstructReport> RunAsync(SelfInstructOptions options, IChatClient teacher, Action<SelfInstructProgress>? progress = null,
         CancellationToken cancellationToken = default)
@@ -86,7 +93,11 @@ public static class SelfInstructor
         options.Validate();
         var watch = System.Diagnostics.Stopwatch.StartNew();
         var (files, excluded) = SelfInstructDocument.Find(options.Documents, options.Exclude);
-        var documents = files.Select(f => new SelfInstructDocument(Path.GetFileName(f), f, options.Tokenizer.Encode(File.ReadAllText(f), addBos: false, addEos: false))).ToList();
+        var documents = files.Select(f =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new SelfInstructDocument(Path.GetFileName(f), f, options.Tokenizer.Encode(File.ReadAllText(f), addBos: false, addEos: false));
+        }).ToList();
         var contamination = options.ContaminationDirectory is { } refs
             ? SelfInstructContamination.Check(files.Select(f => (Path.GetFileName(f), File.ReadAllText(f))), refs)
             : [];
@@ -95,12 +106,14 @@ public static class SelfInstructor
         var rejectedPath = RejectedPathFor(output);
         Directory.CreateDirectory(Path.GetDirectoryName(output)!);
         var done = new HashSet<string>(StringComparer.Ordinal);
-        var questions = new HashSet<string>(StringComparer.Ordinal);
+        // Kept questions are fed in file order, the order they were decided in, so a resumed run judges each new
+        // question against the same set as an uninterrupted one.
+        var questions = new QuestionDeduplicator(options.NearDuplicateThreshold);
         int keptBefore = 0;
         foreach (var line in ReadLines(output))
         {
             if ((string?)line["key"] is { } key) done.Add(key);
-            if ((string?)line["question"] is { } q) questions.Add(SelfInstructParser.Normalize(q));
+            if ((string?)line["question"] is { } q) questions.Add(q);
             keptBefore++;
         }
         foreach (var line in ReadLines(rejectedPath))
@@ -109,13 +122,17 @@ public static class SelfInstructor
 
         var state = new RunState(options, teacher, documents);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var rejected = new SortedDictionary<string, int>(StringComparer.Ordinal) { [Parse] = 0, [Length] = 0, [SelfCheck] = 0, [Duplicate] = 0, [TeacherError] = 0 };
+        var rejected = new SortedDictionary<string, int>(StringComparer.Ordinal)
+        {
+            [Parse] = 0, [Length] = 0, [SelfCheck] = 0, [Duplicate] = 0, [NearDuplicate] = 0, [TeacherError] = 0,
+        };
         var answerLengths = new List<int>();
         var histogram = new int[10];
         int kept = 0, unquoted = 0, decided = 0;
         StreamWriter? keptWriter = null, rejectedWriter = null;
         var window = new Queue<Task<Outcome>>();
         int next = 0;
+        bool interrupted = false;
         try
         {
             while (next < todo.Count || window.Count > 0)
@@ -128,15 +145,27 @@ public static class SelfInstructor
                 Outcome outcome;
                 try
                 {
-                    outcome = await window.Dequeue().ConfigureAwait(false);
+                    // WaitAsync: a teacher that ignores the token must not hold the run after Ctrl+C.
+                    outcome = await window.Peek().WaitAsync(cancellationToken).ConfigureAwait(false);
+                    _ = window.Dequeue();
                 }
                 catch (Exception) when (state.Fatal is not null)
                 {
                     throw state.Fatal;
                 }
-                cancellationToken.ThrowIfCancellationRequested();
-                if (outcome.Example is { } ex && !questions.Add(SelfInstructParser.Normalize(outcome.Question!)))
-                    outcome = outcome with { Example = null, Reason = Duplicate, Detail = outcome.Question };
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    interrupted = true;
+                    break;
+                }
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    // Decided but not yet written: left for the rerun, which decides it the same way.
+                    interrupted = true;
+                    break;
+                }
+                if (outcome.Example is not null && questions.Add(outcome.Question!) is { } duplicate)
+                    outcome = outcome with { Example = null, Reason = duplicate, Detail = outcome.Question };
                 if (outcome.Example is { } example)
                 {
                     keptWriter ??= Append(output);
@@ -163,17 +192,20 @@ public static class SelfInstructor
         }
         finally
         {
-            failed.Cancel();
-            foreach (var t in window)
-            {
-                try { await t.ConfigureAwait(false); }
-                catch (Exception) { /* cancelled with the run */ }
-            }
+            await failed.CancelAsync().ConfigureAwait(false);
+            // In-flight calls see the token; one that does not is abandoned after the grace (its result is never written).
+            try { await Task.WhenAll(window).WaitAsync(CancelGrace).ConfigureAwait(false); }
+            catch (Exception) { /* cancelled or abandoned with the run */ }
             keptWriter?.Dispose();
             rejectedWriter?.Dispose();
         }
+        var warnings = new List<string>();
+        if (state.JsonModeFallbacks > 0)
+            warnings.Add($"the endpoint rejected response_format json_object (HTTP 400) on a generation request; JSON mode was turned off and "
+                + $"{state.JsonModeFallbacks} request(s) were asked again without it (replies parsed as text). Leave out --json-mode for this endpoint.");
         var report = new SelfInstructReport
         {
+            Interrupted = interrupted, JsonModeFallbacks = state.JsonModeFallbacks, Warnings = warnings,
             Documents = documents.Count, Excluded = excluded, ShortDocuments = documents.Count(d => d.Tokens.Length <= options.ChunkTokens),
             Chunks = items.Select(i => (i.Document, i.Chunk)).Distinct().Count(), WorkItems = items.Count, Resumed = items.Count - todo.Count,
             Generated = state.Generated, Rejected = rejected, Kept = kept, KeptTotal = keptBefore + kept, Unquoted = unquoted,
@@ -182,8 +214,12 @@ public static class SelfInstructor
         };
         Common.AtomicFile.WriteAllText(ReportPathFor(output), report.ToJson());
         SelfInstructPlots.WriteEvidenceHistogram(PlotPathFor(output), report);
+        if (interrupted) throw new SelfInstructInterruptedException(report, cancellationToken);
         return report;
     }
+
+    /// <summary>How long a cancelled run waits for teacher calls in flight to notice before it abandons them.</summary>
+    private static readonly TimeSpan CancelGrace = TimeSpan.FromSeconds(2);
 
     private static string? Shorten(string? s) => s is null || s.Length <= 300 ? s : s[..300] + "…";
 
@@ -228,11 +264,13 @@ public static class SelfInstructor
     {
         private readonly SemaphoreSlim _slots = new(options.Concurrency, options.Concurrency);
         private readonly ConcurrentDictionary<int, string> _chunkText = new();
-        private int _generated;
+        private int _generated, _jsonModeFallbacks;
         private long _outputTokens;
+        private volatile bool _jsonRejected;
 
         public Exception? Fatal;
         public int Generated => _generated;
+        public int JsonModeFallbacks => Volatile.Read(ref _jsonModeFallbacks);
         public long OutputTokens => Interlocked.Read(ref _outputTokens);
 
         public async Task<Outcome> ProcessAsync(SelfInstructWorkItem item, CancellationTokenSource failed)
@@ -258,8 +296,7 @@ public static class SelfInstructor
             var (reply, error) = await Ask(options.Prompts.Generation(item.Kind, chunk), new ChatOptions
             {
                 Temperature = options.Temperature, Seed = (long)(item.Seed >> 1), MaxOutputTokens = maxOut,
-                ResponseFormat = options.JsonMode ? ChatResponseFormat.Json : null,
-            }, ct).ConfigureAwait(false);
+            }, ct, json: options.JsonMode).ConfigureAwait(false);
             if (reply is null) return new Outcome(item, null, null, error!.Value.Reason, error.Value.Detail);
             Interlocked.Increment(ref _generated);
             if (SelfInstructParser.ParsePair(reply) is not var (question, answer))
@@ -307,18 +344,42 @@ public static class SelfInstructor
             return new Outcome(item, example, question, null, null, aTokens, position, SelfInstructParser.QuotesChunk(answer, chunk));
         }
 
-        /// <summary>One teacher call under the concurrency bound, retried on transient failures: the reply text, or an item-level error.</summary>
-        private async Task<(string? Reply, (string Reason, string Detail)? Error)> Ask(string prompt, ChatOptions chatOptions, CancellationToken ct)
+        /// <summary>
+        /// One teacher call under the concurrency bound, retried on transient failures: the reply text, or an item-level
+        /// error. With <paramref name="json"/> the request asks for a JSON object (response_format json_object) until the
+        /// endpoint refuses that: a 400 to such a request is asked again without it, and when that succeeds JSON mode is
+        /// off for the rest of the run (servers that do not know response_format answer 400; the text parser copes).
+        /// </summary>
+        private async Task<(string? Reply, (string Reason, string Detail)? Error)> Ask(string prompt, ChatOptions chatOptions, CancellationToken ct, bool json = false)
         {
             var delay = options.RetryDelay;
+            bool fallback = false;
             for (int attempt = 0; ; attempt++)
             {
                 await _slots.WaitAsync(ct).ConfigureAwait(false);
+                // Decided once the slot is ours: a request queued behind the one that found JSON mode refused goes without it.
+                bool asJson = json && !fallback && !_jsonRejected;
+                chatOptions.ResponseFormat = asJson ? ChatResponseFormat.Json : null;
                 try
                 {
                     var response = await teacher.GetResponseAsync([new ChatMessage(ChatRole.User, prompt)], chatOptions, ct).ConfigureAwait(false);
                     if (response.Usage?.OutputTokenCount is { } used) Interlocked.Add(ref _outputTokens, used);
+                    if (fallback) Interlocked.Increment(ref _jsonModeFallbacks);
                     return (response.Text, null);
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested && asJson && IsBadRequest(e))
+                {
+                    // Off at once, so requests waiting for a slot do not ask for JSON too; back on if the plain request
+                    // also gets a 400 (then the 400 was about something else, a prompt too long…).
+                    _jsonRejected = true;
+                    fallback = true;
+                    attempt--; // not a failure of the teacher: the same request, without response_format, right away
+                    continue;
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested && fallback && IsBadRequest(e))
+                {
+                    _jsonRejected = false;
+                    return (null, (TeacherError, e.Message));
                 }
                 catch (Exception e) when (!ct.IsCancellationRequested && Classify(e) is var (transient, fatalMessage))
                 {
@@ -335,6 +396,14 @@ public static class SelfInstructor
                 delay *= 2;
             }
         }
+    }
+
+    /// <summary>Whether a teacher call failed with HTTP 400 (the endpoint refused the request as malformed).</summary>
+    private static bool IsBadRequest(Exception e)
+    {
+        for (Exception? x = e; x is not null; x = x is AggregateException a ? a.InnerExceptions[0] : x.InnerException)
+            if (x is System.ClientModel.ClientResultException { Status: 400 } or HttpRequestException { StatusCode: System.Net.HttpStatusCode.BadRequest }) return true;
+        return false;
     }
 
     /// <summary>(transient, fatal message) for a teacher call's exception; fatal means the run cannot go on (401/403).</summary>

@@ -171,6 +171,104 @@ public sealed class SelfInstructTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task Cancelled_run_with_a_hung_teacher_stops_promptly_writes_its_report_and_resumes_to_the_same_set()
+    {
+        var docs = Documents();
+        var whole = Path.Combine(_dir, "whole", "qa.jsonl");
+        var full = await SelfInstructor.RunAsync(Options(docs, whole), new RuleTeacher());
+
+        // From the 15th call on the teacher hangs and ignores the token: Ctrl+C must not wait for it.
+        var parts = Path.Combine(_dir, "parts", "qa.jsonl");
+        var gated = new GatedTeacher(new RuleTeacher(), blockFrom: 15);
+        using var cts = new CancellationTokenSource();
+        var run = SelfInstructor.RunAsync(Options(docs, parts), gated, cancellationToken: cts.Token);
+        await gated.Blocked.WaitAsync(TimeSpan.FromSeconds(60));
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        cts.Cancel();
+        var e = await Assert.ThrowsAsync<SelfInstructInterruptedException>(() => run.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"cancellation took {watch.Elapsed}");
+        gated.Release();
+
+        // The partial report is written and says so; the files hold complete lines only, as many as it decided.
+        var partial = e.Report!;
+        Assert.True(partial.Interrupted);
+        var saved = JsonNode.Parse(File.ReadAllText(SelfInstructor.ReportPathFor(parts)))!;
+        Assert.True((bool)saved["interrupted"]!);
+        Assert.Equal(partial.Kept, (int)saved["kept"]!);
+        Assert.All(new[] { parts, SelfInstructor.RejectedPathFor(parts) }.Where(File.Exists), f => Assert.EndsWith("\n", File.ReadAllText(f)));
+        int decided = Lines(parts).Count + Lines(SelfInstructor.RejectedPathFor(parts)).Count;
+        Assert.Equal(partial.Kept + partial.Rejected.Values.Sum(), decided);
+        Assert.InRange(decided, 1, full.WorkItems - 1);
+
+        var second = await SelfInstructor.RunAsync(Options(docs, parts), new RuleTeacher());
+        Assert.False(second.Interrupted);
+        Assert.Equal(decided, second.Resumed);
+        static HashSet<string> Set(string path) => [.. File.ReadAllLines(path).Where(l => l.Length > 0)];
+        Assert.Equal(Set(whole), Set(parts));
+        Assert.Equal(Set(SelfInstructor.RejectedPathFor(whole)), Set(SelfInstructor.RejectedPathFor(parts)));
+        Assert.Equal(full.KeptTotal, second.KeptTotal);
+    }
+
+    [Fact]
+    public void Shingle_similarity_separates_near_duplicates_at_the_threshold()
+    {
+        const string ship = "What is the name of the ship?", shipStory = "What is the name of the ship in the story?";
+        const string red = "What is the password of the red fox?", blue = "What is the password of the blue fox?";
+        Assert.Equal(5.0 / 8, QuestionDeduplicator.Similarity(ship, shipStory), 9);
+        Assert.Equal(4.0 / 8, QuestionDeduplicator.Similarity(red, blue), 9);
+        Assert.Equal(new[] { "what is the", "is the name", "the name of", "name of the", "of the ship" }.Order(StringComparer.Ordinal),
+            QuestionDeduplicator.Shingles(ship).Order(StringComparer.Ordinal));
+        Assert.Equal(["who"], QuestionDeduplicator.Shingles("Who?"));
+
+        // 0.625 is just above 0.6 (default) and just below 0.65; 0.5 just below the default and at 0.5.
+        var d = new QuestionDeduplicator();
+        Assert.Equal(QuestionDeduplicator.DefaultThreshold, d.Threshold);
+        Assert.Null(d.Add(ship));
+        Assert.Equal(SelfInstructor.NearDuplicate, d.Add(shipStory));
+        Assert.Equal(SelfInstructor.Duplicate, d.Add("what is THE name of the ship"));
+        Assert.Null(d.Add(red));
+        Assert.Null(d.Add(blue));
+        Assert.Null(d.Add("Who?"));
+        Assert.Equal(SelfInstructor.Duplicate, d.Add("who"));
+        Assert.Null(d.Add("Why?"));
+        Assert.Equal(5, d.Count);
+
+        var looser = new QuestionDeduplicator(0.65);
+        Assert.Null(looser.Add(ship));
+        Assert.Null(looser.Add(shipStory));
+        var stricter = new QuestionDeduplicator(0.5);
+        Assert.Null(stricter.Add(red));
+        Assert.Equal(SelfInstructor.NearDuplicate, stricter.Add(blue));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new QuestionDeduplicator(0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new QuestionDeduplicator(1.5));
+    }
+
+    [SkippableFact]
+    public async Task Near_duplicate_questions_are_counted_under_their_own_reason()
+    {
+        var docs = Documents(3000);
+        var output = Path.Combine(_dir, "near.jsonl");
+        // Every question is "What does the passage say about the sea" plus a word of the item's own: 9 of 10 shingles shared.
+        int n = 0;
+        var teacher = new ScriptedTeacher(prompt => prompt.Contains("yes or no", StringComparison.Ordinal)
+            ? "yes"
+            : $"{{\"question\":\"What does the passage say about the sea and its waves number{Interlocked.Increment(ref n)}?\",\"answer\":\"the\"}}");
+        var options = Options(docs, output) with { Kinds = [SelfInstructKind.Short], Concurrency = 1 };
+        var report = await SelfInstructor.RunAsync(options, teacher);
+        Assert.Equal(1, report.Kept);
+        Assert.Equal(report.WorkItems - 1, report.Rejected[SelfInstructor.NearDuplicate]);
+        Assert.Equal(0, report.Rejected[SelfInstructor.Duplicate]);
+        Assert.All(Lines(SelfInstructor.RejectedPathFor(output)), l => Assert.Equal(SelfInstructor.NearDuplicate, (string)l["reason"]!));
+        Assert.Contains("\"near-duplicate\"", File.ReadAllText(SelfInstructor.ReportPathFor(output)));
+
+        // At threshold 1 only identical shingle sets count: all are kept.
+        var loose = Path.Combine(_dir, "near-loose.jsonl");
+        n = 0;
+        var all = await SelfInstructor.RunAsync(options with { OutputPath = loose, NearDuplicateThreshold = 1 }, teacher);
+        Assert.Equal(all.WorkItems, all.Kept);
+    }
+
+    [SkippableFact]
     public async Task Near_duplicate_questions_are_rejected_and_excluded_documents_never_used()
     {
         var docs = Documents(3000);
@@ -290,6 +388,125 @@ public sealed class SelfInstructTests : IDisposable
         Assert.True(File.Exists(Path.Combine(run, "model.gguf")));
         var data = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "data-report.json")))!;
         Assert.Equal("AnswersAndInput", data["loss"]!.ToString());
+    }
+
+    /// <summary>The rule teacher's reply to a stub request; in JSON mode a generation reply is the bare JSON object the endpoint would send.</summary>
+    private static string RuleReply(RuleTeacher teacher, JsonObject request)
+    {
+        var prompt = ChatStubServer.Prompt(request);
+        var text = teacher.GetResponseAsync([new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, prompt)]).GetAwaiter().GetResult().Text;
+        if (!ChatStubServer.AsksJson(request)) return text;
+        return SelfInstructParser.ParsePair(text) is var (q, a)
+            ? new JsonObject { ["question"] = q, ["answer"] = a }.ToJsonString()
+            : new JsonObject { ["note"] = text }.ToJsonString();
+    }
+
+    private string[] StubArgs(string docs, ChatStubServer stub, string output) =>
+        ["data", "self-instruct", "--docs", docs, "-o", output, "--endpoint", stub.Endpoint, "--remote-model", "stub", "-z", Fixtures.Path("tokenizers/tokenizer.bin"),
+            "--chunk-tokens", "128", "--pairs-per-doc", "3", "--max-context", "700", "--retries", "0", "--seed", "5"];
+
+    [SkippableFact]
+    public void Cli_answer_length_flags_set_the_limits_of_short_and_long_answers()
+    {
+        var docs = Documents(3000);
+        var teacher = new RuleTeacher();
+        using var stub = new ChatStubServer(r => (200, RuleReply(teacher, r)));
+        var output = Path.Combine(_dir, "lengths.jsonl");
+        var (rc, stdout, stderr) = CliTests.Run([.. StubArgs(docs, stub, output), "--max-short-answer-tokens", "24", "--max-long-answer-tokens", "40"]);
+        Assert.True(rc == 0, $"rc {rc}: {stderr}{stdout}");
+        var kept = Lines(output);
+        Assert.NotEmpty(kept);
+        foreach (var line in kept)
+        {
+            int tokens = Llama.Value.Encode((string)line["messages"]![1]!["content"]!, false, false).Length;
+            Assert.True(tokens <= ((string)line["kind"]! == "short" ? 24 : 40), $"{line["key"]}: {tokens} answer tokens");
+        }
+        var details = Lines(SelfInstructor.RejectedPathFor(output)).Where(l => (string)l["reason"]! == SelfInstructor.Length).Select(l => (string)l["detail"]!).ToList();
+        Assert.Contains(details, d => d.Contains("(max 24)", StringComparison.Ordinal));
+        Assert.Contains(details, d => d.Contains("(max 40)", StringComparison.Ordinal));
+        var report = JsonNode.Parse(File.ReadAllText(SelfInstructor.ReportPathFor(output)))!;
+        Assert.Equal(details.Count, (int)report["rejected"]!["length"]!);
+
+        // The same run with the defaults (96 and 1024) rejects none of these answers for length.
+        var defaults = Path.Combine(_dir, "lengths-default.jsonl");
+        (rc, stdout, stderr) = CliTests.Run(StubArgs(docs, stub, defaults));
+        Assert.True(rc == 0, $"rc {rc}: {stderr}{stdout}");
+        Assert.Equal(0, (int)JsonNode.Parse(File.ReadAllText(SelfInstructor.ReportPathFor(defaults)))!["rejected"]!["length"]!);
+        Assert.True(Lines(defaults).Count > kept.Count);
+
+        (rc, _, stderr) = CliTests.Run([.. StubArgs(docs, stub, Path.Combine(_dir, "zero.jsonl")), "--max-short-answer-tokens", "0"]);
+        Assert.Equal(2, rc);
+        Assert.Contains("--max-short-answer-tokens must be ≥ 1", stderr);
+    }
+
+    [SkippableFact]
+    public void Cli_json_mode_asks_for_json_objects_in_generation_requests_only()
+    {
+        var docs = Documents(3000);
+        var teacher = new RuleTeacher();
+        using var stub = new ChatStubServer(r => (200, RuleReply(teacher, r)));
+        var output = Path.Combine(_dir, "json.jsonl");
+        var (rc, stdout, stderr) = CliTests.Run([.. StubArgs(docs, stub, output), "--json-mode"]);
+        Assert.True(rc == 0, $"rc {rc}: {stderr}{stdout}");
+        Assert.Equal("", stderr);
+        var requests = stub.Requests.ToList();
+        var generation = requests.Where(r => !ChatStubServer.Prompt(r).Contains("yes or no", StringComparison.Ordinal)).ToList();
+        var checks = requests.Except(generation).ToList();
+        Assert.NotEmpty(generation);
+        Assert.NotEmpty(checks);
+        Assert.All(generation, r => Assert.Equal("{\"type\":\"json_object\"}", r["response_format"]!.ToJsonString()));
+        Assert.All(checks, r => Assert.Null(r["response_format"]));
+        var report = JsonNode.Parse(File.ReadAllText(SelfInstructor.ReportPathFor(output)))!;
+        Assert.Equal(generation.Count, (int)report["generated"]!);
+        Assert.Equal(0, (int)report["json_mode_fallbacks"]!);
+        Assert.True((int)report["kept"]! > 0);
+        // Every kept answer came back as a bare JSON object: the rule teacher's bad replies arrive as {"note": …} and fail to parse.
+        Assert.Equal(teacher.BadJson, (int)report["rejected"]!["parse"]!);
+
+        // Without --json-mode no request carries response_format.
+        using var plain = new ChatStubServer(r => (200, RuleReply(new RuleTeacher(), r)));
+        (rc, stdout, stderr) = CliTests.Run(StubArgs(docs, plain, Path.Combine(_dir, "plain.jsonl")));
+        Assert.True(rc == 0, $"rc {rc}: {stderr}{stdout}");
+        Assert.NotEmpty(plain.Requests);
+        Assert.All(plain.Requests, r => Assert.Null(r["response_format"]));
+    }
+
+    [SkippableFact]
+    public void Cli_json_mode_refused_by_the_endpoint_warns_once_and_falls_back_to_text_parsing()
+    {
+        var docs = Documents(3000);
+        var teacher = new RuleTeacher();
+        int refused = 0;
+        using var stub = new ChatStubServer(r =>
+        {
+            if (r["response_format"] is not null)
+            {
+                Interlocked.Increment(ref refused);
+                return (400, "Unrecognized request argument supplied: response_format");
+            }
+            return (200, RuleReply(teacher, r));
+        });
+        var output = Path.Combine(_dir, "refused.jsonl");
+        var (rc, stdout, stderr) = CliTests.Run([.. StubArgs(docs, stub, output), "--json-mode", "--concurrency", "1"]);
+        Assert.True(rc == 0, $"rc {rc}: {stderr}{stdout}");
+        var warning = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("data self-instruct: warning:", warning);
+        Assert.Contains("response_format", warning);
+        Assert.Contains("--json-mode", warning);
+        // One request was refused, asked again without response_format, and JSON mode stayed off after it.
+        Assert.Equal(1, refused);
+        var report = JsonNode.Parse(File.ReadAllText(SelfInstructor.ReportPathFor(output)))!;
+        Assert.Equal(1, (int)report["json_mode_fallbacks"]!);
+        Assert.Equal(0, (int)report["rejected"]!["teacher-error"]!);
+        Assert.Equal((int)report["work_items"]!, (int)report["generated"]!);
+        Assert.Equal((int)report["work_items"]!, (int)report["kept"]! + Lines(SelfInstructor.RejectedPathFor(output)).Count);
+
+        // Text parsing gives the same set as a run that never asked for JSON.
+        var plain = Path.Combine(_dir, "refused-plain.jsonl");
+        using var stub2 = new ChatStubServer(r => (200, RuleReply(new RuleTeacher(), r)));
+        (rc, stdout, stderr) = CliTests.Run([.. StubArgs(docs, stub2, plain), "--concurrency", "1"]);
+        Assert.True(rc == 0, $"rc {rc}: {stderr}{stdout}");
+        Assert.Equal(File.ReadAllLines(plain), File.ReadAllLines(output));
     }
 
     [SkippableFact]
