@@ -95,15 +95,21 @@ public sealed class TaskPromptBuilder
     }
 
     /// <summary>The document cut to <paramref name="keep"/> tokens by the run's truncation side.</summary>
-    private string Cut(string text, int[] tokens, int keep)
+    private string Cut(string text, int[] tokens, int keep) => Cut(_model, _truncation, text, tokens, keep);
+
+    /// <summary>
+    /// <paramref name="text"/> (whose tokens are <paramref name="tokens"/>) cut to <paramref name="keep"/> tokens on
+    /// <paramref name="truncation"/>'s side and detokenized; the text itself when it fits, "" for no tokens.
+    /// </summary>
+    internal static string Cut(ITaskModel model, TaskTruncation truncation, string text, int[] tokens, int keep)
     {
         // A document that fits goes in as written, not as a tokenize/detokenize round trip.
         if (keep >= tokens.Length) return text;
         if (keep <= 0) return "";
-        if (_truncation == TaskTruncation.Left) return _model.Detokenize(tokens[^keep..]);
+        if (truncation == TaskTruncation.Left) return model.Detokenize(tokens[^keep..]);
         int head = (keep + 1) / 2;
         // One Detokenize over the joined halves, so the tokenizer decides the spacing at the seam.
-        return _model.Detokenize([.. tokens[..head], .. tokens[^(keep - head)..]]);
+        return model.Detokenize([.. tokens[..head], .. tokens[^(keep - head)..]]);
     }
 
     private int[] TokensOf(TaskFile file, TaskDocument document)
