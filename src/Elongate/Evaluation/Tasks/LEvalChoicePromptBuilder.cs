@@ -4,7 +4,7 @@ namespace Elongate.Evaluation.Tasks;
 /// Fits an L-Eval exam question scored by log-likelihood (<see cref="LEvalMultipleChoice"/>) into a length cap, the
 /// way <see cref="TaskPromptBuilder"/> fits a generated answer: in the model's tokens, budget
 /// B = cap − 1 (BOS) − the longest continuation's tokens; the question, its options and the examples' questions and
-/// answers are never cut; the documents share what is left, each example's at most 1/(k + 1) of it, the question's
+/// answers are never cut (examples that leave no room are dropped, the last drawn first); the documents share what is left, each example's at most 1/(k + 1) of it, the question's
 /// document the rest; a document longer than its share is cut on the run's side (<see cref="TaskTruncation"/>:
 /// middle keeps start and end, left keeps the end) and re-measured until the prompt fits. With k shots the prompt is
 /// each example as "{document}\n\n{question and options}\nAnswer: {its first correct choice}" followed by a blank line,
@@ -37,15 +37,21 @@ public sealed class LEvalChoicePromptBuilder
 
         int continuationTokens = item.Continuations.Max(c => _model.Tokenize(c).Length);
         int budget = cap - 1 - continuationTokens;
-        var exampleTokens = shown.Select(s => TokensOf(file, s.Document)).ToArray();
         var queryTokens = TokensOf(file, document);
         string Render(int[] exampleKeep, int queryKeep) =>
-            string.Concat(shown.Select((s, i) => TaskPromptBuilder.Cut(_model, _truncation, s.Document.Text, exampleTokens[i], exampleKeep[i])
+            string.Concat(shown.Select((s, i) => TaskPromptBuilder.Cut(_model, _truncation, s.Document.Text, TokensOf(file, s.Document), exampleKeep[i])
                                                  + s.Item.Context + s.Item.Delimiter + s.Item.Choices[s.Item.Gold[0]] + "\n\n"))
             + TaskPromptBuilder.Cut(_model, _truncation, document.Text, queryTokens, queryKeep) + item.Context;
 
+        int fixedTokens = _model.Tokenize(Render(new int[shown.Count], 0)).Length;
+        // Examples whose questions alone leave no room are dropped, the last drawn first: the question is what must be asked.
+        while (fixedTokens > budget && shown.Count > 0)
+        {
+            shown.RemoveAt(shown.Count - 1);
+            fixedTokens = _model.Tokenize(Render(new int[shown.Count], 0)).Length;
+        }
+        var exampleTokens = shown.Select(s => TokensOf(file, s.Document)).ToArray();
         var keep = new int[shown.Count];
-        int fixedTokens = _model.Tokenize(Render(keep, 0)).Length;
         if (fixedTokens > budget)
             return new LEvalChoicePrompt(null, false, shown.Count, fixedTokens + 1, false,
                 $"the prompt without documents ({fixedTokens} tokens) and the longest choice ({continuationTokens}) exceed the {cap}-token cap");

@@ -98,7 +98,9 @@ public static class MultipleChoiceTaskRunner
             }
             resumedAll += resumed;
             var report = MultipleChoiceReport.Summarize(cell.Task, model.Name, records, skipped, resumed);
-            cells.Add(new MultipleChoiceCell(cell.Task, cell.Format, cell.Length, cell.Shots, records.Count, report.Acc, report.AccNorm, report.Mc1, report.Mc2,
+            // acc is for plain questions; TruthfulQA's MC1 (which the library's report also counts as accuracy) has its own column.
+            bool plain = records.Any(r => r.Scoring == MultipleChoiceScoring.Accuracy);
+            cells.Add(new MultipleChoiceCell(cell.Task, cell.Format, cell.Length, cell.Shots, records.Count, plain ? report.Acc : null, plain ? report.AccNorm : null, report.Mc1, report.Mc2,
                 report.MultiGold, report.Truncated, skipped, unconverted, resumed, problem, cell.Records, promptTokens, watch.Elapsed.TotalSeconds));
             items.AddRange(ItemScores(cell.Task, cell.Length, cell.Shots, records));
         }
@@ -110,8 +112,11 @@ public static class MultipleChoiceTaskRunner
     {
         var parts = new List<string> { string.Create(CultureInfo.InvariantCulture, $"{n} items") };
         void Add(string name, double? v) { if (v is { } x) parts.Add(string.Create(CultureInfo.InvariantCulture, $"{name} {x * 100:F1}%")); }
-        Add("acc", r.Acc);
-        Add("acc_norm", r.AccNorm);
+        if (r.Mc1 is null)
+        {
+            Add("acc", r.Acc);
+            Add("acc_norm", r.AccNorm);
+        }
         Add("mc1", r.Mc1);
         Add("mc2", r.Mc2);
         if (skipped > 0) parts.Add($"{skipped} skipped");
