@@ -50,33 +50,11 @@ public sealed class LEvalChoicePromptBuilder
             shown.RemoveAt(shown.Count - 1);
             fixedTokens = _model.Tokenize(Render(new int[shown.Count], 0)).Length;
         }
-        var exampleTokens = shown.Select(s => TokensOf(file, s.Document)).ToArray();
-        var keep = new int[shown.Count];
         if (fixedTokens > budget)
             return new LEvalChoicePrompt(null, false, shown.Count, fixedTokens + 1, false,
                 $"the prompt without documents ({fixedTokens} tokens) and the longest choice ({continuationTokens}) exceed the {cap}-token cap");
-        int room = budget - fixedTokens;
-        int share = room / (shown.Count + 1);
-        for (int i = 0; i < keep.Length; i++) keep[i] = Math.Min(exampleTokens[i].Length, share);
-        int queryKeep = Math.Min(queryTokens.Length, room - keep.Sum());
-        var text = Render(keep, queryKeep);
-        int tokens = _model.Tokenize(text).Length;
-        // A cut can merge or split tokens at its edges: give up the excess, the question's document first.
-        while (tokens > budget && (queryKeep > 0 || keep.Any(k => k > 0)))
-        {
-            int excess = tokens - budget;
-            int fromQuery = Math.Min(excess, queryKeep);
-            queryKeep -= fromQuery;
-            excess -= fromQuery;
-            for (int i = 0; excess > 0 && i < keep.Length; i++)
-            {
-                int take = Math.Min(excess, keep[i]);
-                keep[i] -= take;
-                excess -= take;
-            }
-            text = Render(keep, queryKeep);
-            tokens = _model.Tokenize(text).Length;
-        }
+        var exampleLengths = shown.Select(s => TokensOf(file, s.Document).Length).ToArray();
+        var (text, tokens, queryKeep) = DocumentShares.Fit(Render, t => _model.Tokenize(t).Length, exampleLengths, queryTokens.Length, budget, fixedTokens);
         var fitted = new MultipleChoiceItem(item.Id, text, item.Choices, item.Gold, item.Scoring) { Delimiter = item.Delimiter };
         return new LEvalChoicePrompt(fitted, queryKeep < queryTokens.Length, shown.Count, tokens + 1, false, null);
     }
