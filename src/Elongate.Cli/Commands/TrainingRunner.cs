@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Elongate.Training;
+using Elongate.Training.Distributed;
 using Spectre.Console;
 
 namespace Elongate.Cli.Commands;
@@ -23,6 +24,8 @@ internal static class TrainingRunner
             string.Create(CultureInfo.InvariantCulture,
                 $"steps {trainer.Step}→{o.Steps}: {o.TokensPerStep} tokens/step = {trainer.SequencesPerStep} sequences × {o.SeqLen} tokens, {trainer.MicroBatches} micro-batches of {o.BatchSize}; lr {o.LearningRate:G3}, warmup {o.WarmupSteps}{(o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : "")}"),
         ];
+        if (trainer.WorldSize > 1)
+            header = [.. header, $"data parallel: {trainer.WorldSize} ranks × {trainer.MicroBatches / trainer.WorldSize} micro-batches each; gradients summed with MPI_Allreduce{(o.Deterministic ? " (ordered, deterministic)" : "")}"];
         if (trainer.Step >= o.Steps)
             header = [.. header, $"the run is already complete ({o.Steps} steps): exporting it again; give --steps N (> {o.Steps}) with --resume to train further"];
         return RunLoop(trainer, stdout, logEvery, header, ct =>
@@ -65,7 +68,8 @@ internal static class TrainingRunner
         try
         {
             IEnumerable<string> done;
-            if (ConsoleUi.IsInteractive(stdout))
+            // mpirun hands each rank a pseudo-terminal, but its forwarding garbles a live bar: plain lines under MPI.
+            if (ConsoleUi.IsInteractive(stdout) && Communicator.World.Size == 1)
             {
                 var console = ConsoleUi.Create(stdout);
                 done = console.Progress()
