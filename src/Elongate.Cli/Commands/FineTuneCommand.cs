@@ -5,6 +5,7 @@ using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
 using Elongate.Training;
+using Elongate.Training.Distributed;
 
 namespace Elongate.Cli.Commands;
 
@@ -89,16 +90,19 @@ public static class FineTuneCommand
         };
         cmd.SetAction(parse => CliErrors.Run(parse, "finetune", (stdout, stderr) =>
         {
+            var world = Communicator.World;
+            // Under mpirun only rank 0 prints progress; errors still come from every rank.
+            if (world.Rank != 0) stdout = TextWriter.Null;
             bool det = parse.GetValue(resume) is { } run
                 ? File.Exists(Path.Combine(run, FineTuneCheckpoint.FileName)) && FineTuneCheckpoint.ReadState(Path.Combine(run, FineTuneCheckpoint.FileName)).Options.Deterministic
                 : parse.GetValue(deterministic);
-            if (det && SingleThreadedProcess.Relaunch(parse, stdout, stderr) is { } exitCode) return exitCode;
+            if (det && world.Size == 1 && SingleThreadedProcess.Relaunch(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(resume) is { } resumeDir)
             {
                 var conflicting = cmd.Options.Where(o => o != resume && o != logEvery && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (conflicting.Count > 0)
                     throw new ArgumentException($"--resume continues the run with the options saved in its checkpoint; {string.Join(", ", conflicting)} cannot be given with it");
-                var resumed = FineTuner.Resume(resumeDir);
+                var resumed = FineTuner.Resume(resumeDir, communicator: world);
                 return Run(resumed, stdout, parse.GetValue(logEvery), []);
             }
 
@@ -161,9 +165,12 @@ public static class FineTuneCommand
                 header.Add($"validation: {Describe(valReport)}");
             }
             if (train.Count == 0) throw new ArgumentException("no training sequences: every example was dropped");
-            var tuner = FineTuner.Create(baseModel, train, options, outDir, validation);
-            trainReport.Save(Path.Combine(tuner.RunDirectory, DataReportFileName));
-            valReport?.Save(Path.Combine(tuner.RunDirectory, ValidationReportFileName));
+            var tuner = FineTuner.Create(baseModel, train, options, outDir, validation, world);
+            if (world.Rank == 0)
+            {
+                trainReport.Save(Path.Combine(tuner.RunDirectory, DataReportFileName));
+                valReport?.Save(Path.Combine(tuner.RunDirectory, ValidationReportFileName));
+            }
             header.Insert(0, $"fine-tuning {baseModel.Source} with chat template {template.Name}");
             return Run(tuner, stdout, parse.GetValue(logEvery), header);
         }));
@@ -207,6 +214,8 @@ public static class FineTuneCommand
                     $"lr {o.PeakLearningRate:G3}, warmup {tuner.WarmupSteps}, weight decay {o.EffectiveWeightDecay:G3}, loss weighting {o.LossWeighting.ToString().ToLowerInvariant()}")
                 + (o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : ""),
         };
+        if (tuner.WorldSize > 1)
+            header.Add($"data parallel: {tuner.WorldSize} ranks × {tuner.MicroBatches / tuner.WorldSize} micro-batches each; gradients summed with MPI_Allreduce{(o.Deterministic ? " (ordered, deterministic)" : "")}");
         if (tuner.SequencesPerStep * tuner.SeqLen < o.TokensPerStep)
             header.Add(string.Create(CultureInfo.InvariantCulture,
                 $"note: --tokens-per-step {o.TokensPerStep} asks for {o.TokensPerStep / tuner.SeqLen} sequences per step but the data has {tuner.SequenceCount}: each epoch is one step; lower --tokens-per-step for more steps"));
