@@ -59,6 +59,16 @@ internal static class MpiJob
         return Wait(Start(psi));
     }
 
+    /// <summary>Runs the CLI as one process with extra environment variables.</summary>
+    public static (int Rc, string Output) RunSingleWith(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var psi = new ProcessStartInfo(DotnetHost) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(CliDll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
+        return Wait(Start(psi));
+    }
+
     /// <summary>Runs an MPI job to its end.</summary>
     public static (int Rc, string Output) RunMpi(int ranks, bool oneThread, params string[] args) => Wait(StartMpi(ranks, oneThread, args));
 

@@ -86,10 +86,12 @@ public sealed unsafe class MpiCommunicator : ICommunicator
 
     /// <summary>Loads Open MPI and initializes MPI (MPI_Init_thread, serialized).</summary>
     /// <exception cref="IOException">The library cannot be loaded or is not Open MPI's.</exception>
-    public static MpiCommunicator Initialize()
+    public static MpiCommunicator Initialize() => Initialize(LibraryName);
+
+    internal static MpiCommunicator Initialize(string libraryName)
     {
-        if (!NativeLibrary.TryLoad(LibraryName, out var lib))
-            throw new IOException($"this process runs under mpirun but {LibraryName} (Open MPI) cannot be loaded: install Open MPI "
+        if (!NativeLibrary.TryLoad(libraryName, out var lib))
+            throw new IOException($"this process runs under mpirun but {libraryName} (Open MPI) cannot be loaded: install Open MPI "
                 + "(Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev) on every machine, or set LD_LIBRARY_PATH to its lib folder");
         return new MpiCommunicator(lib);
     }
