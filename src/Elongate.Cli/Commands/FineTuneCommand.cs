@@ -74,7 +74,7 @@ public static class FineTuneCommand
         var rsLora = new Option<bool>("--rslora") { Description = "Scale the adapters by alpha/√rank (rank-stabilized LoRA)" };
         var merge = new Option<bool>("--merge") { Description = "With LoRA: also write the merged model (model.gguf and hf/) next to adapter/" };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute layer activations in the backward instead of storing them (less memory, one more forward)" };
-        var deterministic = new Option<bool>("--deterministic") { Description = "Train on one thread, so --resume reproduces an uninterrupted run bit for bit" };
+        var deterministic = new Option<bool>("--deterministic") { Description = "Train on one thread, so --resume reproduces an uninterrupted run bit for bit; under mpirun (with -x DOTNET_PROCESSOR_COUNT=1) N ranks also reproduce one process bit for bit" };
         var logEvery = new Option<int>("--log-every") { Description = "When stdout is not a terminal, print one line every N steps", DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out", "-o") { Description = "Run folder: checkpoint.elft, metrics.jsonl, loss.png, data-report.json, model.gguf + hf/ (full or --merge), adapter/ (LoRA)" };
         var skipNonFinite = new Option<int>("--skip-nonfinite") { Description = "Skip up to N batches whose loss or gradient is NaN/∞ (no update, counted in metrics.jsonl) instead of stopping at the first", DefaultValueFactory = _ => 0 };

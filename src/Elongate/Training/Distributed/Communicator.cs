@@ -11,15 +11,15 @@ public static class Communicator
     private static ICommunicator? _world;
 
     /// <summary>
-    /// World size announced by the launcher in the environment: Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE; null when
-    /// this process was not started by an MPI launcher.
+    /// World size announced by the launcher in the environment: Open MPI's mpirun sets OMPI_COMM_WORLD_SIZE; a PMIx
+    /// launcher (e.g. srun --mpi=pmix) sets PMIX_RANK but not the size, reported as 0 (MPI is asked). Null when this
+    /// process was not started by an MPI launcher.
     /// </summary>
-    /// <exception cref="IOException">An MPICH-family launcher (PMI_RANK without Open MPI's variables): its ABI is not Open MPI's.</exception>
+    /// <exception cref="IOException">An MPICH-family launcher (PMI_RANK without Open MPI's or PMIx's variables): its ABI is not Open MPI's.</exception>
     public static int? LaunchedSize()
     {
-        var size = Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE");
-        if (int.TryParse(size, out int n) && n > 0) return n;
-        if (Environment.GetEnvironmentVariable("PMIX_RANK") is not null && int.TryParse(Environment.GetEnvironmentVariable("OMPI_UNIVERSE_SIZE"), out n) && n > 0) return n;
+        if (int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE"), out int n) && n > 0) return n;
+        if (Environment.GetEnvironmentVariable("PMIX_RANK") is not null) return 0;
         if (Environment.GetEnvironmentVariable("PMI_RANK") is not null || Environment.GetEnvironmentVariable("PMI_SIZE") is not null)
             throw new IOException("this process was started by an MPICH-style launcher (PMI_RANK is set): Elongate's data-parallel training binds Open MPI's libmpi; launch it with Open MPI's mpirun");
         return null;
@@ -31,7 +31,8 @@ public static class Communicator
         get
         {
             lock (Gate)
-                return _world ??= LaunchedSize() is > 1 ? MpiCommunicator.Initialize() : SingleProcessCommunicator.Instance;
+                // One process (no launcher, or -np 1) never loads MPI; a PMIx launch of unknown size asks MPI.
+                return _world ??= LaunchedSize() is 0 or > 1 ? MpiCommunicator.Initialize() : SingleProcessCommunicator.Instance;
         }
     }
 
