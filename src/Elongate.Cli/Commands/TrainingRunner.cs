@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Elongate.Training;
 using Elongate.Training.Distributed;
 using Spectre.Console;
@@ -9,7 +10,7 @@ namespace Elongate.Cli.Commands;
 /// <summary>
 /// Runs a <see cref="Trainer"/> (or any <see cref="ITrainingLoop"/>) to the end with a live progress bar (step, loss, lr, tokens/s, ETA) on a terminal,
 /// or one plain line every --log-every steps when stdout is redirected. Ctrl+C stops after the current step and
-/// writes a checkpoint, so `--resume` loses nothing.
+/// writes a checkpoint, so `--resume` loses nothing; under mpirun SIGUSR1 (which mpirun forwards to every rank) does.
 /// </summary>
 internal static class TrainingRunner
 {
@@ -53,6 +54,12 @@ internal static class TrainingRunner
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
+        // Under mpirun, Ctrl+C on mpirun kills the ranks (SIGTERM) without a checkpoint; mpirun forwards SIGUSR1 to every
+        // rank instead, so `kill -USR1 <mpirun pid>` is the graceful stop: all ranks agree to stop after the same step and
+        // rank 0 checkpoints. (A raw signal number: PosixSignal has no name for SIGUSR1, which is 10 on Linux.)
+        using var onUsr1 = Communicator.World.Size > 1 && OperatingSystem.IsLinux()
+            ? PosixSignalRegistration.Create((PosixSignal)10, ctx => { ctx.Cancel = true; cts.Cancel(); })
+            : null;
         int startStep = loop.Step;
         int warnings = 0;
         var watch = Stopwatch.StartNew();

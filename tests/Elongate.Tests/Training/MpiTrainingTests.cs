@@ -145,6 +145,30 @@ public sealed class MpiTrainingTests : IDisposable
     }
 
     [SkippableFact]
+    public void Sigusr1_to_mpirun_stops_every_rank_after_the_same_step_with_a_checkpoint()
+    {
+        MpiJob.Mpirun();
+        var run = Path.Combine(_dir, "usr1");
+        using var job = MpiJob.StartMpi(2, oneThread: false, Train(run, 400));
+        var metrics = Path.Combine(run, Trainer.MetricsFileName);
+        var deadline = Stopwatch.StartNew();
+        while (!(File.Exists(metrics) && File.ReadAllLines(metrics).Length >= 3))
+        {
+            Assert.False(job.HasExited, "the job ended before the signal");
+            Assert.True(deadline.Elapsed < TimeSpan.FromMinutes(2), "the job did not reach step 3");
+            Thread.Sleep(20);
+        }
+        using (var kill = Process.Start("kill", ["-USR1", job.Id.ToString()])) kill.WaitForExit();
+        var (_, output) = MpiJob.Wait(job);
+        var match = System.Text.RegularExpressions.Regex.Match(output, @"interrupted after step (\d+); checkpoint saved");
+        Assert.True(match.Success, output);
+        int step = int.Parse(match.Groups[1].Value);
+        Assert.InRange(step, 3, 399);
+        Assert.Equal(step, TrainingCheckpoint.Load(Path.Combine(run, TrainingCheckpoint.FileName)).Step);
+        Assert.Equal(step, Metrics(run).Count);
+    }
+
+    [SkippableFact]
     public void A_step_that_cannot_be_split_over_the_ranks_is_refused_on_every_rank_without_a_hang()
     {
         MpiJob.Mpirun();
