@@ -49,8 +49,16 @@ public static class FlashAttention
         if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
         fixed (T* po = output, plse = logSumExp, pq = q, pk = k, pv = v)
         fixed (int* pseg = segments)
+        {
+            if (typeof(T) == typeof(float) && FlashAttentionTiled.Supported)
+            {
+                FlashAttentionTiled.Forward((float*)po, (float*)plse, (float*)pq, (float*)pk, (float*)pv, shape.Batch, shape.SeqLen,
+                    shape.NumHeads, shape.NumKvHeads, shape.HeadDim, segments.IsEmpty ? null : pseg, tileSize);
+                return;
+            }
             ForwardCore(po, plse, pq, pk, pv, shape.Batch, shape.SeqLen, 0, shape.SeqLen, shape.NumHeads, shape.NumKvHeads, shape.HeadDim,
                 segments.IsEmpty ? null : pseg, tileSize);
+        }
     }
 
     /// <summary>
@@ -247,6 +255,12 @@ public static class FlashAttention
         fixed (T* pdq = dq, pdk = dk, pdv = dv, pdo = dOutput, pq = q, pk = k, pv = v, po = output, plse = logSumExp)
         fixed (int* pseg = segments)
         {
+            if (typeof(T) == typeof(float) && FlashAttentionTiled.Supported)
+            {
+                FlashAttentionTiled.Backward((float*)pdq, (float*)pdk, (float*)pdv, (float*)pdo, (float*)pq, (float*)pk, (float*)pv,
+                    (float*)po, (float*)plse, B, Tn, nh, nkv, hd, masked ? pseg : null, tileSize);
+                return;
+            }
             nint dqp = (nint)pdq, dkp = (nint)pdk, dvp = (nint)pdv, dop = (nint)pdo, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv,
                 op = (nint)po, lp = (nint)plse, sp = (nint)pseg;
             void Work(int task, T[] scratch)

@@ -1,0 +1,344 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+
+namespace Elongate.Kernels;
+
+/// <summary>
+/// The fp32 training kernels of <see cref="FlashAttention"/> (forward and backward, dense keys and values) with every
+/// product done tile by tile through <see cref="TileGemm"/>, i.e. <see cref="Gemm"/>'s packed register-tile
+/// micro-kernel: per (query tile, key tile) the forward forms S = Q·Kᵀ and O += P·V as two small GEMMs, the backward
+/// S = Q·Kᵀ, dP = dO·Vᵀ, dV += Pᵀ·dO, dK += dSᵀ·Q and dQ += dS·K as five. The online softmax, masks and skipping rules
+/// are those of the row-by-row kernel (same results up to rounding: the sums run in another order).
+/// <para>
+/// Parallelism. Forward: tasks are (batch, head, query tile), the latest (largest, under the causal mask) query tiles
+/// dealt out first. Backward: tasks are (batch, key/value head, lane); lane l owns key tiles l, l + lanes, l + 2·lanes, …
+/// (their dK, dV rows, so no two tasks write the same key row) and adds its dQ contribution into its own copy of dQ
+/// (lane 0 into dQ itself); the copies are summed into dQ in lane order at the end. The number of lanes depends on the
+/// shape only (enough tasks for a few cores even at batch 1 with one key/value head), never on the thread count, so
+/// results are bit-identical for any number of threads. Extra memory: (lanes − 1) copies of dQ, linear in T.
+/// </para>
+/// </summary>
+internal static unsafe class FlashAttentionTiled
+{
+    /// <summary>Tiles only pay off with a vector micro-kernel; without one the row-by-row kernel is used.</summary>
+    public static bool Supported => Gemm.BestIsa != GemmIsa.Scalar;
+
+    /// <summary>Below this many multiply-adds the tasks run on the calling thread.</summary>
+    private const long ParallelThreshold = 1 << 18;
+
+    /// <summary>Backward tasks wanted per call (over batch × key/value heads × lanes): a few per core on small hosts.</summary>
+    private const int TargetTasks = 4;
+
+    private const int Padding = FlashAttention.PaddingSegment;
+
+    public static void Forward(float* o, float* lse, float* q, float* k, float* v, int batch, int seqLen, int nh, int nkv, int hd, int* seg, int tileSize)
+    {
+        int tile = Math.Min(tileSize, seqLen), tiles = (seqLen + tile - 1) / tile;
+        var task = new ForwardTask
+        {
+            O = o, Lse = lse, Q = q, K = k, V = v, Seg = seg, B = batch, T = seqLen, Nh = nh, Nkv = nkv, Hd = hd, Tile = tile, Tiles = tiles,
+            Scale = 1f / MathF.Sqrt(hd),
+        };
+        int count = batch * nh * tiles;
+        long work = (long)batch * nh * seqLen * (seqLen / 2 + 1) * hd * 2;
+        if (count == 1 || work < ParallelThreshold) for (int i = 0; i < count; i++) task.Run(i);
+        else WorkerPool.Default.For(count, ref task);
+    }
+
+    public static void Backward(float* dq, float* dk, float* dv, float* dOut, float* q, float* k, float* v, float* o, float* lse,
+        int batch, int seqLen, int nh, int nkv, int hd, int* seg, int tileSize)
+    {
+        int tile = Math.Min(tileSize, seqLen), tiles = (seqLen + tile - 1) / tile;
+        int qDim = nh * hd;
+        int lanes = Math.Clamp((TargetTasks + batch * nkv - 1) / (batch * nkv), 1, Math.Min(TargetTasks, tiles));
+        long rowsQ = (long)batch * seqLen * qDim;
+        var d = ArrayPool<float>.Shared.Rent(batch * nh * seqLen);
+        float[]? copies = lanes > 1 ? ArrayPool<float>.Shared.Rent(checked((int)((lanes - 1) * rowsQ))) : null;
+        try
+        {
+            fixed (float* pd = d, pc = copies)
+            {
+                // D_t = dO_t · O_t per (batch, head, query), the softmax-backward correction (0 for padding rows).
+                for (int b = 0; b < batch; b++)
+                    for (int t = 0; t < seqLen; t++)
+                    {
+                        long row = (long)b * seqLen + t;
+                        bool pad = seg != null && seg[row] == Padding;
+                        for (int h = 0; h < nh; h++)
+                        {
+                            float dot = 0f;
+                            if (!pad)
+                            {
+                                // The micro-kernel's own order (one FMA chain over the head dimension, from 0): D_t is then
+                                // bit-equal to the dP entry of a key whose value row equals O_t, so with a single visible
+                                // key (O = v exactly) dS is exactly 0, as in exact arithmetic.
+                                float* x = dOut + row * qDim + h * hd, y = o + row * qDim + h * hd;
+                                for (int i = 0; i < hd; i++) dot = MathF.FusedMultiplyAdd(x[i], y[i], dot);
+                            }
+                            pd[((long)b * nh + h) * seqLen + t] = dot;
+                        }
+                    }
+                if (pc != null) new Span<float>(pc, (int)((lanes - 1) * rowsQ)).Clear();
+                var task = new BackwardTask
+                {
+                    DQ = dq, DK = dk, DV = dv, DO = dOut, Q = q, K = k, V = v, Lse = lse, D = pd, Copies = pc, Seg = seg,
+                    B = batch, T = seqLen, Nh = nh, Nkv = nkv, Hd = hd, Tile = tile, Tiles = tiles, Lanes = lanes, Scale = 1f / MathF.Sqrt(hd),
+                };
+                int count = batch * nkv * lanes;
+                long work = (long)batch * nh * seqLen * (seqLen / 2 + 1) * hd * 5;
+                if (count == 1 || work < ParallelThreshold) for (int i = 0; i < count; i++) task.Run(i);
+                else WorkerPool.Default.For(count, ref task);
+                for (int l = 1; l < lanes; l++)
+                {
+                    var copy = new ReadOnlySpan<float>(pc + (l - 1) * rowsQ, (int)rowsQ);
+                    var target = new Span<float>(dq, (int)rowsQ);
+                    TensorPrimitives.Add(target, copy, target);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(d);
+            if (copies != null) ArrayPool<float>.Shared.Return(copies);
+        }
+    }
+
+    /// <summary>[min, max] of the non-padding segment ids of rows [r0, r0 + n) (min &gt; max when all are padding).</summary>
+    private static (int Min, int Max) SegmentRange(int* seg, int r0, int n)
+    {
+        int lo = int.MaxValue, hi = int.MinValue;
+        for (int c = 0; c < n; c++)
+        {
+            int id = seg[r0 + c];
+            if (id == Padding) continue;
+            if (id < lo) lo = id;
+            if (id > hi) hi = id;
+        }
+        return (lo, hi);
+    }
+
+    private struct ForwardTask : IWorkerTask
+    {
+        public float* O, Lse, Q, K, V;
+        public int* Seg;
+        public int B, T, Nh, Nkv, Hd, Tile, Tiles;
+        public float Scale;
+
+        public readonly void Run(int index)
+        {
+            // Latest query tiles first: under the causal mask their work grows with the tile index, so dealing the big
+            // ones out first lets the small ones even out the end (longest-processing-time order).
+            int bh = index % (B * Nh), qTile = Tiles - 1 - index / (B * Nh);
+            int b = bh / Nh, h = bh % Nh, hd = Hd, tile = Tile, g = h / (Nh / Nkv);
+            int qDim = Nh * hd, kvDim = Nkv * hd;
+            int q0 = qTile * tile, qn = Math.Min(tile, T - q0);
+            long rowBase = (long)b * T;
+            int* seg = Seg == null ? null : Seg + rowBase;
+            float* qBase = Q + (rowBase + q0) * qDim + h * hd;
+
+            float* qp = GemmBuffer.Tile(TileGemm.ASize(tile, hd) + TileGemm.BSize(hd, tile) + TileGemm.BSize(tile, hd)
+                + (long)tile * tile + TileGemm.ASize(tile, tile) + (long)tile * hd + 2L * tile);
+            float* kp = qp + TileGemm.ASize(tile, hd), vp = kp + TileGemm.BSize(hd, tile), s = vp + TileGemm.BSize(tile, hd);
+            float* pp = s + tile * tile, acc = pp + TileGemm.ASize(tile, tile), m = acc + tile * hd, l = m + tile;
+
+            int qMin = int.MinValue, qMax = int.MaxValue;
+            if (seg != null) (qMin, qMax) = SegmentRange(seg, q0, qn);
+            if (qMin <= qMax)
+            {
+                TileGemm.PackA(qBase, qDim, false, qn, hd, qp);
+                for (int r = 0; r < qn; r++) { m[r] = float.NegativeInfinity; l[r] = 0f; }
+                new Span<float>(acc, qn * hd).Clear();
+                int keyEnd = q0 + qn;
+                for (int k0 = 0; k0 < keyEnd; k0 += tile)
+                {
+                    int kn = Math.Min(tile, keyEnd - k0);
+                    int segMin = int.MinValue, segMax = int.MaxValue;
+                    if (seg != null)
+                    {
+                        (segMin, segMax) = SegmentRange(seg, k0, kn);
+                        // No key of this tile can match any row of the query tile: skip it without a score.
+                        if (segMin > segMax || qMax < segMin || qMin > segMax) continue;
+                    }
+                    float* kBase = K + (rowBase + k0) * kvDim + g * hd, vBase = V + (rowBase + k0) * kvDim + g * hd;
+                    TileGemm.PackB(kBase, kvDim, true, hd, kn, kp);
+                    TileGemm.Multiply(qp, kp, qn, kn, hd, s, tile, Scale, 0f);
+                    bool any = false;
+                    for (int r = 0; r < qn; r++)
+                    {
+                        int t = q0 + r;
+                        int visible = Math.Min(kn, t - k0 + 1);
+                        var row = new Span<float>(s + r * tile, kn);
+                        int own = seg == null ? 0 : seg[t];
+                        if (visible <= 0 || (seg != null && (own == Padding || own < segMin || own > segMax)))
+                        {
+                            row.Clear();
+                            continue;
+                        }
+                        if (seg != null)
+                            for (int c = 0; c < visible; c++)
+                                if (seg[k0 + c] != own) row[c] = float.NegativeInfinity;
+                        var vis = row[..visible];
+                        float rowMax = TensorPrimitives.Max(vis);
+                        if (float.IsNegativeInfinity(rowMax)) { row.Clear(); continue; }
+                        float mNew = MathF.Max(m[r], rowMax);
+                        float correction = MathF.Exp(m[r] - mNew);
+                        if (correction != 1f)
+                        {
+                            var a = new Span<float>(acc + r * hd, hd);
+                            TensorPrimitives.Multiply(a, correction, a);
+                        }
+                        TensorPrimitives.Subtract(vis, mNew, vis);
+                        TensorPrimitives.Exp(vis, vis);
+                        l[r] = l[r] * correction + TensorPrimitives.Sum(vis);
+                        m[r] = mNew;
+                        row[visible..].Clear();
+                        any = true;
+                    }
+                    if (!any) continue;
+                    TileGemm.PackA(s, tile, false, qn, kn, pp);
+                    TileGemm.PackB(vBase, kvDim, false, kn, hd, vp);
+                    if (seg != null)
+                        for (int c = 0; c < kn; c++)
+                            if (seg[k0 + c] == Padding) TileGemm.ZeroBStep(vp, kn, hd, c); // 0·NaN would poison the sum
+                    TileGemm.Multiply(pp, vp, qn, hd, kn, acc, hd, 1f, 1f);
+                }
+            }
+            for (int r = 0; r < qn; r++)
+            {
+                int t = q0 + r;
+                var outRow = new Span<float>(O + (rowBase + t) * qDim + h * hd, hd);
+                float* lseAt = Lse == null ? null : Lse + ((long)b * Nh + h) * T + t;
+                if (qMin > qMax || (seg != null && seg[t] == Padding))
+                {
+                    outRow.Clear();
+                    if (lseAt != null) *lseAt = 0f;
+                    continue;
+                }
+                // Every non-padding query sees at least itself, so l > 0.
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + r * hd, hd), 1f / l[r], outRow);
+                if (lseAt != null) *lseAt = m[r] + MathF.Log(l[r]);
+            }
+        }
+    }
+
+    private struct BackwardTask : IWorkerTask
+    {
+        public float* DQ, DK, DV, DO, Q, K, V, Lse, D, Copies;
+        public int* Seg;
+        public int B, T, Nh, Nkv, Hd, Tile, Tiles, Lanes;
+        public float Scale;
+
+        public readonly void Run(int index)
+        {
+            int lane = index % Lanes, bg = index / Lanes, b = bg / Nkv, g = bg % Nkv;
+            int hd = Hd, tile = Tile, group = Nh / Nkv, qDim = Nh * hd, kvDim = Nkv * hd;
+            long rowBase = (long)b * T;
+            int* seg = Seg == null ? null : Seg + rowBase;
+            float* dqOut = lane == 0 ? DQ : Copies + (lane - 1) * ((long)B * T * qDim);
+
+            long kpn = TileGemm.BSize(hd, tile), k2n = TileGemm.BSize(tile, hd), qpn = TileGemm.ASize(tile, hd), sqn = (long)tile * tile;
+            long apn = TileGemm.ASize(tile, tile), bpn = TileGemm.BSize(tile, hd);
+            float* kp = GemmBuffer.Tile(2 * kpn + k2n + 2 * qpn + 2 * sqn + apn + bpn + 2L * tile * hd);
+            float* vp = kp + kpn, k2p = vp + kpn, qp = k2p + k2n, dop = qp + qpn, s = dop + qpn, dp = s + sqn;
+            float* ap = dp + sqn, bp = ap + apn, dKt = bp + bpn, dVt = dKt + tile * hd;
+
+            for (int kb = lane; kb < Tiles; kb += Lanes)
+            {
+                int k0 = kb * tile, kn = Math.Min(tile, T - k0);
+                int segMin = int.MinValue, segMax = int.MaxValue;
+                if (seg != null)
+                {
+                    (segMin, segMax) = SegmentRange(seg, k0, kn);
+                    if (segMin > segMax) continue; // only padding keys: nothing attends to them
+                }
+                float* kBase = K + (rowBase + k0) * kvDim + g * hd, vBase = V + (rowBase + k0) * kvDim + g * hd;
+                TileGemm.PackB(kBase, kvDim, true, hd, kn, kp);   // Kᵀ for S = Q·Kᵀ
+                TileGemm.PackB(vBase, kvDim, true, hd, kn, vp);   // Vᵀ for dP = dO·Vᵀ
+                TileGemm.PackB(kBase, kvDim, false, kn, hd, k2p); // K for dQ = dS·K
+                if (seg != null)
+                    for (int c = 0; c < kn; c++)
+                        if (seg[k0 + c] == Padding) TileGemm.ZeroBStep(k2p, kn, hd, c);
+                new Span<float>(dKt, 2 * tile * hd).Clear();
+                for (int hh = 0; hh < group; hh++)
+                {
+                    int h = g * group + hh;
+                    float* lseH = Lse + ((long)b * Nh + h) * T, dH = D + ((long)b * Nh + h) * T;
+                    // Causal: only queries at or after the tile's first key see it; query tiles start at k0.
+                    for (int q0 = k0; q0 < T; q0 += tile)
+                    {
+                        int qn = Math.Min(tile, T - q0);
+                        if (seg != null)
+                        {
+                            var (qMin, qMax) = SegmentRange(seg, q0, qn);
+                            if (qMin > qMax || qMax < segMin || qMin > segMax) continue;
+                        }
+                        float* qBase = Q + (rowBase + q0) * qDim + h * hd, doBase = DO + (rowBase + q0) * qDim + h * hd;
+                        TileGemm.PackA(qBase, qDim, false, qn, hd, qp);
+                        TileGemm.PackA(doBase, qDim, false, qn, hd, dop);
+                        TileGemm.Multiply(qp, kp, qn, kn, hd, s, tile, Scale, 0f);   // S
+                        TileGemm.Multiply(dop, vp, qn, kn, hd, dp, tile, 1f, 0f);    // dP
+                        bool any = false;
+                        for (int r = 0; r < qn; r++)
+                        {
+                            int t = q0 + r;
+                            int visible = Math.Min(kn, t - k0 + 1);
+                            var pRow = new Span<float>(s + r * tile, kn);
+                            var dsRow = new Span<float>(dp + r * tile, kn);
+                            int own = seg == null ? 0 : seg[t];
+                            if (visible <= 0 || (seg != null && (own == Padding || own < segMin || own > segMax)))
+                            {
+                                pRow.Clear();
+                                dsRow.Clear();
+                                continue;
+                            }
+                            var pv = pRow[..visible];
+                            var dv = dsRow[..visible];
+                            // P = exp(S − lse); dS = P ⊙ (dP − D)·scale.
+                            TensorPrimitives.Subtract(pv, lseH[t], pv);
+                            TensorPrimitives.Exp(pv, pv);
+                            TensorPrimitives.Subtract(dv, dH[t], dv);
+                            TensorPrimitives.Multiply(dv, pv, dv);
+                            TensorPrimitives.Multiply(dv, Scale, dv);
+                            if (seg != null)
+                                for (int c = 0; c < visible; c++)
+                                    if (seg[k0 + c] != own) { pv[c] = 0f; dv[c] = 0f; } // assigned: the masked key may be NaN padding
+                            pRow[visible..].Clear();
+                            dsRow[visible..].Clear();
+                            any = true;
+                        }
+                        if (!any) continue;
+                        // dV += Pᵀ·dO
+                        TileGemm.PackA(s, tile, true, kn, qn, ap);
+                        TileGemm.PackB(doBase, qDim, false, qn, hd, bp);
+                        ZeroPaddingSteps(seg, q0, qn, hd, bp);
+                        TileGemm.Multiply(ap, bp, kn, hd, qn, dVt, hd, 1f, 1f);
+                        // dK += dSᵀ·Q
+                        TileGemm.PackA(dp, tile, true, kn, qn, ap);
+                        TileGemm.PackB(qBase, qDim, false, qn, hd, bp);
+                        ZeroPaddingSteps(seg, q0, qn, hd, bp);
+                        TileGemm.Multiply(ap, bp, kn, hd, qn, dKt, hd, 1f, 1f);
+                        // dQ += dS·K
+                        TileGemm.PackA(dp, tile, false, qn, kn, ap);
+                        TileGemm.Multiply(ap, k2p, qn, hd, kn, dqOut + (rowBase + q0) * qDim + h * hd, qDim, 1f, 1f);
+                    }
+                }
+                for (int c = 0; c < kn; c++)
+                {
+                    long off = (rowBase + k0 + c) * kvDim + g * hd;
+                    var dkRow = new Span<float>(DK + off, hd);
+                    var dvRow = new Span<float>(DV + off, hd);
+                    TensorPrimitives.Add(dkRow, new ReadOnlySpan<float>(dKt + c * hd, hd), dkRow);
+                    TensorPrimitives.Add(dvRow, new ReadOnlySpan<float>(dVt + c * hd, hd), dvRow);
+                }
+            }
+        }
+
+        /// <summary>Padding query rows may hold anything (NaN): their k steps of a packed B operand must be zero, not 0·NaN.</summary>
+        private static void ZeroPaddingSteps(int* seg, int q0, int qn, int hd, float* bp)
+        {
+            if (seg == null) return;
+            for (int r = 0; r < qn; r++)
+                if (seg[q0 + r] == Padding) TileGemm.ZeroBStep(bp, qn, hd, r);
+        }
+    }
+}
