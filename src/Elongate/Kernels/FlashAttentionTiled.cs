@@ -31,6 +31,9 @@ internal static unsafe class FlashAttentionTiled
 
     private const int Padding = FlashAttention.PaddingSegment;
 
+    /// <summary>Exponentials are taken over multiples of this many floats (one zmm): see the forward's scratch.</summary>
+    private const int ExpBlock = 16;
+
     public static void Forward(float* o, float* lse, float* q, float* k, float* v, int batch, int seqLen, int nh, int nkv, int hd, int* seg, int tileSize)
     {
         int tile = Math.Min(tileSize, seqLen), tiles = (seqLen + tile - 1) / tile;
@@ -117,6 +120,12 @@ internal static unsafe class FlashAttentionTiled
         return (lo, hi);
     }
 
+    /// <summary>
+    /// One (batch, head, query tile) of the forward. Scores are formed transposed, Sᵀ = K·Qᵀ [keys × queries], so that
+    /// the online-softmax statistics of the tile's queries are vectors (one lane per query): the column maxima, the
+    /// exponentials (one call over the whole tile) and the column sums are whole-tile vector operations, and Sᵀ is
+    /// already in the layout the P·V product packs with plain copies.
+    /// </summary>
     private struct ForwardTask : IWorkerTask
     {
         public float* O, Lse, Q, K, V;
@@ -136,17 +145,25 @@ internal static unsafe class FlashAttentionTiled
             int* seg = Seg == null ? null : Seg + rowBase;
             float* qBase = Q + (rowBase + q0) * qDim + h * hd;
 
-            float* qp = GemmBuffer.Tile(TileGemm.ASize(tile, hd) + TileGemm.BSize(hd, tile) + TileGemm.BSize(tile, hd)
-                + (long)tile * tile + TileGemm.ASize(tile, tile) + (long)tile * hd + 2L * tile);
-            float* kp = qp + TileGemm.ASize(tile, hd), vp = kp + TileGemm.BSize(hd, tile), s = vp + TileGemm.BSize(tile, hd);
-            float* pp = s + tile * tile, acc = pp + TileGemm.ASize(tile, tile), m = acc + tile * hd, l = m + tile;
+            long qbn = TileGemm.BSize(hd, tile), kan = TileGemm.ASize(tile, hd), vbn = TileGemm.BSize(tile, hd), pan = TileGemm.ASize(tile, tile);
+            // Exponentials run over lengths rounded up to a multiple of ExpBlock, so every element takes the same
+            // vector code path whatever the tile's size (a padded sequence's real rows stay bit-identical).
+            int stn = TileGemm.RoundUp(tile * tile, ExpBlock), vn = TileGemm.RoundUp(tile, ExpBlock);
+            float* qb = GemmBuffer.Tile(qbn + kan + vbn + stn + pan + (long)tile * hd + 5L * vn);
+            float* ka = qb + qbn, vb = ka + kan, st = vb + vbn, pa = st + stn, acc = pa + pan;
+            float* m = acc + tile * hd, l = m + vn, mNew = l + vn, mSafe = mNew + vn, corr = mSafe + vn;
+            var mSpan = new Span<float>(m, qn);
+            var lSpan = new Span<float>(l, qn);
+            var mNewSpan = new Span<float>(mNew, qn);
+            var mSafeSpan = new Span<float>(mSafe, qn);
 
             int qMin = int.MinValue, qMax = int.MaxValue;
             if (seg != null) (qMin, qMax) = SegmentRange(seg, q0, qn);
             if (qMin <= qMax)
             {
-                TileGemm.PackA(qBase, qDim, false, qn, hd, qp);
-                for (int r = 0; r < qn; r++) { m[r] = float.NegativeInfinity; l[r] = 0f; }
+                TileGemm.PackB(qBase, qDim, true, hd, qn, qb); // Qᵀ: depth hd, one column per query
+                mSpan.Fill(float.NegativeInfinity);
+                lSpan.Clear();
                 new Span<float>(acc, qn * hd).Clear();
                 int keyEnd = q0 + qn;
                 for (int k0 = 0; k0 < keyEnd; k0 += tile)
@@ -160,47 +177,53 @@ internal static unsafe class FlashAttentionTiled
                         if (segMin > segMax || qMax < segMin || qMin > segMax) continue;
                     }
                     float* kBase = K + (rowBase + k0) * kvDim + g * hd, vBase = V + (rowBase + k0) * kvDim + g * hd;
-                    TileGemm.PackB(kBase, kvDim, true, hd, kn, kp);
-                    TileGemm.Multiply(qp, kp, qn, kn, hd, s, tile, Scale, 0f);
-                    bool any = false;
-                    for (int r = 0; r < qn; r++)
-                    {
-                        int t = q0 + r;
-                        int visible = Math.Min(kn, t - k0 + 1);
-                        var row = new Span<float>(s + r * tile, kn);
-                        int own = seg == null ? 0 : seg[t];
-                        if (visible <= 0 || (seg != null && (own == Padding || own < segMin || own > segMax)))
+                    TileGemm.PackA(kBase, kvDim, false, kn, hd, ka);
+                    TileGemm.Multiply(ka, qb, kn, qn, hd, st, qn, Scale, 0f); // Sᵀ[key, query], dense rows of qn
+                    // Causal mask: key k0 + p is hidden from queries before it.
+                    if (k0 + kn - 1 > q0)
+                        for (int p = 0; p < kn; p++)
                         {
-                            row.Clear();
-                            continue;
+                            int hidden = Math.Min(qn, k0 + p - q0);
+                            if (hidden > 0) new Span<float>(st + p * qn, hidden).Fill(float.NegativeInfinity);
                         }
-                        if (seg != null)
-                            for (int c = 0; c < visible; c++)
-                                if (seg[k0 + c] != own) row[c] = float.NegativeInfinity;
-                        var vis = row[..visible];
-                        float rowMax = TensorPrimitives.Max(vis);
-                        if (float.IsNegativeInfinity(rowMax)) { row.Clear(); continue; }
-                        float mNew = MathF.Max(m[r], rowMax);
-                        float correction = MathF.Exp(m[r] - mNew);
-                        if (correction != 1f)
+                    if (seg != null)
+                        for (int p = 0; p < kn; p++)
+                        {
+                            int key = seg[k0 + p];
+                            float* row = st + p * qn;
+                            for (int r = 0; r < qn; r++)
+                                if (seg[q0 + r] != key || key == Padding) row[r] = float.NegativeInfinity;
+                        }
+                    // Column maxima → new running maxima; a query that has seen nothing yet keeps −∞ and subtracts 0,
+                    // so its masked scores give exp(−∞) = 0 rather than NaN.
+                    mSpan.CopyTo(mNewSpan);
+                    for (int p = 0; p < kn; p++) TensorPrimitives.Max(mNewSpan, new ReadOnlySpan<float>(st + p * qn, qn), mNewSpan);
+                    for (int r = 0; r < qn; r++) mSafe[r] = float.IsNegativeInfinity(mNew[r]) ? 0f : mNew[r];
+                    var corrAll = new Span<float>(corr, TileGemm.RoundUp(qn, ExpBlock));
+                    TensorPrimitives.Subtract(new ReadOnlySpan<float>(m, corrAll.Length), new ReadOnlySpan<float>(mSafe, corrAll.Length), corrAll);
+                    TensorPrimitives.Exp(corrAll, corrAll);
+                    for (int p = 0; p < kn; p++)
+                    {
+                        var row = new Span<float>(st + p * qn, qn);
+                        TensorPrimitives.Subtract(row, mSafeSpan, row);
+                    }
+                    var all = new Span<float>(st, TileGemm.RoundUp(kn * qn, ExpBlock));
+                    TensorPrimitives.Exp(all, all);
+                    TensorPrimitives.Multiply(lSpan, new ReadOnlySpan<float>(corr, qn), lSpan);
+                    for (int p = 0; p < kn; p++) TensorPrimitives.Add(lSpan, new ReadOnlySpan<float>(st + p * qn, qn), lSpan);
+                    for (int r = 0; r < qn; r++)
+                        if (corr[r] != 1f)
                         {
                             var a = new Span<float>(acc + r * hd, hd);
-                            TensorPrimitives.Multiply(a, correction, a);
+                            TensorPrimitives.Multiply(a, corr[r], a);
                         }
-                        TensorPrimitives.Subtract(vis, mNew, vis);
-                        TensorPrimitives.Exp(vis, vis);
-                        l[r] = l[r] * correction + TensorPrimitives.Sum(vis);
-                        m[r] = mNew;
-                        row[visible..].Clear();
-                        any = true;
-                    }
-                    if (!any) continue;
-                    TileGemm.PackA(s, tile, false, qn, kn, pp);
-                    TileGemm.PackB(vBase, kvDim, false, kn, hd, vp);
+                    mNewSpan.CopyTo(mSpan);
+                    TileGemm.PackA(st, qn, true, qn, kn, pa); // P = (Pᵀ)ᵀ: queries as rows, plain copies
+                    TileGemm.PackB(vBase, kvDim, false, kn, hd, vb);
                     if (seg != null)
                         for (int c = 0; c < kn; c++)
-                            if (seg[k0 + c] == Padding) TileGemm.ZeroBStep(vp, kn, hd, c); // 0·NaN would poison the sum
-                    TileGemm.Multiply(pp, vp, qn, hd, kn, acc, hd, 1f, 1f);
+                            if (seg[k0 + c] == Padding) TileGemm.ZeroBStep(vb, kn, hd, c); // 0·NaN would poison the sum
+                    TileGemm.Multiply(pa, vb, qn, hd, kn, acc, hd, 1f, 1f);
                 }
             }
             for (int r = 0; r < qn; r++)
