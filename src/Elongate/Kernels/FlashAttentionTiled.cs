@@ -155,7 +155,6 @@ internal static unsafe class FlashAttentionTiled
             var mSpan = new Span<float>(m, qn);
             var lSpan = new Span<float>(l, qn);
             var mNewSpan = new Span<float>(mNew, qn);
-            var mSafeSpan = new Span<float>(mSafe, qn);
 
             int qMin = int.MinValue, qMax = int.MaxValue;
             if (seg != null) (qMin, qMax) = SegmentRange(seg, q0, qn);
@@ -197,20 +196,16 @@ internal static unsafe class FlashAttentionTiled
                     // Column maxima → new running maxima; a query that has seen nothing yet keeps −∞ and subtracts 0,
                     // so its masked scores give exp(−∞) = 0 rather than NaN.
                     mSpan.CopyTo(mNewSpan);
-                    for (int p = 0; p < kn; p++) TensorPrimitives.Max(mNewSpan, new ReadOnlySpan<float>(st + p * qn, qn), mNewSpan);
+                    TileRows.MaxInto(st, kn, qn, mNew);
                     for (int r = 0; r < qn; r++) mSafe[r] = float.IsNegativeInfinity(mNew[r]) ? 0f : mNew[r];
                     var corrAll = new Span<float>(corr, TileGemm.RoundUp(qn, ExpBlock));
                     TensorPrimitives.Subtract(new ReadOnlySpan<float>(m, corrAll.Length), new ReadOnlySpan<float>(mSafe, corrAll.Length), corrAll);
                     TensorPrimitives.Exp(corrAll, corrAll);
-                    for (int p = 0; p < kn; p++)
-                    {
-                        var row = new Span<float>(st + p * qn, qn);
-                        TensorPrimitives.Subtract(row, mSafeSpan, row);
-                    }
+                    TileRows.SubtractFrom(st, kn, qn, mSafe);
                     var all = new Span<float>(st, TileGemm.RoundUp(kn * qn, ExpBlock));
                     TensorPrimitives.Exp(all, all);
                     TensorPrimitives.Multiply(lSpan, new ReadOnlySpan<float>(corr, qn), lSpan);
-                    for (int p = 0; p < kn; p++) TensorPrimitives.Add(lSpan, new ReadOnlySpan<float>(st + p * qn, qn), lSpan);
+                    TileRows.SumInto(st, kn, qn, l);
                     for (int r = 0; r < qn; r++)
                         if (corr[r] != 1f)
                         {
@@ -259,11 +254,14 @@ internal static unsafe class FlashAttentionTiled
             int* seg = Seg == null ? null : Seg + rowBase;
             float* dqOut = lane == 0 ? DQ : Copies + (lane - 1) * ((long)B * T * qDim);
 
-            long kpn = TileGemm.BSize(hd, tile), k2n = TileGemm.BSize(tile, hd), qpn = TileGemm.ASize(tile, hd), sqn = (long)tile * tile;
+            // Scores and their gradients are formed transposed, [keys × queries] (Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ), so the
+            // per-query statistics (lse, D) are vectors across each row and P, dS are whole-tile vector passes.
+            long an = TileGemm.ASize(tile, hd), k2n = TileGemm.BSize(tile, hd), bqn = TileGemm.BSize(hd, tile);
+            int stn = TileGemm.RoundUp(tile * tile, ExpBlock);
             long apn = TileGemm.ASize(tile, tile), bpn = TileGemm.BSize(tile, hd);
-            float* kp = GemmBuffer.Tile(2 * kpn + k2n + 2 * qpn + 2 * sqn + apn + bpn + 2L * tile * hd);
-            float* vp = kp + kpn, k2p = vp + kpn, qp = k2p + k2n, dop = qp + qpn, s = dop + qpn, dp = s + sqn;
-            float* ap = dp + sqn, bp = ap + apn, dKt = bp + bpn, dVt = dKt + tile * hd;
+            float* ka = GemmBuffer.Tile(2 * an + k2n + 2 * bqn + 2L * stn + apn + bpn + 2L * tile * hd);
+            float* va = ka + an, k2p = va + an, qb = k2p + k2n, dob = qb + bqn, st = dob + bqn, dpt = st + stn;
+            float* ap = dpt + stn, bp = ap + apn, dKt = bp + bpn, dVt = dKt + tile * hd;
 
             for (int kb = lane; kb < Tiles; kb += Lanes)
             {
@@ -275,8 +273,8 @@ internal static unsafe class FlashAttentionTiled
                     if (segMin > segMax) continue; // only padding keys: nothing attends to them
                 }
                 float* kBase = K + (rowBase + k0) * kvDim + g * hd, vBase = V + (rowBase + k0) * kvDim + g * hd;
-                TileGemm.PackB(kBase, kvDim, true, hd, kn, kp);   // Kᵀ for S = Q·Kᵀ
-                TileGemm.PackB(vBase, kvDim, true, hd, kn, vp);   // Vᵀ for dP = dO·Vᵀ
+                TileGemm.PackA(kBase, kvDim, false, kn, hd, ka);  // K for Sᵀ = K·Qᵀ
+                TileGemm.PackA(vBase, kvDim, false, kn, hd, va);  // V for dPᵀ = V·dOᵀ
                 TileGemm.PackB(kBase, kvDim, false, kn, hd, k2p); // K for dQ = dS·K
                 if (seg != null)
                     for (int c = 0; c < kn; c++)
@@ -296,52 +294,47 @@ internal static unsafe class FlashAttentionTiled
                             if (qMin > qMax || qMax < segMin || qMin > segMax) continue;
                         }
                         float* qBase = Q + (rowBase + q0) * qDim + h * hd, doBase = DO + (rowBase + q0) * qDim + h * hd;
-                        TileGemm.PackA(qBase, qDim, false, qn, hd, qp);
-                        TileGemm.PackA(doBase, qDim, false, qn, hd, dop);
-                        TileGemm.Multiply(qp, kp, qn, kn, hd, s, tile, Scale, 0f);   // S
-                        TileGemm.Multiply(dop, vp, qn, kn, hd, dp, tile, 1f, 0f);    // dP
-                        bool any = false;
-                        for (int r = 0; r < qn; r++)
-                        {
-                            int t = q0 + r;
-                            int visible = Math.Min(kn, t - k0 + 1);
-                            var pRow = new Span<float>(s + r * tile, kn);
-                            var dsRow = new Span<float>(dp + r * tile, kn);
-                            int own = seg == null ? 0 : seg[t];
-                            if (visible <= 0 || (seg != null && (own == Padding || own < segMin || own > segMax)))
+                        TileGemm.PackB(qBase, qDim, true, hd, qn, qb);
+                        TileGemm.PackB(doBase, qDim, true, hd, qn, dob);
+                        TileGemm.Multiply(ka, qb, kn, qn, hd, st, qn, Scale, 0f);   // Sᵀ
+                        TileGemm.Multiply(va, dob, kn, qn, hd, dpt, qn, 1f, 0f);    // dPᵀ
+                        // Pᵀ = exp(Sᵀ − lse), dSᵀ = Pᵀ ⊙ (dPᵀ − D)·scale, then the masked entries set to 0 (assigned, not
+                        // multiplied: a masked key or query may be NaN padding).
+                        TileRows.SubtractFrom(st, kn, qn, lseH + q0);
+                        var pAll = new Span<float>(st, TileGemm.RoundUp(kn * qn, ExpBlock));
+                        TensorPrimitives.Exp(pAll, pAll);
+                        TileRows.SubtractFrom(dpt, kn, qn, dH + q0);
+                        var pTile = new ReadOnlySpan<float>(st, kn * qn);
+                        var dsTile = new Span<float>(dpt, kn * qn);
+                        TensorPrimitives.Multiply(dsTile, pTile, dsTile);
+                        TensorPrimitives.Multiply(dsTile, Scale, dsTile);
+                        if (k0 + kn - 1 > q0)
+                            for (int p = 0; p < kn; p++)
                             {
-                                pRow.Clear();
-                                dsRow.Clear();
-                                continue;
+                                int hidden = Math.Min(qn, k0 + p - q0);
+                                if (hidden <= 0) continue;
+                                new Span<float>(st + p * qn, hidden).Clear();
+                                new Span<float>(dpt + p * qn, hidden).Clear();
                             }
-                            var pv = pRow[..visible];
-                            var dv = dsRow[..visible];
-                            // P = exp(S − lse); dS = P ⊙ (dP − D)·scale.
-                            TensorPrimitives.Subtract(pv, lseH[t], pv);
-                            TensorPrimitives.Exp(pv, pv);
-                            TensorPrimitives.Subtract(dv, dH[t], dv);
-                            TensorPrimitives.Multiply(dv, pv, dv);
-                            TensorPrimitives.Multiply(dv, Scale, dv);
-                            if (seg != null)
-                                for (int c = 0; c < visible; c++)
-                                    if (seg[k0 + c] != own) { pv[c] = 0f; dv[c] = 0f; } // assigned: the masked key may be NaN padding
-                            pRow[visible..].Clear();
-                            dsRow[visible..].Clear();
-                            any = true;
-                        }
-                        if (!any) continue;
+                        if (seg != null)
+                            for (int p = 0; p < kn; p++)
+                            {
+                                int key = seg[k0 + p];
+                                for (int r = 0; r < qn; r++)
+                                    if (seg[q0 + r] != key || key == Padding) { st[p * qn + r] = 0f; dpt[p * qn + r] = 0f; }
+                            }
                         // dV += Pᵀ·dO
-                        TileGemm.PackA(s, tile, true, kn, qn, ap);
+                        TileGemm.PackA(st, qn, false, kn, qn, ap);
                         TileGemm.PackB(doBase, qDim, false, qn, hd, bp);
                         ZeroPaddingSteps(seg, q0, qn, hd, bp);
                         TileGemm.Multiply(ap, bp, kn, hd, qn, dVt, hd, 1f, 1f);
                         // dK += dSᵀ·Q
-                        TileGemm.PackA(dp, tile, true, kn, qn, ap);
+                        TileGemm.PackA(dpt, qn, false, kn, qn, ap);
                         TileGemm.PackB(qBase, qDim, false, qn, hd, bp);
                         ZeroPaddingSteps(seg, q0, qn, hd, bp);
                         TileGemm.Multiply(ap, bp, kn, hd, qn, dKt, hd, 1f, 1f);
                         // dQ += dS·K
-                        TileGemm.PackA(dp, tile, false, qn, kn, ap);
+                        TileGemm.PackA(dpt, qn, true, qn, kn, ap);
                         TileGemm.Multiply(ap, k2p, qn, hd, kn, dqOut + (rowBase + q0) * qDim + h * hd, qDim, 1f, 1f);
                     }
                 }
