@@ -7,7 +7,7 @@ namespace Elongate.Bench;
 
 /// <summary>
 /// Causal FlashAttention forward and backward alone, against the GEMM rate measured in the same run:
-/// `-- attention [--seq 1024,4096] [--batch 1] [--heads 8] [--kv-heads 1,8] [--head-dim 64] [--tile 64] [--reps 3]
+/// `-- attention [--seq 1024,4096] [--batch 1] [--heads 8] [--kv-heads 1,8] [--head-dim 64] [--tile N (default FlashAttention.TrainingTileSize(T))] [--reps 3]
 /// [--fwd-only-from 16384] [--out attention.json]`. FLOPs count the useful causal work, as MFU does: forward
 /// 2·(QKᵀ + PV) = 4·B·H·T²/2·d, backward 2.5× that (dV, dP, dS·K, dSᵀ·Q, and the recomputation of S), the
 /// FlashAttention-2 convention. The reference rate is our sgemm on a training-shaped product (x·Wᵀ, 4096×1536×512, all
@@ -19,7 +19,7 @@ internal static class AttentionBench
     {
         int[] seqs = [1024, 4096];
         int[] kvHeadsList = [1, 8];
-        int batch = 1, heads = 8, hd = 64, reps = 3, fwdOnlyFrom = int.MaxValue, tile = FlashAttention.DefaultTileSize;
+        int batch = 1, heads = 8, hd = 64, reps = 3, fwdOnlyFrom = int.MaxValue, tileOption = 0;
         string? outPath = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -32,19 +32,20 @@ internal static class AttentionBench
                 case "--head-dim": hd = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--reps": reps = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--fwd-only-from": fwdOnlyFrom = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
-                case "--tile": tile = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--tile": tileOption = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--out": outPath = args[++i]; break;
                 default: Console.Error.WriteLine($"attention bench: unknown option {args[i]}"); return 2;
             }
         }
         Console.WriteLine($"CPU: {CpuInfo.Current}");
-        Console.WriteLine($"load average {MachineInfo.LoadAverage()}; B {batch}, {heads} heads × {hd}, tile {tile}; medians of {reps}; GEMM = sgemm 4096×1536×512 NT, same run");
-        Console.WriteLine($"{"T",6} {"kv",3} {"fwd ms",9} {"fwd GF/s",9} {"bwd ms",9} {"bwd GF/s",9} {"GEMM GF/s",10} {"fwd/GEMM",9} {"bwd/GEMM",9}");
+        Console.WriteLine($"load average {MachineInfo.LoadAverage()}; B {batch}, {heads} heads × {hd}, tile {(tileOption > 0 ? tileOption.ToString(CultureInfo.InvariantCulture) : "FlashAttention.TrainingTileSize(T)")}; medians of {reps}; GEMM = sgemm 4096×1536×512 NT, same run");
+        Console.WriteLine($"{"T",6} {"kv",3} {"tile",4} {"fwd ms",9} {"fwd GF/s",9} {"bwd ms",9} {"bwd GF/s",9} {"GEMM GF/s",10} {"fwd/GEMM",9} {"bwd/GEMM",9}");
         var gemm = GemmProbe();
         var rows = new List<object>();
         foreach (int T in seqs)
             foreach (int kvHeads in kvHeadsList)
             {
+                int tile = tileOption > 0 ? tileOption : FlashAttention.TrainingTileSize(T);
                 var rng = new Random(1);
                 var shape = new AttentionShape(batch, T, heads, kvHeads, hd);
                 long nq = (long)batch * T * heads * hd, nkv = (long)batch * T * kvHeads * hd;
@@ -72,7 +73,7 @@ internal static class AttentionBench
                 double fm = Median(fwd), bm = Median(bwd), gm = Median(gemmRates);
                 double fr = flops / fm / 1e9, br = doBwd ? 2.5 * flops / bm / 1e9 : double.NaN;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{T,6} {kvHeads,3} {fm * 1e3,9:F1} {fr,9:F1} {(doBwd ? (bm * 1e3).ToString("F1", CultureInfo.InvariantCulture) : "-"),9} {(doBwd ? br.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} {gm,10:F1} {fr / gm,9:P0} {(doBwd ? (br / gm).ToString("P0", CultureInfo.InvariantCulture) : "-"),9}"));
+                    $"{T,6} {kvHeads,3} {tile,4} {fm * 1e3,9:F1} {fr,9:F1} {(doBwd ? (bm * 1e3).ToString("F1", CultureInfo.InvariantCulture) : "-"),9} {(doBwd ? br.ToString("F1", CultureInfo.InvariantCulture) : "-"),9} {gm,10:F1} {fr / gm,9:P0} {(doBwd ? (br / gm).ToString("P0", CultureInfo.InvariantCulture) : "-"),9}"));
                 rows.Add(new { seq_len = T, tile, batch, heads, kv_heads = kvHeads, head_dim = hd, fwd_ms = fm * 1e3, fwd_gflops = fr,
                     bwd_ms = doBwd ? bm * 1e3 : (double?)null, bwd_gflops = doBwd ? br : (double?)null, gemm_gflops = gm });
             }
