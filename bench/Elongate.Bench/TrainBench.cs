@@ -63,7 +63,7 @@ internal static class TrainBench
 
         var probe = new float[3][];
         var rows = new List<object>();
-        Console.WriteLine($"{"preset",-7}{"T",6}{"B",4}{"params",12}{"tok/s",10}{"GFLOP/s",10}{"MFU",8}{"peak MiB",10}{"probe GF/s",12}{"MFU(probe)",10}");
+        Console.WriteLine($"{"preset",-7}{"T",6}{"B",4}{"params",12}{"tok/s",10}{"GFLOP/s",10}{"MFU",8}{"peak MiB",10}{"probe GF/s",12}{"MFU(probe)",12}");
         foreach (int T in seqs)
         {
             int batch = Math.Max(1, tokens / T);
@@ -109,7 +109,7 @@ internal static class TrainBench
             double probePeak = Median(probes), mfuSameLoad = gflops / probePeak;
             long peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{preset,-7}{T,6}{batch,4}{model.Parameters.LongLength,12:N0}{tokPerSec,10:F0}{gflops,10:F1}{mfu,8:P1}{peakMiB,10}{probePeak,12:F0}{mfuSameLoad,10:P1}"));
+                $"{preset,-7}{T,6}{batch,4}{model.Parameters.LongLength,12:N0}{tokPerSec,10:F0}{gflops,10:F1}{mfu,8:P1}{peakMiB,10}{probePeak,12:F0}{mfuSameLoad,12:P1}"));
             rows.Add(new { preset, seq_len = T, batch, parameters = model.Parameters.LongLength, tokens_per_second = tokPerSec, model_gflops = gflops, mfu, sgemm_probe_gflops = probePeak, mfu_vs_probe = mfuSameLoad, peak_working_set_mib = peakMiB });
         }
         if (outPath is not null)
