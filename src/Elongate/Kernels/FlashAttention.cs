@@ -16,7 +16,10 @@ namespace Elongate.Kernels;
 /// so a padded or packed sequence costs about the attention work of its examples alone (see <see cref="Forward{T}"/>).
 /// Layouts: q, output [B, T, n_heads·d]; k, v [B, T, n_kv_heads·d]; logSumExp [B, n_heads, T].
 /// <see cref="ForwardCached{T}"/> is the same forward for inference: n new queries at an offset into a KV cache.
-/// The per-tile products are <see cref="TileMath"/>'s vectorized loops.
+/// The per-tile products are <see cref="TileMath"/>'s vectorized loops, except in the fp32 training kernels
+/// (<see cref="Forward{T}"/>, <see cref="Backward{T}"/> with T = float on an AVX2 or AVX-512 CPU), which run every tile
+/// product through the GEMM's register-tile micro-kernel (<see cref="FlashAttentionTiled"/>): same results up to fp32
+/// rounding, several times faster.
 /// </summary>
 public static class FlashAttention
 {

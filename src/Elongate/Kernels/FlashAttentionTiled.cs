@@ -177,7 +177,8 @@ internal static unsafe class FlashAttentionTiled
                     }
                     float* kBase = K + (rowBase + k0) * kvDim + g * hd, vBase = V + (rowBase + k0) * kvDim + g * hd;
                     TileGemm.PackA(kBase, kvDim, false, kn, hd, ka);
-                    TileGemm.Multiply(ka, qb, kn, qn, hd, st, qn, Scale, 0f); // Sᵀ[key, query], dense rows of qn
+                    // Sᵀ[key, query], dense rows of qn; register tiles wholly after the causal diagonal are skipped (masked below).
+                    TileGemm.MultiplyMaskedBelow(ka, qb, kn, qn, hd, st, qn, Scale, 0f, q0 - k0);
                     // Causal mask: key k0 + p is hidden from queries before it.
                     if (k0 + kn - 1 > q0)
                         for (int p = 0; p < kn; p++)
@@ -218,7 +219,7 @@ internal static unsafe class FlashAttentionTiled
                     if (seg != null)
                         for (int c = 0; c < kn; c++)
                             if (seg[k0 + c] == Padding) TileGemm.ZeroBStep(vb, kn, hd, c); // 0·NaN would poison the sum
-                    TileGemm.Multiply(pa, vb, qn, hd, kn, acc, hd, 1f, 1f);
+                    TileGemm.MultiplyAddLowerA(pa, vb, qn, hd, kn, acc, hd, q0 - k0);
                 }
             }
             for (int r = 0; r < qn; r++)
@@ -296,8 +297,9 @@ internal static unsafe class FlashAttentionTiled
                         float* qBase = Q + (rowBase + q0) * qDim + h * hd, doBase = DO + (rowBase + q0) * qDim + h * hd;
                         TileGemm.PackB(qBase, qDim, true, hd, qn, qb);
                         TileGemm.PackB(doBase, qDim, true, hd, qn, dob);
-                        TileGemm.Multiply(ka, qb, kn, qn, hd, st, qn, Scale, 0f);   // Sᵀ
-                        TileGemm.Multiply(va, dob, kn, qn, hd, dpt, qn, 1f, 0f);    // dPᵀ
+                        // Sᵀ and dPᵀ; register tiles wholly after the causal diagonal are skipped (cleared below).
+                        TileGemm.MultiplyMaskedBelow(ka, qb, kn, qn, hd, st, qn, Scale, 0f, q0 - k0);
+                        TileGemm.MultiplyMaskedBelow(va, dob, kn, qn, hd, dpt, qn, 1f, 0f, q0 - k0);
                         // Pᵀ = exp(Sᵀ − lse), dSᵀ = Pᵀ ⊙ (dPᵀ − D)·scale, then the masked entries set to 0 (assigned, not
                         // multiplied: a masked key or query may be NaN padding).
                         TileRows.SubtractFrom(st, kn, qn, lseH + q0);
@@ -327,15 +329,15 @@ internal static unsafe class FlashAttentionTiled
                         TileGemm.PackA(st, qn, false, kn, qn, ap);
                         TileGemm.PackB(doBase, qDim, false, qn, hd, bp);
                         ZeroPaddingSteps(seg, q0, qn, hd, bp);
-                        TileGemm.Multiply(ap, bp, kn, hd, qn, dVt, hd, 1f, 1f);
+                        TileGemm.MultiplyAddUpperA(ap, bp, kn, hd, qn, dVt, hd, q0 - k0);
                         // dK += dSᵀ·Q
                         TileGemm.PackA(dpt, qn, false, kn, qn, ap);
                         TileGemm.PackB(qBase, qDim, false, qn, hd, bp);
                         ZeroPaddingSteps(seg, q0, qn, hd, bp);
-                        TileGemm.Multiply(ap, bp, kn, hd, qn, dKt, hd, 1f, 1f);
+                        TileGemm.MultiplyAddUpperA(ap, bp, kn, hd, qn, dKt, hd, q0 - k0);
                         // dQ += dS·K
                         TileGemm.PackA(dpt, qn, true, qn, kn, ap);
-                        TileGemm.Multiply(ap, k2p, qn, hd, kn, dqOut + (rowBase + q0) * qDim + h * hd, qDim, 1f, 1f);
+                        TileGemm.MultiplyAddLowerA(ap, k2p, qn, hd, kn, dqOut + (rowBase + q0) * qDim + h * hd, qDim, q0 - k0);
                     }
                 }
                 for (int c = 0; c < kn; c++)

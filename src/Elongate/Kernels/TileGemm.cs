@@ -47,5 +47,74 @@ internal static unsafe class TileGemm
         }
     }
 
+    /// <summary>
+    /// <see cref="Multiply"/> for a C whose entries (i, j) with i − j &gt; <paramref name="offset"/> are masked afterwards
+    /// (keys after their query in a transposed score tile): register tiles made only of such entries are not computed
+    /// and keep whatever C held.
+    /// </summary>
+    public static void MultiplyMaskedBelow(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, float alpha, float beta, int offset)
+    {
+        var plan = Plan;
+        int mr = plan.MR, nr = plan.NR;
+        var kernel = plan.Kernel;
+        for (int j = 0; j < n; j += nr)
+        {
+            float* bj = bp + (long)j * k;
+            int cols = Math.Min(nr, n - j);
+            for (int i = 0; i < m; i += mr)
+            {
+                if (i - (j + cols - 1) > offset) break; // this and every later row sliver is masked
+                kernel(k, ap + (long)i * k, bj, c + i * ldc + j, ldc, Math.Min(mr, m - i), cols, alpha, beta);
+            }
+        }
+    }
+
+    /// <summary>
+    /// C += A·B (β = 1) for an A whose row i is zero beyond column i + <paramref name="offset"/> (a probability or dS
+    /// tile, queries × keys, under the causal mask): each row sliver sums only the k steps up to its last row's limit.
+    /// The skipped products are exact zeros, so C gets the same bits as from <see cref="Multiply"/>.
+    /// </summary>
+    public static void MultiplyAddLowerA(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, int offset)
+    {
+        var plan = Plan;
+        int mr = plan.MR, nr = plan.NR;
+        var kernel = plan.Kernel;
+        for (int j = 0; j < n; j += nr)
+        {
+            float* bj = bp + (long)j * k;
+            int cols = Math.Min(nr, n - j);
+            for (int i = 0; i < m; i += mr)
+            {
+                int kEnd = Math.Min(k, i + mr + offset);
+                if (kEnd <= 0) continue;
+                kernel(kEnd, ap + (long)i * k, bj, c + i * ldc + j, ldc, Math.Min(mr, m - i), cols, 1f, 1f);
+            }
+        }
+    }
+
+    /// <summary>
+    /// C += A·B (β = 1) for an A whose row i is zero before column i − <paramref name="offset"/> (a transposed probability
+    /// or dS tile, keys × queries, under the causal mask): each row sliver starts at its first row's first nonzero step.
+    /// The skipped products are exact zeros, so C gets the same bits as from <see cref="Multiply"/>.
+    /// </summary>
+    public static void MultiplyAddUpperA(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, int offset)
+    {
+        var plan = Plan;
+        int mr = plan.MR, nr = plan.NR;
+        var kernel = plan.Kernel;
+        for (int j = 0; j < n; j += nr)
+        {
+            float* bj = bp + (long)j * k;
+            int cols = Math.Min(nr, n - j);
+            for (int i = 0; i < m; i += mr)
+            {
+                int kStart = Math.Max(0, i - offset);
+                if (kStart >= k) continue;
+                kernel(k - kStart, ap + (long)i * k + (long)kStart * mr, bj + (long)kStart * nr, c + i * ldc + j, ldc,
+                    Math.Min(mr, m - i), cols, 1f, 1f);
+            }
+        }
+    }
+
     public static int RoundUp(int x, int to) => (x + to - 1) / to * to;
 }
