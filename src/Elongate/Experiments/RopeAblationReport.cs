@@ -21,7 +21,8 @@ public static class RopeAblationReport
         sb.AppendLine("## Verdict on the paper's claims (computed from the numbers below)").AppendLine();
         sb.AppendLine("| claim | verdict | evidence (mean ± standard deviation over the extension seeds) |").AppendLine("|---|---|---|");
         foreach (var c in r.Claims) sb.AppendLine($"| {c.Claim} | **{c.Verdict}** | {c.Evidence} |");
-        sb.AppendLine().AppendLine($"A difference counts as holding only when the two means differ by more than the sum of their standard deviations over {o.Seeds} extension seed(s); otherwise it is a tie within the spread. " + r.Conclusion).AppendLine();
+        sb.AppendLine().AppendLine($"A difference counts as holding only when the two means differ by more than the sum of their standard deviations over {o.Seeds} extension seed(s); otherwise it is a tie within the spread. "
+            + string.Join(" ", r.LongContextOrdering.Select(x => string.Create(ci, $"Mean ordering at {x.Multiple:0.#}× ({x.Length} tokens): {x.Ordering}.")))).AppendLine();
 
         var th = r.Theta;
         sb.AppendLine("## The scaled RoPE base").AppendLine();
