@@ -481,7 +481,9 @@ public static class RopeAblation
                 $"mean over {string.Join("/", S("rope")!.Scores.Where(x => x.Length > baseContext).Select(x => $"{x.Multiple:0.#}×"))}: rope {r.Format("F2")}, abf {a.Format("F2")}; {baseText}; collapse line {collapseLine:F2}{Seeds(r)}")));
         }
 
-        foreach (var s in summaries.Where(s => s.Beta is not null))
+        // β only for models trained at the longest evaluated length: a model scored past its trained context has a
+        // rising loss curve, and a fit to it (the base's) is not a scaling exponent.
+        foreach (var s in summaries.Where(s => s.Beta is not null && s.TrainedContext >= extended))
         {
             var beta = s.Beta!;
             double lo = beta.Mean - Sd(beta), hi = beta.Mean + Sd(beta);

@@ -98,13 +98,14 @@ public sealed class RopeAblationVerdictTests
     {
         (int, double, double)[] l = [(256, 2, 0), (2048, 2, 0)];
         var claims = RopeAblation.Claims([
-            Sum("base", 256, l, passkeyAt1: 0.8, n: 1),
+            Sum("base", 256, l, passkeyAt1: 0.8, beta: (26.5, 0), n: 1),
             Sum("rope", 2048, l, passkeyBeyond: (0.05, 0.02)),
             Sum("abf", 2048, l, passkeyBeyond: (0.60, 0.10), beta: (0.48, 0.02)),
         ], 256, 2048);
         var passkey = claims.Single(c => c.Claim.Contains("passkey"));
         Assert.Equal("holds", passkey.Verdict);
         Assert.Equal("overlaps the paper's range", claims.Single(c => c.Claim.StartsWith("power-law β of abf")).Verdict);
+        Assert.DoesNotContain(claims, c => c.Claim.StartsWith("power-law β of base")); // scored past its trained length
 
         claims = RopeAblation.Claims([
             Sum("base", 256, l, passkeyAt1: 0.8, n: 1),
