@@ -22,10 +22,10 @@ internal static class ExperimentCommand
         var vocabSize = new Option<int?>("--vocab-size") { Description = "Pieces of the learned tokenizer (synthetic corpus, or --corpus without --tokenizer; default 512)" };
         var shuffleChunk = new Option<int?>("--shuffle-chunk") { Description = "Shuffle training documents in chunks of this many tokens, 0 for whole documents (default 4096: a few long books otherwise arrive one at a time)" };
         var valDocs = new Option<string?>("--val-docs") { Description = "Comma-separated corpus file names held out for evaluation (default: the last two in name order)" };
-        var quick = new Option<bool>("--quick") { Description = "A tiny run (≤ 3 minutes): T=128, 60 + 15 steps, a tiny evaluation grid" };
+        var quick = new Option<bool>("--quick") { Description = "A tiny run (a few minutes): T=128 → 1,024, 60 + 15 steps, 2 seeds, a tiny evaluation grid" };
         var smoke = new Option<bool>("--smoke") { Description = "Smaller still than --quick (for tests): a few seconds", Hidden = true };
         var preset = new Option<string?>("--preset") { Description = "Model size preset (1m, 5m, 20m, 100m; default 1m)" };
-        var seqLen = new Option<int?>("--seq-len") { Description = "Base (pretraining) context; extensions train at 4× (default 256, --quick 128)" };
+        var seqLen = new Option<int?>("--seq-len") { Description = "Base (pretraining) context; extensions train at --extend-factor × it (default 256, --quick 128)" };
         var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step for both stages (default 4096, --quick 2048)" };
         var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 500, --quick 60)" };
         var extendSteps = new Option<int?>("--extend-steps") { Description = "Continual-pretraining steps per variant (default 125, --quick 15)" };
@@ -33,13 +33,22 @@ internal static class ExperimentCommand
         var extendLr = new Option<float?>("--extend-lr") { Description = "Peak learning rate of each extension (default 5e-4)" };
         var seed = new Option<ulong?>("--seed") { Description = "Seed of the data, the initialization and the probes (default 1)" };
         var variants = new Option<string?>("--variants") { Description = "Comma-separated subset of base,rope,pi,abf,xpos-abf (default: all)" };
+        var theta = new Option<double?>("--theta") { Description = "RoPE base of the base model (default: scaled so the longest wavelength keeps Llama 2's multiple of the trained length, 823 for head dim 32 at 256 tokens; 10000 is the unscaled setting)" };
+        var abfFactor = new Option<double?>("--abf-factor") { Description = "ABF multiplies the base by this (default 50, the paper's 10,000 → 500,000)" };
+        var extendFactor = new Option<int?>("--extend-factor") { Description = "Extended length ÷ base length; PI interpolates by it (default 8, the paper's 4,096 → 32,768)" };
+        var retrievalMix = new Option<double?>("--retrieval-mix") { Description = "Share of training tokens from synthetic retrieval documents (passkeys, key→value lookups, repeated passages, first-sentence questions), both stages; 0 turns it off (default 0.25)" };
+        var evalCorpus = new Option<string?>("--eval-corpus") { Description = "Folder of held-out .txt/.jsonl documents for every loss and retrieval probe (default: the corpus's held-out documents)" };
+        var seeds = new Option<int?>("--seeds") { Description = "Extension runs per variant with different data-order seeds; the base is trained once (default 3, --quick 2)" };
+        var passkeyTrials = new Option<int?>("--passkey-trials") { Description = "Passkeys per length and depth (default 3, --quick 1)" };
+        var firstTrials = new Option<int?>("--first-sentence-trials") { Description = "First-sentence passages per length (default 3, --quick 1)" };
         var logEvery = new Option<int>("--log-every") { Description = "Training log line every N steps when output is redirected", DefaultValueFactory = _ => 10 };
         var cmd = new Command("rope-ablation",
-            "Pretrain a small model at a short context, continue training copies at 4× the length with the same tokens — RoPE unchanged, "
-            + "Position Interpolation (factor 4), ABF (base 500,000), xPos with ABF — and evaluate them and the base on held-out text: loss at 1×, 2×, 4× and 8× "
-            + "the base context with the power-law fit, passkey and first-sentence retrieval. Writes report.md and results.json. "
-            + "Runs with no arguments on a built-in synthetic corpus and tokenizer (≈30 min on 2 cores; --quick ≈ 3 min).")
-        { output, corpus, tokenizer, vocabSize, shuffleChunk, valDocs, quick, smoke, preset, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants, logEvery };
+            "Pretrain a small model at a short context L with a RoPE base scaled to Llama 2's ratios and a share of synthetic retrieval documents, continue training copies at 8L "
+            + "with the same tokens — RoPE unchanged, Position Interpolation (factor 8), ABF (base ×50), xPos with ABF — over several data-order seeds, and evaluate them "
+            + "and the base on held-out text: loss at 1×, 2×, 4× and 8× L with the power-law fit, passkey and first-sentence retrieval; the paper's claims are judged "
+            + "against the spread over seeds. Writes report.md, results.json and PNGs. Runs with no arguments on a built-in synthetic corpus and tokenizer.")
+        { output, corpus, tokenizer, vocabSize, shuffleChunk, valDocs, quick, smoke, preset, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants,
+          theta, abfFactor, extendFactor, retrievalMix, evalCorpus, seeds, passkeyTrials, firstTrials, logEvery };
         cmd.SetAction(parse => CliErrors.Run(parse, "experiment rope-ablation", (stdout, stderr) =>
         {
             var outDir = parse.GetValue(output)!;
@@ -54,6 +63,10 @@ internal static class ExperimentCommand
                 BaseLearningRate = parse.GetValue(baseLr) ?? o.BaseLearningRate, ExtendLearningRate = parse.GetValue(extendLr) ?? o.ExtendLearningRate,
                 VocabSize = parse.GetValue(vocabSize) ?? o.VocabSize, ShuffleChunkTokens = parse.GetValue(shuffleChunk) ?? o.ShuffleChunkTokens,
                 Seed = parse.GetValue(seed) ?? o.Seed, Variants = parse.GetValue(variants) is { } vs ? Split(vs) : o.Variants,
+                RopeTheta = parse.GetValue(theta) ?? o.RopeTheta, AbfFactor = parse.GetValue(abfFactor) ?? o.AbfFactor,
+                ExtendFactor = parse.GetValue(extendFactor) ?? o.ExtendFactor, RetrievalMix = parse.GetValue(retrievalMix) ?? o.RetrievalMix,
+                EvalCorpusDirectory = parse.GetValue(evalCorpus), Seeds = parse.GetValue(seeds) ?? o.Seeds,
+                PasskeyTrials = parse.GetValue(passkeyTrials) ?? o.PasskeyTrials, FirstSentenceTrials = parse.GetValue(firstTrials) ?? o.FirstSentenceTrials,
             };
             if (o.TokenizerPath is not null && o.CorpusDirectory is null) throw new ArgumentException("--tokenizer is only used with --corpus (the synthetic corpus builds its own)");
             if (o.TokenizerPath is not null && parse.GetValue(vocabSize) is not null) throw new ArgumentException("--vocab-size sizes a learned tokenizer; it cannot change --tokenizer's");
@@ -73,6 +86,6 @@ internal static class ExperimentCommand
     private static RopeAblationOptions Smoke(string outDir) => RopeAblationOptions.Quick(outDir) with
     {
         SeqLen = 32, TokensPerStep = 256, BaseSteps = 4, ExtendSteps = 2, SyntheticTrainDocuments = 4, SyntheticValidationDocuments = 2,
-        SyntheticWords = 400, VocabSize = 300, LossWindows = 2, Multiples = [1, 2, 4, 8],
+        SyntheticWords = 400, VocabSize = 300, LossWindows = 2, Multiples = [1, 2, 4, 8], Seeds = 2,
     };
 }

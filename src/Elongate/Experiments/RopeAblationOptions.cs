@@ -1,8 +1,8 @@
 namespace Elongate.Experiments;
 
 /// <summary>
-/// Settings of <see cref="RopeAblation"/>. The defaults are sized by measurement to finish in about half an hour on
-/// two cores (the 1m preset trains at roughly 4–6k tokens/s at T = 256); <see cref="Quick"/> in a few minutes.
+/// Settings of <see cref="RopeAblation"/>: by default the faithful miniature (scaled RoPE base, 8× extension, ABF ×50,
+/// a retrieval mix, 3 extension seeds). <see cref="Quick"/> finishes in a few minutes.
 /// </summary>
 public sealed record RopeAblationOptions
 {
@@ -29,7 +29,33 @@ public sealed record RopeAblationOptions
     /// <summary>Base (pretraining) context; extensions train at <see cref="ExtendFactor"/> times it.</summary>
     public int SeqLen { get; init; } = 256;
 
-    public int ExtendFactor { get; init; } = 4;
+    /// <summary>The extension's multiple of <see cref="SeqLen"/>: the paper's 8× (4,096 → 32,768); PI interpolates by it.</summary>
+    public int ExtendFactor { get; init; } = 8;
+
+    /// <summary>
+    /// RoPE base of the base model (and of RoPE-unchanged and PI); null derives it from the head dimension and
+    /// <see cref="SeqLen"/> with <see cref="Rope.ScaledRopeBase.MatchLongestWavelength"/>, so the longest wavelength
+    /// keeps Llama 2's ratio to the trained length. 10,000 gives the unscaled setting of the earlier reports.
+    /// </summary>
+    public double? RopeTheta { get; init; }
+
+    /// <summary>ABF multiplies the base by this (the paper: 10,000 → 500,000, ×50).</summary>
+    public double AbfFactor { get; init; } = 50;
+
+    /// <summary>
+    /// Share of training tokens drawn from synthetic retrieval documents (<see cref="Data.RetrievalDocuments"/>),
+    /// in both stages, each stage's documents up to its own sequence length; 0 trains on the corpus alone.
+    /// </summary>
+    public double RetrievalMix { get; init; } = 0.25;
+
+    /// <summary>
+    /// Folder of held-out documents (.txt / .jsonl) for every loss and retrieval probe; null uses the corpus's
+    /// held-out documents. It must not be the corpus folder.
+    /// </summary>
+    public string? EvalCorpusDirectory { get; init; }
+
+    /// <summary>Extension runs per variant, each with its own data-order seed (the base is trained once).</summary>
+    public int Seeds { get; init; } = 3;
 
     /// <summary>Tokens per optimizer step, the same for the base run and every extension (the paper's rule).</summary>
     public int TokensPerStep { get; init; } = 4096;
@@ -73,7 +99,7 @@ public sealed record RopeAblationOptions
     /// <summary>The ≤ 3-minute setting: a tiny model, few steps, a tiny grid.</summary>
     public static RopeAblationOptions Quick(string outputDirectory) => new()
     {
-        OutputDirectory = outputDirectory, SeqLen = 128, TokensPerStep = 2048, BaseSteps = 60, ExtendSteps = 15,
+        OutputDirectory = outputDirectory, SeqLen = 128, TokensPerStep = 2048, BaseSteps = 60, ExtendSteps = 15, Seeds = 2,
         SyntheticTrainDocuments = 24, SyntheticValidationDocuments = 3, SyntheticWords = 1500, VocabSize = 400,
         LossWindows = 4, PasskeyTrials = 1, PasskeyDepths = [0.5], FirstSentenceTrials = 1,
     };
@@ -82,6 +108,14 @@ public sealed record RopeAblationOptions
     public void Validate()
     {
         if (CorpusDirectory is not null && !Directory.Exists(CorpusDirectory)) throw new ArgumentException($"--corpus {CorpusDirectory} is not a folder");
+        if (EvalCorpusDirectory is not null && !Directory.Exists(EvalCorpusDirectory)) throw new ArgumentException($"--eval-corpus {EvalCorpusDirectory} is not a folder");
+        if (EvalCorpusDirectory is not null && CorpusDirectory is not null
+            && string.Equals(Path.GetFullPath(EvalCorpusDirectory).TrimEnd('/'), Path.GetFullPath(CorpusDirectory).TrimEnd('/'), StringComparison.Ordinal))
+            throw new ArgumentException($"--eval-corpus {EvalCorpusDirectory} is the training corpus: held-out documents must not be trained on");
+        if (RopeTheta is { } t && !(t > 1 && double.IsFinite(t))) throw new ArgumentException($"--theta must be > 1, got {t}");
+        if (!(AbfFactor > 1 && double.IsFinite(AbfFactor))) throw new ArgumentException($"--abf-factor must be > 1, got {AbfFactor}");
+        if (!(RetrievalMix >= 0 && RetrievalMix < 1)) throw new ArgumentException($"--retrieval-mix must be in [0, 1), got {RetrievalMix}");
+        if (Seeds < 1) throw new ArgumentException($"--seeds must be ≥ 1, got {Seeds}");
         if (Variants.Count == 0) throw new ArgumentException("--variants names none");
         foreach (var v in Variants)
             if (!AllVariants.Contains(v)) throw new ArgumentException($"unknown variant '{v}'; known: {string.Join(", ", AllVariants)}");

@@ -11,9 +11,58 @@ namespace Elongate.Experiments;
 public sealed record AblationScore(int Length, double Multiple, double Loss, double? Passkey, double? FirstSentence);
 
 /// <summary>One model of the ablation: how it was made, its scores and the full evaluation reports.</summary>
+/// <param name="SeedIndex">Which extension seed made it (0 … seeds − 1; the base model is 0).</param>
 public sealed record AblationVariant(string Name, string Description, double RopeTheta, string? RopeScaling, int TrainedContext,
     int Steps, double? FinalTrainLoss, double? FinalValidationLoss, double TrainSeconds, double EvalSeconds,
-    IReadOnlyList<AblationScore> Scores, LossCurveReport Loss, RetrievalReport? Passkey, RetrievalReport? FirstSentence, string RunDirectory);
+    IReadOnlyList<AblationScore> Scores, LossCurveReport Loss, RetrievalReport? Passkey, RetrievalReport? FirstSentence, string RunDirectory,
+    int SeedIndex = 0)
+{
+    /// <summary>The name, with "/s&lt;k&gt;" for extension seeds after the first.</summary>
+    public string Label => SeedIndex == 0 ? Name : $"{Name}/s{SeedIndex}";
+}
+
+/// <summary>A quantity over the seeds: mean, sample standard deviation (null with one seed), min, max and count.</summary>
+public sealed record AblationStat(double Mean, double? Spread, double Min, double Max, int N)
+{
+    /// <summary>The statistic of <paramref name="values"/> (at least one).</summary>
+    public static AblationStat Of(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) throw new ArgumentException("no values", nameof(values));
+        double mean = values.Average();
+        double? sd = values.Count < 2 ? null : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1));
+        return new AblationStat(mean, sd, values.Min(), values.Max(), values.Count);
+    }
+
+    /// <summary>"3.214 ± 0.012" (or the mean alone with one seed).</summary>
+    public string Format(string format) => Spread is { } s
+        ? Mean.ToString(format, System.Globalization.CultureInfo.InvariantCulture) + " ± " + s.ToString(format, System.Globalization.CultureInfo.InvariantCulture)
+        : Mean.ToString(format, System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>One variant's scores at one length over its seeds.</summary>
+public sealed record AblationSummaryScore(int Length, double Multiple, AblationStat Loss, AblationStat? Passkey, AblationStat? FirstSentence);
+
+/// <summary>One variant over its seeds: scores by length, the power-law β, and retrieval beyond the base's trained length.</summary>
+/// <param name="PasskeyBeyondBase">Per seed, the mean passkey accuracy at lengths beyond the base context, over the seeds.</param>
+public sealed record AblationSummary(string Name, string Description, double RopeTheta, int TrainedContext, int Seeds,
+    IReadOnlyList<AblationSummaryScore> Scores, AblationStat? Beta, AblationStat? PasskeyBeyondBase, AblationStat? FirstSentenceBeyondBase);
+
+/// <summary>One of the paper's claims, judged from the numbers and their spread.</summary>
+/// <param name="Claim">The claim in words.</param>
+/// <param name="Verdict">holds, tie within spread, reversed, does not hold or not testable.</param>
+/// <param name="Evidence">The numbers behind the verdict.</param>
+public sealed record AblationClaim(string Claim, string Verdict, string Evidence);
+
+/// <summary>How the base model's RoPE θ was chosen and what it does, beside Llama 2's (see <see cref="Rope.ScaledRopeBase"/>).</summary>
+public sealed record ThetaDerivation(int HeadDim, int TrainedLength, int ExtendedLength, double Theta, bool Derived, double AbfTheta,
+    double LongestWavelength, double WavelengthOverTrained, double WavelengthOverExtended,
+    double ReferenceWavelengthOverTrained, double ReferenceWavelengthOverExtended,
+    IReadOnlyList<double> Relative, IReadOnlyList<double> ReferenceDecay, IReadOnlyList<double> MiniatureDecay, IReadOnlyList<double> Theta10000Decay,
+    IReadOnlyList<double> ReferenceAbfDecay, IReadOnlyList<double> MiniatureAbfDecay);
+
+/// <summary>The synthetic retrieval share of the training data.</summary>
+public sealed record RetrievalMixSummary(double Share, int FillerSentences, int BaseDocuments, long BaseTokens, int BaseMaxLength,
+    int ExtendDocuments, long ExtendTokens, int ExtendMaxLength, IReadOnlyDictionary<string, int> BaseKinds);
 
 /// <summary>The measured ordering of the variants' loss at one length and whether it matches the paper's.</summary>
 /// <param name="Length">Tokens.</param>
@@ -35,4 +84,5 @@ public sealed record AblationCollapse(string Variant, string Task, double? Withi
 /// <summary>Everything results.json holds.</summary>
 public sealed record RopeAblationResult(RopeAblationOptions Settings, string Corpus, string Tokenizer, int VocabSize, string ModelSummary,
     IReadOnlyList<int> Lengths, IReadOnlyList<AblationVariant> Variants, IReadOnlyList<AblationOrdering> LongContextOrdering,
-    IReadOnlyList<AblationCollapse> RetrievalCollapse, string Conclusion, IReadOnlyDictionary<string, double> PhaseSeconds, double TotalSeconds);
+    IReadOnlyList<AblationCollapse> RetrievalCollapse, string Conclusion, IReadOnlyDictionary<string, double> PhaseSeconds, double TotalSeconds,
+    string EvalCorpus, ThetaDerivation Theta, RetrievalMixSummary? RetrievalMix, IReadOnlyList<AblationSummary> Summaries, IReadOnlyList<AblationClaim> Claims);

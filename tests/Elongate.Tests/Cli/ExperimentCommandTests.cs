@@ -29,16 +29,29 @@ public sealed class ExperimentCommandTests : IDisposable
         var lengths = root.GetProperty("lengths").EnumerateArray().Select(e => e.GetInt32()).ToArray();
         Assert.Equal([32, 64, 128, 256], lengths);
         var variants = root.GetProperty("variants").EnumerateArray().ToArray();
-        Assert.Equal(["base", "rope", "pi", "abf", "xpos-abf"], variants.Select(v => v.GetProperty("name").GetString()));
+        // The base once, then every extension for each of the two seeds.
+        Assert.Equal(["base", "rope", "pi", "abf", "xpos-abf", "rope", "pi", "abf", "xpos-abf"], variants.Select(v => v.GetProperty("name").GetString()));
+        Assert.Equal([0, 0, 0, 0, 0, 1, 1, 1, 1], variants.Select(v => v.GetProperty("seed_index").GetInt32()));
+        var summaries = root.GetProperty("summaries").EnumerateArray().ToArray();
+        Assert.Equal([1, 2, 2, 2, 2], summaries.Select(v => v.GetProperty("seeds").GetInt32()));
+        Assert.True(summaries[1].GetProperty("scores")[0].GetProperty("loss").GetProperty("spread").GetDouble() >= 0);
+        Assert.Contains(root.GetProperty("claims").EnumerateArray(), c => c.GetProperty("claim").GetString()!.StartsWith("PI < RoPE"));
+        // The scaled base: head dim 32 at 32 tokens keeps Llama 2's 13.28 wavelengths-per-context ratio.
+        var theta = root.GetProperty("theta");
+        Assert.True(theta.GetProperty("derived").GetBoolean());
+        Assert.Equal(Elongate.Rope.ScaledRopeBase.MatchLongestWavelength(32, 32), theta.GetProperty("theta").GetDouble(), 1e-9);
+        Assert.Equal(13.284, theta.GetProperty("wavelength_over_trained").GetDouble(), 0.001);
+        Assert.Equal(0.25, root.GetProperty("retrieval_mix").GetProperty("share").GetDouble());
+        Assert.True(root.GetProperty("retrieval_mix").GetProperty("base_documents").GetInt32() > 0);
         foreach (var v in variants)
         {
             var scores = v.GetProperty("scores").EnumerateArray().ToArray();
             Assert.Equal(lengths, scores.Select(s => s.GetProperty("length").GetInt32()));
             foreach (var s in scores) Assert.True(double.IsFinite(s.GetProperty("loss").GetDouble()));
-            Assert.Equal(v.GetProperty("name").GetString() == "base" ? 32 : 128, v.GetProperty("trained_context").GetInt32());
+            Assert.Equal(v.GetProperty("name").GetString() == "base" ? 32 : 256, v.GetProperty("trained_context").GetInt32()); // the paper's 8×
         }
         var ordering = root.GetProperty("long_context_ordering").EnumerateArray().ToArray();
-        Assert.Equal([128, 256], ordering.Select(o => o.GetProperty("length").GetInt32()));
+        Assert.Equal([256], ordering.Select(o => o.GetProperty("length").GetInt32()));
         Assert.All(ordering, o => Assert.NotEqual(JsonValueKind.Null, o.GetProperty("matches_paper").ValueKind));
         Assert.False(string.IsNullOrWhiteSpace(root.GetProperty("conclusion").GetString()));
         Assert.True(root.GetProperty("phase_seconds").EnumerateObject().Count() >= 11);
@@ -47,6 +60,11 @@ public sealed class ExperimentCommandTests : IDisposable
         var images = Regex.Matches(report, @"!\[[^\]]*\]\(([^)]+)\)").Select(m => m.Groups[1].Value).ToArray();
         Assert.Contains("loss-by-length.png", images);
         Assert.Contains("loss-xpos-abf.png", images);
+        Assert.Contains("loss-xpos-abf-s1.png", images);
+        Assert.Contains("rope-decay-relative.png", images);
+        Assert.Contains("## The scaled RoPE base", report);
+        Assert.Contains("## What this miniature can and cannot say", report);
+        Assert.Contains("| rope/s1 |", report);
         foreach (var img in images)
         {
             var bytes = File.ReadAllBytes(Path.Combine(outDir, img));
@@ -64,7 +82,7 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.True(rc == 0, err + output);
         using (var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "results.json"))))
         {
-            Assert.Equal(["rope", "abf"], json.RootElement.GetProperty("variants").EnumerateArray().Select(v => v.GetProperty("name").GetString()));
+            Assert.Equal(["rope", "abf", "rope", "abf"], json.RootElement.GetProperty("variants").EnumerateArray().Select(v => v.GetProperty("name").GetString()));
             // Without PI the paper's ordering cannot be tested, and the result says so rather than guessing.
             Assert.All(json.RootElement.GetProperty("long_context_ordering").EnumerateArray(),
                 o => Assert.Equal(JsonValueKind.Null, o.GetProperty("matches_paper").ValueKind));
@@ -72,6 +90,39 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--variants", "alibi", "--out", outDir).Rc);
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", _dir.FullName, "--out", outDir).Rc);
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--tokens-per-step", "100", "--out", outDir).Rc);
+        Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--retrieval-mix", "1", "--out", outDir).Rc);
+        Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--seeds", "0", "--out", outDir).Rc);
+        Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--theta", "1", "--out", outDir).Rc);
+    }
+
+    [Fact]
+    public void Rope_ablation_keeps_the_old_setting_by_option_and_evaluates_on_a_separate_eval_corpus()
+    {
+        var books = Directory.CreateDirectory(Path.Combine(_dir.FullName, "train-books")).FullName;
+        var held = Directory.CreateDirectory(Path.Combine(_dir.FullName, "eval-books")).FullName;
+        var synthetic = new Elongate.Data.SyntheticCorpus(9);
+        for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(books, $"book{i}.txt"), synthetic.Document(i, 900));
+        File.WriteAllText(Path.Combine(held, "other.txt"), synthetic.Document(20, 900));
+        var outDir = Path.Combine(_dir.FullName, "old-setting");
+        var (rc, output, err) = CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", books, "--val-docs", "book2.txt", "--eval-corpus", held,
+            "--theta", "10000", "--retrieval-mix", "0", "--seeds", "1", "--variants", "base,rope", "--vocab-size", "300", "--out", outDir);
+        Assert.True(rc == 0, err + output);
+        using (var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "results.json"))))
+        {
+            var root = json.RootElement;
+            Assert.Equal(10000, root.GetProperty("theta").GetProperty("theta").GetDouble());
+            Assert.False(root.GetProperty("theta").GetProperty("derived").GetBoolean());
+            Assert.Equal(JsonValueKind.Null, root.GetProperty("retrieval_mix").ValueKind);
+            Assert.Equal(Path.GetFullPath(held), root.GetProperty("eval_corpus").GetString());
+            Assert.Equal(2, root.GetProperty("variants").GetArrayLength());
+        }
+        Assert.Contains("No retrieval mix", File.ReadAllText(Path.Combine(outDir, "report.md")));
+        // The eval corpus may not be the training corpus, nor hold a training document.
+        Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", books, "--eval-corpus", books, "--out", outDir).Rc);
+        File.Copy(Path.Combine(books, "book0.txt"), Path.Combine(held, "book0.txt"));
+        var bad = CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", books, "--val-docs", "book2.txt", "--eval-corpus", held, "--vocab-size", "300", "--out", outDir);
+        Assert.NotEqual(0, bad.Rc);
+        Assert.Contains("also a training document", bad.Err + bad.Out);
     }
 
     [Fact]

@@ -61,4 +61,88 @@ public sealed class RopeAblationVerdictTests
         Assert.Null(c[0].Collapses); // 0.14 → 0.04 is chance word overlap falling, not retrieval collapsing
         Assert.True(c[1].Collapses);
     }
+
+    private static AblationSummary Sum(string name, int trained, (int Length, double Loss, double Sd)[] loss, double? passkeyAt1 = null,
+        (double Mean, double Sd)? passkeyBeyond = null, (double Mean, double Sd)? beta = null, int n = 3)
+    {
+        AblationStat St(double m, double sd) => new(m, n < 2 ? null : sd, m - sd, m + sd, n);
+        var scores = loss.Select(l => new AblationSummaryScore(l.Length, l.Length / 256.0, St(l.Loss, l.Sd),
+            l.Length == 256 && passkeyAt1 is { } p ? St(p, 0) : null, null)).ToList();
+        return new AblationSummary(name, name, 10000, trained, n, scores, beta is { } b ? St(b.Mean, b.Sd) : null,
+            passkeyBeyond is { } pb ? St(pb.Mean, pb.Sd) : null, null);
+    }
+
+    [Fact]
+    public void Loss_claims_hold_only_when_the_gap_exceeds_the_spread()
+    {
+        var claims = RopeAblation.Claims([
+            Sum("abf", 2048, [(2048, 2.00, 0.01)]),
+            Sum("pi", 2048, [(2048, 2.10, 0.01)]),
+            Sum("rope", 2048, [(2048, 2.50, 0.02)]),
+        ], 256, 2048);
+        Assert.Equal("holds", claims[0].Verdict); // 0.10 apart, spread 0.02
+        Assert.Equal("holds", claims[1].Verdict);
+
+        claims = RopeAblation.Claims([
+            Sum("abf", 2048, [(2048, 2.10, 0.05)]),
+            Sum("pi", 2048, [(2048, 2.08, 0.05)]), // abf above pi, but by 0.02 < 0.10: a tie, consistent with ≤
+            Sum("rope", 2048, [(2048, 2.00, 0.01)]), // rope below pi by 0.08 > 0.06: reversed
+        ], 256, 2048);
+        Assert.StartsWith("tie within spread", claims[0].Verdict);
+        Assert.Equal("reversed", claims[1].Verdict);
+        Assert.Contains("abf 2.1000 ± 0.0500", claims[0].Evidence);
+    }
+
+    [Fact]
+    public void Retrieval_claim_needs_a_base_that_retrieves_and_abf_above_rope_beyond_the_spread()
+    {
+        (int, double, double)[] l = [(256, 2, 0), (2048, 2, 0)];
+        var claims = RopeAblation.Claims([
+            Sum("base", 256, l, passkeyAt1: 0.8, beta: (26.5, 0), n: 1),
+            Sum("rope", 2048, l, passkeyBeyond: (0.05, 0.02)),
+            Sum("abf", 2048, l, passkeyBeyond: (0.60, 0.10), beta: (0.48, 0.02)),
+        ], 256, 2048);
+        var passkey = claims.Single(c => c.Claim.Contains("passkey"));
+        Assert.Equal("holds", passkey.Verdict);
+        Assert.Equal("overlaps the paper's range", claims.Single(c => c.Claim.StartsWith("power-law β of abf")).Verdict);
+        Assert.DoesNotContain(claims, c => c.Claim.StartsWith("power-law β of base")); // scored past its trained length
+
+        claims = RopeAblation.Claims([
+            Sum("base", 256, l, passkeyAt1: 0.8, n: 1),
+            Sum("rope", 2048, l, passkeyBeyond: (0.70, 0.05)),
+            Sum("abf", 2048, l, passkeyBeyond: (0.75, 0.05), beta: (0.2, 0.02)),
+        ], 256, 2048);
+        Assert.Equal("does not hold", claims.Single(c => c.Claim.Contains("passkey")).Verdict);
+        Assert.Equal("below the paper's range", claims.Single(c => c.Claim.StartsWith("power-law β of abf")).Verdict);
+
+        // A base that never retrieved has no skill to lose.
+        claims = RopeAblation.Claims([
+            Sum("base", 256, l, passkeyAt1: 0.0, n: 1),
+            Sum("rope", 2048, l, passkeyBeyond: (0.0, 0.0)),
+            Sum("abf", 2048, l, passkeyBeyond: (0.0, 0.0)),
+        ], 256, 2048);
+        Assert.Equal("not testable", claims.Single(c => c.Claim.Contains("passkey")).Verdict);
+    }
+
+    [Fact]
+    public void Seed_statistics_and_means_over_seeds()
+    {
+        var s = AblationStat.Of([1.0, 2.0, 3.0]);
+        Assert.Equal((2.0, 1.0, 1.0, 3.0, 3), (s.Mean, s.Spread!.Value, s.Min, s.Max, s.N));
+        Assert.Null(AblationStat.Of([4.0]).Spread);
+        Assert.Equal("2.00 ± 1.00", s.Format("F2"));
+        var runs = new[]
+        {
+            V("rope", 1024, (256, 3.0, 1.0), (1024, 2.0, 0.0)) with { SeedIndex = 0 },
+            V("rope", 1024, (256, 3.2, 0.0), (1024, 2.2, 0.0)) with { SeedIndex = 1 },
+        };
+        var sum = RopeAblation.Summarize(runs, 256).Single();
+        Assert.Equal(2, sum.Seeds);
+        Assert.Equal(3.1, sum.Scores[0].Loss.Mean, 1e-12);
+        Assert.Equal(0.5, sum.Scores[0].Passkey!.Mean, 1e-12);
+        Assert.Equal(0.0, sum.PasskeyBeyondBase!.Mean); // only 1024 is beyond 256
+        var mean = RopeAblation.MeanVariants(runs).Single();
+        Assert.Equal(2.1, mean.Scores[1].Loss, 1e-12);
+        Assert.Equal("rope/s1", runs[1].Label);
+    }
 }
