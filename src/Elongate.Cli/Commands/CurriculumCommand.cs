@@ -20,8 +20,8 @@ internal static class CurriculumCommand
         var preset = new Option<string?>("--preset") { Description = "Model size preset (1m, 5m, 20m, 100m; default 1m)" };
         var seqLen = new Option<int?>("--seq-len") { Description = "The short length (default 128, --quick 64); the long one is --length-factor times it" };
         var factor = new Option<int?>("--length-factor") { Description = "Long length ÷ short length (default 8, the paper's 32,768 / 4,096)" };
-        var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step at both lengths (default 8192, --quick 4096)" };
-        var steps = new Option<int?>("--steps") { Description = "Steps of every model: all train the same tokens (default 100, --quick 40)" };
+        var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step at both lengths (default 4096)" };
+        var steps = new Option<int?>("--steps") { Description = "Steps of every model: all train the same tokens (default 120, --quick 40)" };
         var lr = new Option<float?>("--lr") { Description = "Peak learning rate of the one warmup + cosine schedule (default 2e-3)" };
         var theta = new Option<float?>("--theta") { Description = "RoPE θ at the short length (default 10000)" };
         var abf = new Option<float?>("--abf-factor") { Description = "θ at the long length = --theta × this (default 50, the paper's 500,000 / 10,000)" };

@@ -38,10 +38,10 @@ public sealed record CurriculumOptions
     public int LengthFactor { get; init; } = 8;
 
     /// <summary>Tokens per optimizer step at both lengths (the paper keeps 4M): sequences per step = this / T.</summary>
-    public int TokensPerStep { get; init; } = 8192;
+    public int TokensPerStep { get; init; } = 4096;
 
     /// <summary>Optimizer steps of every model: every curriculum trains the same <see cref="Steps"/> × <see cref="TokensPerStep"/> tokens.</summary>
-    public int Steps { get; init; } = 100;
+    public int Steps { get; init; } = 120;
 
     /// <summary>Peak learning rate of the one warmup + cosine schedule every model follows over all its steps.</summary>
     public float LearningRate { get; init; } = 2e-3f;

@@ -5,7 +5,7 @@ using Elongate.Tokenization;
 namespace Elongate.Experiments;
 
 /// <summary>
-/// The long-QA documents of the self-instruct miniature and of `experiment input-loss`: a run of consecutive
+/// The long-QA documents of the self-instruct miniature and of <see cref="InputLossExperiment"/>: a run of consecutive
 /// sentences of a book with one fact planted at a random sentence boundary, "The password of the ADJ NOUN is VALUE."
 /// (<see cref="PasswordTeacher.Fact"/>). Keys are adjective + noun (32 × 32 = 1,024, each document its own, so no
 /// held-out key is ever seen in training); values are sixteen short words, so a guess is right one time in sixteen.

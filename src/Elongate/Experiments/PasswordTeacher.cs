@@ -6,7 +6,7 @@ namespace Elongate.Experiments;
 
 /// <summary>
 /// The extractive teacher of the self-instruct miniature (bench's <c>selfinstruct-mini</c>, docs/self-instruct-mini.md)
-/// and of `experiment input-loss`: it answers from the passage by rule, as a chat model that
+/// and of <see cref="InputLossExperiment"/>: it answers from the passage by rule, as a chat model that
 /// only reads would. A generation prompt whose passage holds a whole planted fact "The password of the ADJ NOUN is
 /// VALUE." gets the pair {"question": "What password does the ADJ NOUN have?", "answer": "VALUE"} (or, with
 /// <c>sentenceAnswers</c>, the answer "The password of the ADJ NOUN is VALUE.", the fact restated); a passage without

@@ -201,7 +201,7 @@ public static class RopeAblation
     /// <summary>
     /// The experiments' data: <c>--corpus</c> books (or the built-in synthetic corpus) prepared into OUT/data/prepared
     /// with the held-out documents split off, the tokenizer (given, or learned from the training documents only), and
-    /// the held-out texts. Shared with <see cref="CurriculumExperiment"/>, which passes
+    /// the held-out texts. Shared with <see cref="CurriculumExperiment"/> and <see cref="InputLossExperiment"/>, which pass
     /// the corpus settings through a <see cref="RopeAblationOptions"/>.
     /// </summary>
     internal static (string Prepared, string Tokenizer, List<string> ValTexts, string Corpus) PrepareData(RopeAblationOptions o, string outDir, Action<string> log)
