@@ -1,0 +1,57 @@
+namespace Elongate.Data;
+
+/// <summary>Settings of <see cref="RetrievalDocuments"/>: seed, document lengths and the share of each kind.</summary>
+public sealed record RetrievalDocumentOptions
+{
+    /// <summary>Seed; document i is a pure function of (seed, i, the filler text, the options).</summary>
+    public ulong Seed { get; init; } = 1;
+
+    /// <summary>
+    /// Longest document, in length units (tokens when the generator has a tokenizer, else words). Set it to the
+    /// trained context (less a few tokens for BOS/EOS) so the distances span the whole trained length.
+    /// </summary>
+    public int MaxLength { get; init; } = 256;
+
+    /// <summary>Shortest document (0: a quarter of <see cref="MaxLength"/>). Each length is drawn uniformly in [min, max].</summary>
+    public int MinLength { get; init; }
+
+    /// <summary>Relative share of passkey documents (the passkey probe's own wording).</summary>
+    public double PasskeyWeight { get; init; } = 0.35;
+
+    /// <summary>Relative share of key→value lookup documents (many pairs, then a query for one of them).</summary>
+    public double KeyValueWeight { get; init; } = 0.25;
+
+    /// <summary>Relative share of repeated-passage documents (a passage, filler, the same passage again).</summary>
+    public double RepeatedPassageWeight { get; init; } = 0.2;
+
+    /// <summary>Relative share of first-sentence documents (book text, then the first-sentence question and its answer).</summary>
+    public double FirstSentenceWeight { get; init; } = 0.2;
+
+    /// <summary>
+    /// Share of passkey documents whose filler is the probe's own repeated block ("The grass is green. …") rather
+    /// than sentences of the given text; the rest use the text, so the needle is not trivially separable.
+    /// </summary>
+    public double ProbeFillerShare { get; init; } = 0.5;
+
+    /// <summary>Digits of passkeys and of lookup values (uniform over the numbers with exactly this many digits).</summary>
+    public int KeyDigits { get; init; } = 5;
+
+    /// <summary>Key→value pairs per lookup document: drawn uniformly in [2, this].</summary>
+    public int MaxPairs { get; init; } = 12;
+
+    /// <summary>The shortest document length in effect.</summary>
+    public int EffectiveMinLength => MinLength > 0 ? MinLength : Math.Max(1, MaxLength / 4);
+
+    /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the setting.</summary>
+    public void Validate()
+    {
+        if (MaxLength < 8) throw new ArgumentException($"retrieval documents: max length must be ≥ 8, got {MaxLength}");
+        if (MinLength < 0 || MinLength > MaxLength) throw new ArgumentException($"retrieval documents: min length {MinLength} must be in [0, max length {MaxLength}]");
+        double[] w = [PasskeyWeight, KeyValueWeight, RepeatedPassageWeight, FirstSentenceWeight];
+        if (w.Any(x => !(x >= 0) || double.IsInfinity(x)) || w.Sum() <= 0)
+            throw new ArgumentException("retrieval documents: kind weights must be finite, ≥ 0 and not all 0");
+        if (!(ProbeFillerShare >= 0 && ProbeFillerShare <= 1)) throw new ArgumentException($"retrieval documents: probe filler share must be in [0, 1], got {ProbeFillerShare}");
+        if (KeyDigits is < 2 or > 9) throw new ArgumentException($"retrieval documents: key digits must be in [2, 9], got {KeyDigits}");
+        if (MaxPairs < 2) throw new ArgumentException($"retrieval documents: max pairs must be ≥ 2, got {MaxPairs}");
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text.Json;
+using Elongate.Data;
+using Elongate.Evaluation;
+using Elongate.Formats;
+
+namespace Elongate.Tests.Data;
+
+/// <summary>The synthetic retrieval documents: deterministic, answers present, distances spread over the length, probe wording kept.</summary>
+public sealed class RetrievalDocumentsTests
+{
+    // Distinct sentences of 6 to 20 words, so a passage is found only where it was put.
+    private static readonly string[] Adjectives = ["tired", "young", "old", "quiet", "cheerful", "lost", "proud"];
+    private static readonly string[] Nouns = ["mill", "river", "church", "bakery", "bridge", "orchard", "harbour", "market", "forest", "square", "tower"];
+    private static readonly List<string> Sentences = RetrievalDocuments.SentencesFrom(string.Join(" ", Enumerable.Range(0, 3000).Select(i =>
+        $"The {Adjectives[i % 7]} traveller {i} walked past the {Nouns[i % 11]}" + string.Concat(Enumerable.Repeat(" and then the " + Nouns[(i / 11) % 11], i % 5)) + ".")));
+
+    private static int Words(string s) => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+
+    [Fact]
+    public void Wording_is_the_probes_own()
+    {
+        Assert.Equal(PasskeyProbe.TaskLine, RetrievalDocuments.PasskeyTaskLine);
+        Assert.Equal(PasskeyProbe.Filler, RetrievalDocuments.PasskeyFiller);
+        Assert.Equal(PasskeyProbe.Question, RetrievalDocuments.PasskeyQuestion);
+        Assert.Equal(PasskeyProbe.Needle(12345), RetrievalDocuments.PasskeyNeedle(12345));
+        Assert.Equal(FirstSentenceEvaluation.Instruction, RetrievalDocuments.FirstSentenceInstruction);
+    }
+
+    [Fact]
+    public void Sentences_are_split_normalized_and_filtered_by_length()
+    {
+        var s = RetrievalDocuments.SentencesFrom("CHAPTER I\n\nIt was a  dark and\nstormy night. Yes. The rain fell in torrents, said he! Was it 3.5 miles? ");
+        Assert.Equal(["CHAPTER I It was a dark and stormy night.", "The rain fell in torrents, said he!", "Was it 3.5 miles?"], s);
+    }
+
+    [Fact]
+    public void Documents_are_deterministic_for_a_seed_and_differ_across_seeds()
+    {
+        var a = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 7, MaxLength = 200 });
+        var b = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 7, MaxLength = 200 });
+        var c = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 8, MaxLength = 200 });
+        // Any order gives the same documents: each has its own stream.
+        Assert.Equal(a.Documents(0, 30).ToList(), b.Documents(0, 30).Reverse().Reverse().ToList());
+        Assert.Equal(a.Document(17), b.Document(17));
+        Assert.True(a.Documents(0, 30).Zip(c.Documents(0, 30)).Count(p => p.First.Text == p.Second.Text) < 3);
+    }
+
+    [Fact]
+    public void Every_kind_holds_its_answer_and_distances_span_the_length()
+    {
+        const int max = 300;
+        var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 1, MaxLength = max });
+        var docs = gen.Documents(0, 800).ToList();
+        Assert.Equal("words", gen.Unit);
+        foreach (var kind in Enum.GetValues<RetrievalKind>())
+        {
+            var ofKind = docs.Where(d => d.Kind == kind).ToList();
+            Assert.True(ofKind.Count > 80, $"{kind}: {ofKind.Count} documents");
+            // Lengths are in [max/4, max] up to one filler sentence short; distances cover near 0 to near the maximum.
+            Assert.All(ofKind, d => Assert.InRange(d.Length, max / 4 - 45, max));
+            Assert.All(ofKind, d => Assert.Equal(Words(d.Text), d.Length));
+            var dist = ofKind.Select(d => d.Distance).ToList();
+            if (kind != RetrievalKind.FirstSentence) Assert.True(dist.Min() < 0.15 * max, $"{kind}: shortest distance {dist.Min()}");
+            else Assert.True(dist.Min() < 0.3 * max, $"{kind}: shortest distance {dist.Min()}");
+            // Fixed parts take room: the passkey's task line (24 words) precedes the needle as in the probe; a lookup's
+            // header and the pairs after the queried one count in its distance, and the queried pair is rarely the first.
+            Assert.True(dist.Max() > (kind switch { RetrievalKind.Passkey => 0.75, RetrievalKind.KeyValue => 0.65, _ => 0.85 }) * max, $"{kind}: longest distance {dist.Max()}");
+            foreach (var d in ofKind) CheckAnswer(d);
+        }
+    }
+
+    private static void CheckAnswer(RetrievalDocument d)
+    {
+        var t = d.Text;
+        switch (d.Kind)
+        {
+            case RetrievalKind.Passkey:
+                Assert.StartsWith(PasskeyProbe.TaskLine, t);
+                Assert.EndsWith($"{PasskeyProbe.Question} {d.Answer}.", t);
+                int needle = t.IndexOf(PasskeyProbe.Needle(int.Parse(d.Answer)), StringComparison.Ordinal);
+                Assert.True(needle > 0);
+                // The distance counts the words from the needle to the answer.
+                Assert.Equal(Words(t[needle..^(d.Answer.Length + 1)]), d.Distance);
+                break;
+            case RetrievalKind.KeyValue:
+                var name = t[(t.LastIndexOf("What is the code for ", StringComparison.Ordinal) + 21)..t.LastIndexOf('?')];
+                var pair = $"The code for {name} is {d.Answer}.";
+                int at = t.IndexOf(pair, StringComparison.Ordinal);
+                // The pair once among the others, once again as the query's answer at the end.
+                Assert.True(at > 0 && t.IndexOf(pair, at + 1, StringComparison.Ordinal) == t.Length - pair.Length, t);
+                Assert.Equal(Words(t[at..^(d.Answer.Length + 1)]), d.Distance);
+                break;
+            case RetrievalKind.RepeatedPassage:
+                Assert.EndsWith(d.Answer, t);
+                int first = t.IndexOf(d.Answer, StringComparison.Ordinal);
+                Assert.True(first < t.Length - d.Answer.Length);
+                // Filler from a random start may hold the passage's sentences too; then the first copy is earlier.
+                Assert.True(Words(t[first..^d.Answer.Length]) >= d.Distance && d.Distance >= Words(d.Answer));
+                break;
+            case RetrievalKind.FirstSentence:
+                Assert.StartsWith(d.Answer, t);
+                Assert.EndsWith(FirstSentenceEvaluation.Instruction + " " + d.Answer, t);
+                Assert.Equal(d.Answer, FirstSentence.Extract(t));
+                break;
+        }
+    }
+
+    [Fact]
+    public void Passkey_documents_use_the_probe_filler_in_the_set_share()
+    {
+        var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 2, MaxLength = 250, PasskeyWeight = 1, KeyValueWeight = 0, RepeatedPassageWeight = 0, FirstSentenceWeight = 0, ProbeFillerShare = 0.5 });
+        var docs = gen.Documents(0, 200).ToList();
+        Assert.All(docs, d => Assert.Equal(RetrievalKind.Passkey, d.Kind));
+        int probe = docs.Count(d => d.Text.Contains(PasskeyProbe.Filler, StringComparison.Ordinal));
+        Assert.InRange(probe, 70, 130);
+    }
+
+    [Fact]
+    public void Token_lengths_match_the_tokenized_document_within_a_few_tokens()
+    {
+        var tok = TokenizerLoader.Load(Fixtures.Path("tokenizers/tok512.model"));
+        var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 3, MaxLength = 256 }, tok);
+        Assert.Equal("tokens", gen.Unit);
+        foreach (var d in gen.Documents(0, 60))
+        {
+            int actual = tok.Encode(d.Text, addBos: false, addEos: false).Length;
+            Assert.InRange(actual, d.Length - 4 - d.Length / 50, d.Length + 4 + d.Length / 50);
+            Assert.True(d.Length <= 256 && d.Distance <= d.Length, $"{d.Kind} length {d.Length} distance {d.Distance}");
+        }
+        Assert.Equal(40, gen.CountFor(40 * 160)); // mean length (64 + 256) / 2
+    }
+
+    [Fact]
+    public void Jsonl_holds_the_documents_and_bad_settings_are_refused()
+    {
+        var dir = Directory.CreateTempSubdirectory("elongate-retrieval");
+        try
+        {
+            var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 4, MaxLength = 120 });
+            var path = Path.Combine(dir.FullName, "retrieval.jsonl");
+            long units = gen.WriteJsonl(path, 25);
+            var lines = File.ReadAllLines(path);
+            Assert.Equal(25, lines.Length);
+            Assert.Equal(gen.Documents(0, 25).Sum(d => (long)d.Length), units);
+            for (int i = 0; i < lines.Length; i++)
+            {
+                using var j = JsonDocument.Parse(lines[i]);
+                Assert.Equal(gen.Document(i).Text, j.RootElement.GetProperty("text").GetString());
+                Assert.Equal(gen.Document(i).Answer, j.RootElement.GetProperty("answer").GetString());
+            }
+            Assert.Throws<ArgumentException>(() => new RetrievalDocuments(["One sentence only."], new RetrievalDocumentOptions()));
+            Assert.Throws<ArgumentException>(() => new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { MaxLength = 4 }));
+            Assert.Throws<ArgumentException>(() => new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { PasskeyWeight = 0, KeyValueWeight = 0, RepeatedPassageWeight = 0, FirstSentenceWeight = 0 }));
+        }
+        finally { dir.Delete(true); }
+    }
+}
