@@ -16,12 +16,12 @@ internal static class InputLossCommand
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer for --corpus when the base is trained here; without it a BPE vocabulary is learned" };
         var evalCorpus = new Option<string?>("--eval-corpus") { Description = "Held-out documents (folder of .txt/.jsonl, or .jsonl) whose sentences make the held-out QA; default: the documents split off --corpus" };
         var valDocs = new Option<string?>("--val-docs") { Description = "Comma-separated corpus file names held out (default: the last two in name order)" };
-        var quick = new Option<bool>("--quick") { Description = "A small run (a few minutes): 32 → 256 tokens, 150 training documents, 24 held out" };
+        var quick = new Option<bool>("--quick") { Description = "A small run (a few minutes): 40 + 10 base steps, 120 training documents, 24 held out, 2 epochs" };
         var smoke = new Option<bool>("--smoke") { Description = "Smaller still than --quick (for tests): seconds", Hidden = true };
-        var seqLen = new Option<int?>("--seq-len") { Description = "Pretraining length of the base trained here (default 64); it is extended 8× and tuned and evaluated there" };
-        var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 200)" };
-        var extendSteps = new Option<int?>("--extend-steps") { Description = "Extension steps at 8× the length (default 50)" };
-        var trainDocs = new Option<int?>("--train-docs") { Description = "Documents self-instruct writes training questions from (default 600)" };
+        var seqLen = new Option<int?>("--seq-len") { Description = "Pretraining length of the base trained here (default 32); it is extended 8× and tuned and evaluated there" };
+        var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 150)" };
+        var extendSteps = new Option<int?>("--extend-steps") { Description = "Extension steps at 8× the length (default 40)" };
+        var trainDocs = new Option<int?>("--train-docs") { Description = "Documents self-instruct writes training questions from (default 400)" };
         var testDocs = new Option<int?>("--test-docs") { Description = "Held-out questions (default 60)" };
         var epochs = new Option<int?>("--epochs") { Description = "Instruction-tuning epochs (default 3)" };
         var lr = new Option<float?>("--lr") { Description = "Instruction-tuning peak learning rate (default 2e-3)" };

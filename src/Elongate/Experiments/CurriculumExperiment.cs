@@ -58,15 +58,24 @@ public static class CurriculumExperiment
         int T = options.ShortLength, TL = options.LongLength;
         var windows = LongWindows(evalCorpus.TokenDocuments(tokenizer), TL, options.LossWindows);
         if (windows.Count == 0) throw new ArgumentException($"no held-out document ({evalName}) has the {TL + 1} tokens one long window needs");
-        phases["data"] = watch.Elapsed.TotalSeconds;
         Log(string.Create(CultureInfo.InvariantCulture, $"data ready: {windows.Count} held-out windows of {TL} tokens from {evalName}; vocabulary {tokenizer.Vocabulary.Count}"));
 
         int batch = options.TokensPerStep / TL;
-        var shortConfig = ModelPresets.Create(options.Preset, tokenizer.Vocabulary.Count, T) with { RopeTheta = options.Theta };
-        var longConfig = shortConfig with { RopeTheta = options.Theta * options.AbfFactor, MaxPositionEmbeddings = TL };
+        var presetConfig = ModelPresets.Create(options.Preset, tokenizer.Vocabulary.Count, T);
+        var shortConfig = presetConfig with { RopeTheta = options.ShortTheta(presetConfig.HeadDim) };
+        var longConfig = shortConfig with { RopeTheta = shortConfig.RopeTheta * options.AbfFactor, MaxPositionEmbeddings = TL };
+        IReadOnlyList<TrainingSource> sources = [new TrainingSource("data", prepared)];
+        if (options.RetrievalShare > 0)
+        {
+            var (trainTexts, _, _) = ExperimentCorpus.Texts(options.CorpusSettings(outDir));
+            var retrieval = ExperimentCorpus.PrepareRetrieval(trainTexts, tokenizerPath, tokenizer, TL - 2,
+                (long)(options.RetrievalShare * options.Steps * options.TokensPerStep * 1.25), options.Seeds[0], Path.Combine(outDir, "data"), Log);
+            sources = [new TrainingSource("data", prepared, 1 - options.RetrievalShare), new TrainingSource("retrieval", retrieval, options.RetrievalShare)];
+        }
+        phases["data"] = watch.Elapsed.TotalSeconds;
         TrainerOptions Train(int seqLen, int steps, ulong seed, int offset = 0, int? scheduleSteps = null) => new()
         {
-            Sources = [new TrainingSource("data", prepared)], SeqLen = seqLen, TokensPerStep = options.TokensPerStep, BatchSize = batch,
+            Sources = sources, SeqLen = seqLen, TokensPerStep = options.TokensPerStep, BatchSize = batch,
             Steps = steps, LearningRate = options.LearningRate, WarmupSteps = Math.Max(1, options.Steps / 10), Seed = seed, ValidationWindows = 8,
             ShuffleChunkTokens = options.ShuffleChunkTokens, ScheduleOffset = offset, ScheduleSteps = scheduleSteps,
         };
@@ -121,7 +130,7 @@ public static class CurriculumExperiment
             var seedDir = Path.Combine(outDir, "runs", $"seed-{seed}");
             cancellation.ThrowIfCancellationRequested();
             watch.Restart();
-            Log(Phase() + $"seed {seed}: train from scratch at {TL} tokens, θ {longConfig.RopeTheta:G} ({options.Steps} steps × {options.TokensPerStep} tokens)");
+            Log(Phase() + $"seed {seed}: train from scratch at {TL} tokens, θ {longConfig.RopeTheta:G5} ({options.Steps} steps × {options.TokensPerStep} tokens)");
             using (var scratch = Trainer.Create(longConfig, Train(TL, options.Steps, seed), Path.Combine(seedDir, "scratch")))
             {
                 runner(scratch);
@@ -142,7 +151,7 @@ public static class CurriculumExperiment
                     watch.Restart();
                     int k = options.SwitchStep(f);
                     string name = Name(f);
-                    Log(Phase() + $"seed {seed}: {name}: {k} steps at {T} tokens (θ {shortConfig.RopeTheta:G}), then {options.Steps - k} at {TL} (θ {longConfig.RopeTheta:G})");
+                    Log(Phase() + $"seed {seed}: {name}: {k} steps at {T} tokens (θ {shortConfig.RopeTheta:G5}), then {options.Steps - k} at {TL} (θ {longConfig.RopeTheta:G5})");
                     if (shortRun is null) shortRun = Trainer.Create(shortConfig, Train(T, k, seed, scheduleSteps: options.Steps), shortDir);
                     else
                     {
@@ -181,7 +190,7 @@ public static class CurriculumExperiment
             $"preset {options.Preset}: dim {c0.HiddenSize}, {c0.NumLayers} layers, {c0.NumHeads} heads (head dim {c0.HeadDim}), ffn {c0.IntermediateSize}, vocab {c0.VocabSize}; {ModelPresets.NonEmbeddingParameters(c0) / 1e6:F2}M non-embedding parameters");
         var conclusion = Conclude(summary, runs, options, margin);
         phases["summary"] = watch.Elapsed.TotalSeconds;
-        var result = new CurriculumResult(options, corpusName, evalName, tokenizerPath, tokenizer.Vocabulary.Count, model, TrainingFlops.Formula, margin,
+        var result = new CurriculumResult(options, shortConfig.RopeTheta, corpusName, evalName, tokenizerPath, tokenizer.Vocabulary.Count, model, TrainingFlops.Formula, margin,
             runs, summary, conclusion, phases, total.Elapsed.TotalSeconds);
         EvalJson.Write(Path.Combine(outDir, ResultsFileName), result);
         CurriculumReport.Write(Path.Combine(outDir, ReportFileName), result);

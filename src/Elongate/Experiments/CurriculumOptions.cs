@@ -46,8 +46,18 @@ public sealed record CurriculumOptions
     /// <summary>Peak learning rate of the one warmup + cosine schedule every model follows over all its steps.</summary>
     public float LearningRate { get; init; } = 2e-3f;
 
-    /// <summary>RoPE θ of the short stage.</summary>
-    public float Theta { get; init; } = 10_000f;
+    /// <summary>
+    /// RoPE θ of the short stage; null: the scaled base (<see cref="Rope.ScaledRopeBase.MatchLongestWavelength"/>) whose
+    /// longest wavelength is the same multiple of <see cref="ShortLength"/> as Llama 2's (θ 10,000, head dim 128) is of
+    /// 4,096 — about 390 for head dim 32 at 128 tokens. Give 10,000 for the contrast.
+    /// </summary>
+    public float? Theta { get; init; }
+
+    /// <summary>
+    /// Share of training tokens drawn from the synthetic retrieval mix (<see cref="Data.RetrievalDocuments"/>, documents up
+    /// to the long length), at both lengths; 0 trains on the corpus alone. With it the passkey probe has a skill to measure.
+    /// </summary>
+    public double RetrievalShare { get; init; } = 0.2;
 
     /// <summary>θ of the long stage (and of the model trained long from scratch) = <see cref="Theta"/> × this (ABF; the paper's 500,000 / 10,000).</summary>
     public float AbfFactor { get; init; } = 50f;
@@ -84,6 +94,9 @@ public sealed record CurriculumOptions
     /// </summary>
     public double Margin { get; init; } = 0.01;
 
+    /// <summary>θ of the short stage in effect for a head of <paramref name="headDim"/>: <see cref="Theta"/>, else the scaled base.</summary>
+    public float ShortTheta(int headDim) => Theta ?? (float)Rope.ScaledRopeBase.MatchLongestWavelength(headDim, ShortLength);
+
     /// <summary>The long length.</summary>
     public int LongLength => ShortLength * LengthFactor;
 
@@ -109,7 +122,8 @@ public sealed record CurriculumOptions
             throw new ArgumentException($"--tokens-per-step {TokensPerStep} must be a multiple of the long length {LongLength}, so both stages see whole sequences");
         if (Steps < 2) throw new ArgumentException($"--steps must be ≥ 2, got {Steps}");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
-        if (!(Theta > 0) || float.IsInfinity(Theta)) throw new ArgumentException($"--theta must be positive, got {Theta}");
+        if (Theta is { } t && (!(t > 0) || float.IsInfinity(t))) throw new ArgumentException($"--theta must be positive, got {t}");
+        if (!(RetrievalShare >= 0 && RetrievalShare < 1)) throw new ArgumentException($"--retrieval-share must be in [0, 1), got {RetrievalShare}");
         if (!(AbfFactor >= 1) || float.IsInfinity(AbfFactor)) throw new ArgumentException($"--abf-factor must be ≥ 1, got {AbfFactor}");
         if (Switches.Count == 0) throw new ArgumentException("--switches names none");
         foreach (var f in Switches)

@@ -52,6 +52,7 @@ public sealed record CurriculumSummary(string Variant, double SwitchAt, double F
     double? PasskeyLong, double Difference, double Lower, double Upper, string IntervalBasis, string Verdict, double TrainSeconds);
 
 /// <summary>Everything results.json holds.</summary>
-public sealed record CurriculumResult(CurriculumOptions Settings, string Corpus, string EvalCorpus, string Tokenizer, int VocabSize, string ModelSummary,
+/// <param name="ShortTheta">RoPE θ of the short stage in effect (the long stage's is it × the ABF factor).</param>
+public sealed record CurriculumResult(CurriculumOptions Settings, double ShortTheta, string Corpus, string EvalCorpus, string Tokenizer, int VocabSize, string ModelSummary,
     string FlopsFormula, double MarginNats, IReadOnlyList<CurriculumRun> Runs, IReadOnlyList<CurriculumSummary> Summary, string Conclusion,
     IReadOnlyDictionary<string, double> PhaseSeconds, double TotalSeconds);

@@ -99,7 +99,7 @@ public static partial class InputLossExperiment
                 : throw new ArgumentException($"--model {given} carries no vocabulary; give a model with its tokenizer (GGUF or a folder with tokenizer files)");
             if (baseModel.Config.MaxPositionEmbeddings < TL)
                 Log($"note: {given} was trained to {baseModel.Config.MaxPositionEmbeddings} positions; tuning and evaluating at {TL}");
-            (trainTexts, heldOutTexts, corpusName) = CorpusTexts(options);
+            (trainTexts, heldOutTexts, corpusName) = ExperimentCorpus.Texts(options.CorpusSettings(outDir));
             baseDescription = $"given: {Path.GetFullPath(path)}";
             phases["load model"] = watch.Elapsed.TotalSeconds;
         }
@@ -108,7 +108,7 @@ public static partial class InputLossExperiment
             Log(Phase() + "data");
             var (prepared, tokenizerPath, valTexts, name) = RopeAblation.PrepareData(options.CorpusSettings(outDir), outDir, Log);
             tokenizer = TokenizerLoader.Load(tokenizerPath);
-            (trainTexts, heldOutTexts, corpusName) = CorpusTexts(options);
+            (trainTexts, heldOutTexts, corpusName) = ExperimentCorpus.Texts(options.CorpusSettings(outDir));
             corpusName = name;
             phases["data"] = watch.Elapsed.TotalSeconds;
             baseModel = TrainBase(options, prepared, tokenizer, outDir, runLoop, phases, Phase, Log, cancellation);
@@ -213,26 +213,6 @@ public static partial class InputLossExperiment
         cancellation.ThrowIfCancellationRequested();
         phases["extend base"] = watch.Elapsed.TotalSeconds;
         return ext.Model.ToModel(ext.RunDirectory);
-    }
-
-    /// <summary>The training and held-out texts the corpus settings name (the same split <see cref="RopeAblation.PrepareData"/> makes).</summary>
-    private static (List<string> Train, List<string> HeldOut, string Name) CorpusTexts(InputLossOptions o)
-    {
-        if (o.CorpusDirectory is { } corpus)
-        {
-            var files = Directory.GetFiles(corpus, "*.txt").Order(StringComparer.Ordinal).ToArray();
-            if (files.Length < 2) throw new ArgumentException($"--corpus {corpus} needs at least two .txt files (training and held-out)");
-            var val = (o.ValidationDocuments ?? files.TakeLast(Math.Min(o.ValidationCount, files.Length - 1)).Select(f => Path.GetFileName(f)!)).ToHashSet(StringComparer.Ordinal);
-            foreach (var v in val)
-                if (!File.Exists(Path.Combine(corpus, v))) throw new ArgumentException($"--val-docs {v} is not a .txt file in {corpus}");
-            var train = files.Where(f => !val.Contains(Path.GetFileName(f))).Select(File.ReadAllText).ToList();
-            var held = files.Where(f => val.Contains(Path.GetFileName(f))).Select(File.ReadAllText).ToList();
-            return (train, held, Path.GetFullPath(corpus));
-        }
-        var synthetic = new SyntheticCorpus(o.Seed);
-        return (Enumerable.Range(0, o.SyntheticTrainDocuments).Select(i => synthetic.Document(i, o.SyntheticWords)).ToList(),
-            Enumerable.Range(o.SyntheticTrainDocuments, o.SyntheticValidationDocuments).Select(i => synthetic.Document(i, o.SyntheticWords)).ToList(),
-            $"built-in synthetic corpus (seed {o.Seed})");
     }
 
     private static (string TrainJsonl, string TaskFile, SelfInstructReport Report, InputLossDocuments Documents) BuildQa(InputLossOptions o, ITokenizer tok,

@@ -37,19 +37,19 @@ public sealed record InputLossOptions
     public string Preset { get; init; } = "1m";
 
     /// <summary>Pretraining length of the base trained here; it is extended to <see cref="LongLength"/>.</summary>
-    public int ShortLength { get; init; } = 64;
+    public int ShortLength { get; init; } = 32;
 
     public int LengthFactor { get; init; } = 8;
     public int TokensPerStep { get; init; } = 4096;
-    public int BaseSteps { get; init; } = 200;
-    public int ExtendSteps { get; init; } = 50;
+    public int BaseSteps { get; init; } = 150;
+    public int ExtendSteps { get; init; } = 40;
     public float BaseLearningRate { get; init; } = 2e-3f;
     public float ExtendLearningRate { get; init; } = 5e-4f;
     public float Theta { get; init; } = 10_000f;
     public float AbfFactor { get; init; } = 50f;
 
     /// <summary>Documents self-instruct draws its training questions from, and held-out documents asked in the evaluation.</summary>
-    public int TrainDocuments { get; init; } = 600;
+    public int TrainDocuments { get; init; } = 400;
     public int TestDocuments { get; init; } = 60;
 
     /// <summary>Chunk shown to the teacher and chunks drawn per document (docs/self-instruct-mini.md's 64 and 24).</summary>
@@ -75,7 +75,7 @@ public sealed record InputLossOptions
     /// <summary>The few-minutes setting.</summary>
     public static InputLossOptions Quick(string outputDirectory) => new()
     {
-        OutputDirectory = outputDirectory, ShortLength = 32, TokensPerStep = 2048, BaseSteps = 60, ExtendSteps = 15, TrainDocuments = 150, TestDocuments = 24,
+        OutputDirectory = outputDirectory, ShortLength = 32, TokensPerStep = 2048, BaseSteps = 40, ExtendSteps = 10, TrainDocuments = 120, TestDocuments = 24,
         Epochs = 2, FineTuneTokensPerStep = 2048, SyntheticTrainDocuments = 24, SyntheticValidationDocuments = 3, SyntheticWords = 1500, VocabSize = 400,
     };
 

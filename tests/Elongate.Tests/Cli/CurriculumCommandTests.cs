@@ -21,9 +21,12 @@ public sealed class CurriculumCommandTests : IDisposable
         Assert.True(rc == 0, err + output);
         Assert.Contains("train from scratch at 256 tokens", output);
         Assert.Contains("switch-80%: 8 steps at 32 tokens", output);
+        Assert.Contains("retrieval mix:", output); // on by default
+        Assert.True(File.Exists(Path.Combine(outDir, "data", "retrieval", "train.tokens")));
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")));
         var root = json.RootElement;
+        Assert.Equal(Elongate.Rope.ScaledRopeBase.MatchLongestWavelength(32, 32), root.GetProperty("short_theta").GetDouble(), 1e-3);
         var runs = root.GetProperty("runs").EnumerateArray().ToArray();
         Assert.Equal(["scratch", "switch-20%", "switch-40%", "switch-80%"], runs.Select(r => r.GetProperty("variant").GetString()));
         foreach (var r in runs)

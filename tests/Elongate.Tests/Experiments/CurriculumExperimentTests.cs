@@ -85,6 +85,17 @@ public sealed class CurriculumExperimentTests
     }
 
     [Fact]
+    public void Short_theta_is_the_scaled_base_unless_given()
+    {
+        var o = new CurriculumOptions { OutputDirectory = "x" };
+        // Longest wavelength 2π·θ^(30/32) = 13.284 × 128 tokens, as Llama 2's 54,410 = 13.284 × 4,096.
+        double theta = o.ShortTheta(32);
+        Assert.Equal(13.284 * 128, 2 * Math.PI * Math.Pow(theta, 30.0 / 32), 0.5);
+        Assert.Equal(10_000f, (o with { Theta = 10_000f }).ShortTheta(32));
+        Assert.Throws<ArgumentException>(() => (o with { RetrievalShare = 1 }).Validate());
+    }
+
+    [Fact]
     public void Options_refuse_fractions_that_leave_a_stage_empty()
     {
         var o = new CurriculumOptions { OutputDirectory = "x", Steps = 10 };
