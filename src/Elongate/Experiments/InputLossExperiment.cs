@@ -27,8 +27,9 @@ namespace Elongate.Experiments;
 /// answering with the fact restated, the form a small model can learn by copying) writes the training pairs from the
 /// training documents; the held-out questions come from documents whose sentences were never trained on, with keys
 /// never used in training. The harness asks each question in the chat template with the tuning data's user turn
-/// (document, blank line, question) and scores by L-Eval's exact match (the reference value contained in the first
-/// line of the reply). A guess among the sixteen values is right 1 time in 16.</para>
+/// (document, blank line, question) and scores by SQuAD token F1 against the value (a token-level match: a reply
+/// "… the sunge is bok" does not score for "sun", as a substring match would); beside it, the value the reply names
+/// (the word after "is") is compared with the answer, and a guess among the sixteen values is right 1 time in 16.</para>
 /// <para>Both tunings start from the same weights with the same data, sequences, order, steps and learning rate;
 /// only which tokens carry loss differs.</para>
 /// </remarks>
@@ -52,6 +53,7 @@ public static partial class InputLossExperiment
         [settings]
         max_new_tokens = 24
         stop = \n
+        stop = <|im_end|>
         [example]
         {document}
 
@@ -259,7 +261,7 @@ public static partial class InputLossExperiment
             testOffsets.Add(factToken);
             var line = new JsonObject
             {
-                ["input"] = text, ["instructions"] = new JsonArray(PasswordTeacher.Question(key)), ["outputs"] = new JsonArray(value), ["evaluation"] = "exam",
+                ["input"] = text, ["instructions"] = new JsonArray(PasswordTeacher.Question(key)), ["outputs"] = new JsonArray(value), ["evaluation"] = "f1",
             };
             lines.Append(line.ToJsonString()).Append('\n');
         }
@@ -292,7 +294,7 @@ public static partial class InputLossExperiment
         var (lo, hi) = MeanInterval(scores);
         var (vlo, vhi) = MeanInterval(values);
         var samples = results.Take(5).Select(r => new InputLossSample(r.Id, r.References[0], r.Prediction, r.Score)).ToList();
-        log(string.Create(CultureInfo.InvariantCulture, $"eval {name}: exact match {scores.Average():F3} [{lo:F3}, {hi:F3}], value named {values.Average():F3}"));
+        log(string.Create(CultureInfo.InvariantCulture, $"eval {name}: token F1 {scores.Average():F3} [{lo:F3}, {hi:F3}], right value named {values.Average():F3} [{vlo:F3}, {vhi:F3}]"));
         return new InputLossModel(name, description, data?.Examples, data?.LossTokenCount, data?.Tokens, summary?.Steps, summary?.FinalLoss, 0, w.Elapsed.TotalSeconds,
             scores.Average(), lo, hi, values.Average(), vlo, vhi, results.Count(r => PasswordFacts.Values.Contains(ValueOf(r.Prediction))),
             results.Select(r => r.Id).ToList(), scores, values, samples, report.Cells.FirstOrDefault()?.Seconds ?? 0);
@@ -318,25 +320,27 @@ public static partial class InputLossExperiment
     private static TaskComparisonRow CompareValues(InputLossModel a, InputLossModel b) =>
         TaskComparison.Compare(TaskName + " (value named)", a.Ids.Zip(a.Values).ToDictionary(x => x.First, x => x.Second), b.Ids.Zip(b.Values).ToDictionary(x => x.First, x => x.Second), seed: 1);
 
-    /// <summary>The verdict from the numbers: the paired difference's interval against 0, and each tuned model against chance.</summary>
+    /// <summary>
+    /// The verdict from the numbers: whether a tuned model names the right value more often than a guess (its
+    /// interval's lower end above 1/16), and the paired difference's interval against 0 — on token F1 when some model
+    /// has the skill, else "not shown": without retrieval a difference reflects only how the replies are worded.
+    /// </summary>
     internal static string Conclude(IReadOnlyList<InputLossModel> models, TaskComparisonRow d, TaskComparisonRow values)
     {
         var ci = CultureInfo.InvariantCulture;
         var parts = new List<string>();
         foreach (var m in models)
-            parts.Add(string.Create(ci, $"{m.Name}: exact match {m.Score:F3} [{m.Lower:F3}, {m.Upper:F3}] on {m.Scores.Count} held-out questions{(m.Lower > Chance ? " (above the 1-in-16 chance of a guess)" : m.Upper < Chance ? " (below the 1-in-16 chance of a guess)" : " (not distinguishable from the 1-in-16 chance of a guess)")}."));
-        string Sign(TaskComparisonRow r) => r.Lower > 0 ? "higher" : r.Upper < 0 ? "lower" : "not different";
+            parts.Add(string.Create(ci,
+                $"{m.Name}: token F1 {m.Score:F3} [{m.Lower:F3}, {m.Upper:F3}], right value named {m.ValueScore:F3} [{m.ValueLower:F3}, {m.ValueUpper:F3}] on {m.Scores.Count} held-out questions{(m.ValueLower > Chance ? " (above the 1-in-16 chance of a guess)" : " (not above the 1-in-16 chance of a guess)")}."));
+        string S(double x) => x.ToString("+0.000;-0.000;0.000", ci);
         parts.Add(string.Create(ci,
-            $"answers+input − answers: {d.Difference:+0.000;-0.000;0.000} [{d.Lower:+0.000;-0.000;0.000}, {d.Upper:+0.000;-0.000;0.000}] (paired bootstrap, p = {d.PValue:F3}); on the value named: {values.Difference:+0.000;-0.000;0.000} [{values.Lower:+0.000;-0.000;0.000}, {values.Upper:+0.000;-0.000;0.000}]."));
-        var tuned = models.Where(m => m.Name != "base").ToList();
-        string verdict = Sign(d) switch
-        {
-            "higher" => "**yes** — loss on the input gave a higher held-out score, the direction of the paper's Table 9",
-            "lower" => "**no, the opposite** — loss on the input gave a lower held-out score",
-            _ => tuned.All(m => m.Lower <= Chance)
-                ? "**not shown** — the interval of the difference includes 0, and neither tuned model is distinguishable from chance, so this run has no long-QA skill for the loss choice to change"
-                : "**not shown** — the interval of the difference includes 0",
-        };
+            $"answers+input − answers: token F1 {S(d.Difference)} [{S(d.Lower)}, {S(d.Upper)}] (paired bootstrap, p = {d.PValue:F3}); right value named {S(values.Difference)} [{S(values.Lower)}, {S(values.Upper)}]."));
+        bool skill = models.Any(m => m.Name != "base" && m.ValueLower > Chance);
+        string verdict = !skill
+            ? "**not shown** — neither tuned model names the right value more often than a guess, so this run has no long-QA skill for the loss choice to change; any difference in token F1 reflects how the replies are worded, not retrieval"
+            : d.Lower > 0 ? "**yes** — loss on the input gave a higher held-out score, the direction of the paper's Table 9"
+            : d.Upper < 0 ? "**no, the opposite** — loss on the input gave a lower held-out score"
+            : "**not shown** — the interval of the difference includes 0";
         parts.Add($"Loss on long input helps long tasks: {verdict}.");
         return string.Join(" ", parts);
     }

@@ -21,7 +21,7 @@ public static class InputLossReport
             $"One extended model ({r.BaseModel}) instruction-tuned twice on the same self-instruct long QA at {o.LongLength} tokens — loss on the answers only, and on the answers and the input — and asked {r.Documents.Test} held-out long-QA questions through the long-task harness."));
         sb.AppendLine().AppendLine("## Verdict (computed from the numbers below)").AppendLine().AppendLine(r.Conclusion).AppendLine();
         sb.AppendLine("## Held-out long QA").AppendLine();
-        sb.AppendLine("| model | loss on | exact match [95% CI] | value named correctly [95% CI] | replies naming one of the 16 values | tuning examples | loss tokens / tokens | steps | tune s | eval s |");
+        sb.AppendLine("| model | loss on | token F1 [95% CI] | right value named [95% CI] | replies naming one of the 16 values | tuning examples | loss tokens / tokens | steps | tune s | eval s |");
         sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var m in r.Models)
             sb.AppendLine(string.Create(ci,
@@ -29,11 +29,11 @@ public static class InputLossReport
         var d = r.Difference;
         var v = r.ValueDifference;
         sb.AppendLine().AppendLine(string.Create(ci,
-            $"Exact match is the harness's (L-Eval's em: the reference value contained in the first line of the reply); \"value named correctly\" reads the word after \"is\" (else the first word) and compares it with the value, a stricter reading. A uniform guess among the 16 values scores {InputLossExperiment.Chance:F4}. Intervals: 95% percentile bootstrap over the questions (10,000 resamples, seed 1)."));
+            $"Token F1 is the harness's (SQuAD normalisation, against the value word): a right reply in the tuned form (\"The password of the ADJ NOUN is VALUE.\") scores about 0.29, the bare value 1, a wrong one 0. \"Right value named\" reads the word after \"is\" (else the first word) and compares it with the value; a uniform guess among the 16 values is right {InputLossExperiment.Chance:F4} of the time, the chance line of the verdict. Intervals: 95% percentile bootstrap over the questions (10,000 resamples, seed 1)."));
         sb.AppendLine().AppendLine("### answers+input − answers (paired bootstrap over the same questions)").AppendLine();
         sb.AppendLine("| score | n | answers+input | answers | difference [95% CI] | p |").AppendLine("|---|---|---|---|---|---|");
-        sb.AppendLine(string.Create(ci, $"| exact match | {d.N} | {d.MeanA:F3} | {d.MeanB:F3} | {S(d.Difference)} [{S(d.Lower)}, {S(d.Upper)}] | {d.PValue:F3} |"));
-        sb.AppendLine(string.Create(ci, $"| value named correctly | {v.N} | {v.MeanA:F3} | {v.MeanB:F3} | {S(v.Difference)} [{S(v.Lower)}, {S(v.Upper)}] | {v.PValue:F3} |"));
+        sb.AppendLine(string.Create(ci, $"| token F1 | {d.N} | {d.MeanA:F3} | {d.MeanB:F3} | {S(d.Difference)} [{S(d.Lower)}, {S(d.Upper)}] | {d.PValue:F3} |"));
+        sb.AppendLine(string.Create(ci, $"| right value named | {v.N} | {v.MeanA:F3} | {v.MeanB:F3} | {S(v.Difference)} [{S(v.Lower)}, {S(v.Upper)}] | {v.PValue:F3} |"));
         sb.AppendLine().AppendLine("### First answers of each model").AppendLine();
         sb.AppendLine("| model | question | reference | reply | score |").AppendLine("|---|---|---|---|---|");
         foreach (var m in r.Models)
@@ -53,7 +53,7 @@ public static class InputLossReport
         sb.AppendLine("## What this miniature can and cannot say").AppendLine();
         sb.AppendLine("- It can say whether, for this model and data, adding loss on the input tokens changes held-out long-QA accuracy beyond what resampling the questions explains — the same comparison as the paper's Table 9, with both tunings identical except for which tokens carry loss, and the same questions scored by the same harness.");
         sb.AppendLine("- It cannot say much when neither tuned model beats the 1-in-16 chance of a guess: then the models have no long-QA skill for the loss choice to improve (docs/self-instruct-mini.md found the same of a 1M-parameter model on this task), and a difference of zero is no evidence against the paper. The paper's gain came with 7B–70B models, 16k-token documents and a mixture of short chat data; here it is one synthetic task, one seed, and tens of questions, so only large differences are resolvable.");
-        sb.AppendLine("- The exact-match reading (the value anywhere in the first line) can credit a reply that names several values; the value-named reading cannot, and the table gives both.").AppendLine();
+        sb.AppendLine("- Token F1 depends on the reply's wording as well as its value (the tuned form has six scored tokens besides the value), so it is compared only between the two tunings, which learn the same form; whether a model retrieves is judged on the value it names. A substring match (L-Eval's exam em) was not used: it credits \"sun\" inside a made-up key such as \"sunge\", which an earlier run of this experiment did for 6 of 60 answers.").AppendLine();
         sb.AppendLine("## Settings").AppendLine();
         sb.AppendLine($"- corpus: {r.Corpus}{(o.EvalCorpusPath is { } e ? $"; held-out QA sentences from {e}" : "")}").AppendLine($"- model: {r.ModelSummary}");
         sb.AppendLine(string.Create(ci,

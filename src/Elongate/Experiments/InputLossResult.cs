@@ -28,7 +28,7 @@ public sealed record InputLossSample(string Id, string Reference, string Predict
 /// <param name="FinalLoss">Tuning loss of the last step (over that model's own loss tokens, so not comparable between the two).</param>
 /// <param name="TuneSeconds">Tuning wall time.</param>
 /// <param name="EvalSeconds">Evaluation wall time.</param>
-/// <param name="Score">Mean harness exact match (L-Eval's: the reference value in the reply's first line).</param>
+/// <param name="Score">Mean harness score: SQuAD token F1 of the reply against the value.</param>
 /// <param name="Lower">Its 95% bootstrap interval, lower end.</param>
 /// <param name="Upper">Upper end.</param>
 /// <param name="ValueScore">Share of replies whose value (the word after "is", else the first word) is the answer: a stricter reading.</param>
@@ -36,7 +36,7 @@ public sealed record InputLossSample(string Id, string Reference, string Predict
 /// <param name="ValueUpper">Upper end.</param>
 /// <param name="RepliesNamingAValue">Replies whose value is one of the sixteen (right or wrong): whether the model learned the answer form.</param>
 /// <param name="Ids">Question ids, in the order of <paramref name="Scores"/>.</param>
-/// <param name="Scores">Per-question exact match.</param>
+/// <param name="Scores">Per-question token F1.</param>
 /// <param name="Values">Per-question value match.</param>
 /// <param name="Samples">The first answers.</param>
 /// <param name="GenerationSeconds">The harness's generation time.</param>

@@ -49,6 +49,16 @@ public sealed class InputLossCommandTests : IDisposable
         Assert.Contains("| answers+input |", report);
         foreach (var img in Regex.Matches(report, @"!\[[^\]]*\]\(([^)]+)\)").Select(m => m.Groups[1].Value))
             Assert.True(File.ReadAllBytes(Path.Combine(outDir, img)).AsSpan().StartsWith(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }), img);
+
+        // -m: the extended model of that run (its run folder), tuned and evaluated without training a base.
+        var again = Path.Combine(_dir.FullName, "given");
+        var (rc2, output2, err2) = CliTests.Run("experiment", "input-loss", "--smoke", "-m", Path.Combine(outDir, "runs", "extended"), "--out", again);
+        Assert.True(rc2 == 0, err2 + output2);
+        Assert.Contains("[1/6] phase: load", output2);
+        Assert.DoesNotContain("pretrain the base", output2);
+        using var json2 = JsonDocument.Parse(File.ReadAllText(Path.Combine(again, "results.json")));
+        Assert.StartsWith("given: ", json2.RootElement.GetProperty("base_model").GetString());
+        Assert.Equal(3, json2.RootElement.GetProperty("models").GetArrayLength());
     }
 
     [Fact]

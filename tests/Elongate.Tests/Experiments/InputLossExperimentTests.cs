@@ -30,18 +30,18 @@ public sealed class InputLossExperimentTests
         new(name, name, null, null, null, null, null, 0, 0, score, lower, upper, score, lower, upper, 0, [], [], [], [], 0);
 
     [Fact]
-    public void Verdict_follows_the_interval_of_the_difference_and_chance()
+    public void Verdict_needs_a_model_above_chance_then_follows_the_interval_of_the_difference()
     {
         TaskComparisonRow Row(double d, double lo, double hi) => new("password_qa", 60, 0, 0, d, lo, hi, 0.01, 0, 0);
         var skilled = new[] { M("base", 0, 0, 0), M("answers", 0.4, 0.3, 0.5), M("answers+input", 0.6, 0.5, 0.7) };
         Assert.Contains("**yes**", InputLossExperiment.Conclude(skilled, Row(0.2, 0.1, 0.3), Row(0.2, 0.1, 0.3)));
         Assert.Contains("**no, the opposite**", InputLossExperiment.Conclude(skilled, Row(-0.2, -0.3, -0.1), Row(0, 0, 0)));
-        var undecided = InputLossExperiment.Conclude(skilled, Row(0.05, -0.05, 0.15), Row(0, 0, 0));
-        Assert.Contains("**not shown** — the interval of the difference includes 0.", undecided);
-        var chance = new[] { M("base", 0, 0, 0), M("answers", 0.05, 0, 0.12), M("answers+input", 0.07, 0.02, 0.13) };
-        var none = InputLossExperiment.Conclude(chance, Row(0.02, -0.05, 0.08), Row(0, 0, 0));
+        Assert.Contains("**not shown** — the interval of the difference includes 0.", InputLossExperiment.Conclude(skilled, Row(0.05, -0.05, 0.15), Row(0, 0, 0)));
+        // A significant difference between models that do not retrieve is not evidence either way.
+        var chance = new[] { M("base", 0, 0, 0), M("answers", 0.05, 0, 0.12), M("answers+input", 0.2, 0.06, 0.3) };
+        var none = InputLossExperiment.Conclude(chance, Row(-0.1, -0.18, -0.03), Row(0, 0, 0));
         Assert.Contains("no long-QA skill", none);
-        Assert.Contains("not distinguishable from the 1-in-16 chance", none);
+        Assert.Contains("not above the 1-in-16 chance", none);
     }
 
     [Fact]
