@@ -30,7 +30,7 @@ internal static class InputLossCommand
         var cmd = new Command("input-loss",
             "Instruction-tune one extended model twice on self-instruct long QA (a rule-based teacher over documents with planted facts) — loss on the answers, "
             + "and loss on the answers and the input — and score both on held-out long QA with the long-task harness: token F1 and the value named, with 95% bootstrap intervals and "
-            + "the paired-bootstrap difference. Writes report.md and results.json (≈30 min on 2 cores; --quick a few minutes).")
+            + "the paired-bootstrap difference. Writes report.md and results.json (≈12 min on 2 cores; --quick a few minutes).")
         { output, model, corpus, tokenizer, evalCorpus, valDocs, quick, smoke, seqLen, baseSteps, extendSteps, trainDocs, testDocs, epochs, lr, seed, logEvery };
         cmd.SetAction(parse => CliErrors.Run(parse, "experiment input-loss", (stdout, stderr) =>
         {

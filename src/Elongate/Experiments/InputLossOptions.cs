@@ -3,7 +3,7 @@ namespace Elongate.Experiments;
 /// <summary>
 /// Settings of <see cref="InputLossExperiment"/>. The base model keeps the paper's ratios (pretrained short, extended to
 /// <see cref="LengthFactor"/> = 8 times the length with ABF, θ × 50); the long QA documents fill most of the extended
-/// context. The defaults are sized by measurement to finish in about half an hour on two cores.
+/// context. The defaults finish in about 12 minutes on two shared cores with the fixture books (docs/experiment-input-loss).
 /// </summary>
 public sealed record InputLossOptions
 {
