@@ -19,7 +19,7 @@ internal static unsafe class GemmBench
     public static int Run(string[] args)
     {
         string? outPath = null;
-        int reps = 3;
+        int reps = 5;
         int[] sizes = [256, 512, 1024, 2048, 4096];
         bool quick = false;
         int[]? threadList = null;
@@ -62,9 +62,11 @@ internal static unsafe class GemmBench
         string l2 = Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "(unset)";
         string blasDesc = haveBlas ? $"{OpenBlas.Config} | core {OpenBlas.CoreName}" : $"NOT AVAILABLE ({blasError}); install libopenblas0-pthread";
         int cores = Environment.ProcessorCount;
-        Console.WriteLine($"CPU: {MachineInfo.CpuName()}, {cores} logical cores; our path: {(isa == GemmIsa.Auto ? Gemm.BestIsa : isa)}");
+        var blocking = Gemm.Blocking(isa);
+        Console.WriteLine($"CPU: {CpuInfo.Current}");
+        Console.WriteLine($"our plan: {blocking}");
         Console.WriteLine($"OpenBLAS: {blasDesc}");
-        Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; best of {reps} interleaved repetitions");
+        Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; median of {reps} interleaved repetitions (ours, OpenBLAS, ours, …); load average {MachineInfo.LoadAverage()}");
         if (!haveBlas) Console.WriteLine("OpenBLAS library libopenblas.so.0 is missing: reporting our numbers only.");
         Console.WriteLine();
         Console.WriteLine($"{"case",-18} {"op",-3} {"M",5} {"N",5} {"K",5} {"thr",3} {"ours GF/s",10} {"OpenBLAS",10} {"ratio",6} {"max rel diff",12}");
@@ -96,13 +98,17 @@ internal static unsafe class GemmBench
                 if (haveBlas) OpenBlas.openblas_set_num_threads(thr);
                 // Enough inner calls that each timed sample is ≥ ~50 ms even for small shapes.
                 int inner = (int)Math.Clamp(5e9 / flops, 1, 10000);
-                double best = double.MaxValue, bestBlas = double.MaxValue;
+                var times = new List<double>();
+                var blasTimes = new List<double>();
                 Ours(); if (haveBlas) Blas();
                 for (int r = 0; r < reps; r++)
                 {
-                    best = Math.Min(best, Time(Ours, inner));
-                    if (haveBlas) bestBlas = Math.Min(bestBlas, Time(Blas, inner));
+                    times.Add(Time(Ours, inner));
+                    if (haveBlas) blasTimes.Add(Time(Blas, inner));
                 }
+                // Medians, not minima: on a machine shared with other jobs the median of interleaved samples is the
+                // fairer comparison (both sides see the same load), and the ratio is what the results report.
+                double best = Median(times), bestBlas = haveBlas ? Median(blasTimes) : double.NaN;
                 double ours = flops / best / 1e9;
                 double? blas = haveBlas ? flops / bestBlas / 1e9 : null;
                 double? diff = haveBlas ? MaxRelDiff(c1, c2) : null;
@@ -116,7 +122,11 @@ internal static unsafe class GemmBench
         {
             var doc = new
             {
-                cpu = MachineInfo.CpuName(), logicalCores = cores, ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
+                cpu = MachineInfo.CpuName(), cpuDetail = CpuInfo.Current.ToString(), logicalCores = cores,
+                ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
+                blocking = new { blocking.MR, blocking.NR, blocking.MC, blocking.KC, blocking.NC, blocking.Origin, caches = blocking.Caches.ToString() },
+                statistic = "median",
+                loadAverage = MachineInfo.LoadAverage(),
                 openBlas = haveBlas ? new { config = OpenBlas.Config, core = OpenBlas.CoreName } : null,
                 openBlasMissing = haveBlas ? null : blasError,
                 openblasCoretype = coretype, openblasL2Size = l2, reps, timestampUtc = DateTime.UtcNow,
@@ -131,6 +141,12 @@ internal static unsafe class GemmBench
     }
 
     private static string Fmt(double? v, string f) => v is null ? "-" : v.Value.ToString(f, CultureInfo.InvariantCulture);
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
 
     private static double Time(Action f, int inner)
     {

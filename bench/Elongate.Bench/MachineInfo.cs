@@ -19,6 +19,14 @@ internal static class MachineInfo
         return System.Runtime.InteropServices.RuntimeInformation.OSDescription;
     }
 
+    /// <summary>/proc/loadavg's first three fields (1, 5, 15 minutes), or "" where there is none: the machine is shared,
+    /// so result files record how busy it was.</summary>
+    public static string LoadAverage()
+    {
+        try { return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : ""; }
+        catch (IOException) { return ""; }
+    }
+
     /// <summary>
     /// VmHWM from /proc/self/status (Linux): the peak resident set, including the pages of a memory-mapped model that
     /// were touched, so mapped and copied weights are counted alike. Elsewhere the runtime's peak working set.

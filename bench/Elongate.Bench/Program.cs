@@ -17,6 +17,8 @@ using Elongate.Kernels;
 //   dotnet run -c Release --project bench/Elongate.Bench -- selfinstruct-mini prepare --out DIR [--train-docs 900] [--test-docs 60] ...
 //   dotnet run -c Release --project bench/Elongate.Bench -- selfinstruct-mini score -m MODEL.gguf --questions DIR/test.jsonl [--out score.json]
 //       (the self-instruct miniature of docs/self-instruct-mini.md: planted-fact documents, a rule teacher, held-out exact match)
+//   mpirun -np 2 dotnet bench/Elongate.Bench/bin/Release/net10.0/Elongate.Bench.dll allreduce [--floats 1,19800000] [--reps 10]
+//       (fp32 MPI_Allreduce time and bus bandwidth through the trainers' binding, docs/mpi.md)
 //   dotnet run -c Release --project bench/Elongate.Bench -- --filter '*'      (BenchmarkDotNet micro-benchmarks)
 if (args.Length > 0 && args[0] == "gemm")
     return GemmBench.Run(args[1..]);
@@ -34,6 +36,8 @@ if (args.Length > 0 && args[0] == "tokenize")
     return TokenizeBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "selfinstruct-mini")
     return SelfInstructMini.Run(args[1..]);
+if (args.Length > 0 && args[0] == "allreduce")
+    return AllreduceBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "model")
     return Elongate.Bench.LlamaBench.ModelBench.Run(args[1..]);
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -11,7 +11,8 @@ namespace Elongate.Bench;
 /// [--steps 3] [--preset 20m] [--tokens 4096] [--out train.json]`.
 /// Model FLOPs per token follow PaLM (Chowdhery et al. 2022, appendix B): 6·N for the matmuls of forward + backward
 /// (N = non-embedding parameters plus the output head) plus 6·L·T·d for attention scores and values (causal: half of
-/// the 12·L·T·d full-matrix count). MFU = achieved model FLOP/s ÷ peak sgemm FLOP/s on all cores.
+/// the 12·L·T·d full-matrix count). MFU = achieved model FLOP/s ÷ peak sgemm FLOP/s on all cores; "MFU(probe)" divides by the median of sgemm probes
+/// timed right after each step instead, i.e. under the same machine load (step time: the median over steps).
 /// </summary>
 internal static class TrainBench
 {
@@ -34,6 +35,8 @@ internal static class TrainBench
             }
         }
 
+        Console.WriteLine($"CPU: {Kernels.CpuInfo.Current}");
+        Console.WriteLine($"GEMM plan: {Kernels.Gemm.Blocking()}; load average {MachineInfo.LoadAverage()}");
         // Peak: square sgemm on all cores, the best of n = 1024 and 2048 (best of 3 runs each) — the higher the
         // peak, the more conservative the MFU.
         int[] sizes = [1024, 2048];
@@ -58,8 +61,9 @@ internal static class TrainBench
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"sgemm peak (n = 1024, 2048) on {Environment.ProcessorCount} cores: ours {oursPeak:F0} GFLOP/s, OpenBLAS ({blasCore}) {(blasPeak is { } bp ? bp.ToString("F0", CultureInfo.InvariantCulture) : "-")} GFLOP/s; peak used {peak:F0}"));
 
+        var probe = new float[3][];
         var rows = new List<object>();
-        Console.WriteLine($"{"preset",-7}{"T",6}{"B",4}{"params",12}{"tok/s",10}{"GFLOP/s",10}{"MFU",8}{"peak MiB",10}");
+        Console.WriteLine($"{"preset",-7}{"T",6}{"B",4}{"params",12}{"tok/s",10}{"GFLOP/s",10}{"MFU",8}{"peak MiB",10}{"probe GF/s",12}{"MFU(probe)",12}");
         foreach (int T in seqs)
         {
             int batch = Math.Max(1, tokens / T);
@@ -84,27 +88,62 @@ internal static class TrainBench
                 adam.Step(model.Parameters, model.Gradients, 1e-4f);
             }
             Step(); // warm-up: JIT and first-touch of buffers
-            var sw = Stopwatch.StartNew();
-            for (int s = 0; s < steps; s++) Step();
-            double seconds = sw.Elapsed.TotalSeconds / steps;
+            // Each step is followed by one sgemm probe (ours, n = 2048, all cores) so that a second MFU, against the
+            // sgemm rate under the same machine load, can be formed from medians (the machine is shared).
+            var stepTimes = new List<double>();
+            var probes = new List<double>();
+            for (int s = 0; s < steps; s++)
+            {
+                var sw = Stopwatch.StartNew();
+                Step();
+                stepTimes.Add(sw.Elapsed.TotalSeconds);
+                probes.Add(SgemmOnce(probe, 2048));
+            }
+            double seconds = Median(stepTimes);
             long embedding = (long)config.VocabSize * config.HiddenSize;
             long n6 = model.Parameters.LongLength - (config.TieWordEmbeddings ? 0 : embedding); // the input embedding is a lookup, not a matmul
             double flopsPerToken = 6.0 * n6 + 6.0 * config.NumLayers * T * config.HiddenSize;
             double tokPerSec = batch * T / seconds;
             double gflops = tokPerSec * flopsPerToken / 1e9;
             double mfu = gflops / peak;
+            double probePeak = Median(probes), mfuSameLoad = gflops / probePeak;
             long peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{preset,-7}{T,6}{batch,4}{model.Parameters.LongLength,12:N0}{tokPerSec,10:F0}{gflops,10:F1}{mfu,8:P1}{peakMiB,10}"));
-            rows.Add(new { preset, seq_len = T, batch, parameters = model.Parameters.LongLength, tokens_per_second = tokPerSec, model_gflops = gflops, mfu, peak_working_set_mib = peakMiB });
+                $"{preset,-7}{T,6}{batch,4}{model.Parameters.LongLength,12:N0}{tokPerSec,10:F0}{gflops,10:F1}{mfu,8:P1}{peakMiB,10}{probePeak,12:F0}{mfuSameLoad,12:P1}"));
+            rows.Add(new { preset, seq_len = T, batch, parameters = model.Parameters.LongLength, tokens_per_second = tokPerSec, model_gflops = gflops, mfu, sgemm_probe_gflops = probePeak, mfu_vs_probe = mfuSameLoad, peak_working_set_mib = peakMiB });
         }
         if (outPath is not null)
         {
-            var json = JsonSerializer.Serialize(new { cores = Environment.ProcessorCount, sgemm_n = n, ours_gflops = oursPeak, openblas_gflops = blasPeak, openblas_core = blasCore, peak_gflops = peak, runs = rows },
+            var json = JsonSerializer.Serialize(new { cpu = Kernels.CpuInfo.Current.ToString(), load_average = MachineInfo.LoadAverage(), cores = Environment.ProcessorCount, sgemm_n = n, ours_gflops = oursPeak, openblas_gflops = blasPeak, openblas_core = blasCore, peak_gflops = peak, runs = rows },
                 new JsonSerializerOptions { WriteIndented = true });
-            File.WriteAllText(outPath, json);
+            File.WriteAllText(outPath + ".tmp", json);
+            File.Move(outPath + ".tmp", outPath, overwrite: true);
         }
         return 0;
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>One timed n×n×n sgemm (ours, all cores) on buffers kept in <paramref name="buffers"/> between calls.</summary>
+    private static double SgemmOnce(float[][] buffers, int n)
+    {
+        if (buffers[0] is null || buffers[0].Length != n * n)
+        {
+            var rng = new Random(4);
+            for (int i = 0; i < 3; i++)
+            {
+                buffers[i] = new float[n * n];
+                for (int j = 0; j < buffers[i].Length; j++) buffers[i][j] = (float)rng.NextDouble() - 0.5f;
+            }
+            Kernels.Gemm.NN(buffers[2], buffers[0], buffers[1], n, n, n);
+        }
+        var sw = Stopwatch.StartNew();
+        Kernels.Gemm.NN(buffers[2], buffers[0], buffers[1], n, n, n);
+        return 2.0 * n * n * n / sw.Elapsed.TotalSeconds / 1e9;
     }
 
     private static double SgemmGflops(Action<float[], float[], float[]> gemm, int n)

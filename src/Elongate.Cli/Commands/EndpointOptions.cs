@@ -10,9 +10,18 @@ namespace Elongate.Cli.Commands;
 /// </summary>
 internal sealed class EndpointOptions
 {
-    public readonly Option<string?> Endpoint = new("--endpoint") { Description = "OpenAI-compatible API root of a model server (llama-server, Ollama, vLLM, elongate serve), e.g. http://127.0.0.1:8080/v1; replaces --model" };
-    public readonly Option<string?> ApiKeyEnv = new("--api-key-env") { Description = "Environment variable holding the server's API key (default: none)" };
-    public readonly Option<string?> RemoteModel = new("--remote-model") { Description = "Model name the server knows (default: the first one its /v1/models lists)" };
+    public readonly Option<string?> Endpoint;
+    public readonly Option<string?> ApiKeyEnv;
+    public readonly Option<string?> RemoteModel;
+
+    /// <summary>The options; a <paramref name="prefix"/> such as "compare" names a second set (--compare-endpoint, …) for a second model.</summary>
+    public EndpointOptions(string prefix = "", string replaces = "--model")
+    {
+        string p = prefix.Length == 0 ? "--" : $"--{prefix}-";
+        Endpoint = new(p + "endpoint") { Description = $"OpenAI-compatible API root of a model server (llama-server, Ollama, vLLM, elongate serve), e.g. http://127.0.0.1:8080/v1; replaces {replaces}" };
+        ApiKeyEnv = new(p + "api-key-env") { Description = $"Environment variable holding the API key of the {p}endpoint server (default: none)" };
+        RemoteModel = new(p + "remote-model") { Description = $"Model name the {p}endpoint server knows (default: the first one its /v1/models lists)" };
+    }
 
     public void AddTo(Command command)
     {

@@ -28,6 +28,14 @@ internal static class EvalTasksCommand
         document gets at most 1/(k+1) of the room left for documents and the question's document the rest.
         Output: results.jsonl (one line per answer; rerunning with the same --out resumes), run.json, report.json,
         scores.png (score against length per task).
+        Log-likelihood (--mode loglikelihood): L-Eval exam files whose questions list lettered options (tpo, coursera)
+        are scored as lm-evaluation-harness scores multiple choice (acc; acc_norm divides by the choice's characters),
+        fitted per length as above; other files are still answered by generation. Multiple-choice files (ARC,
+        HellaSwag, MMLU, PIQA, TruthfulQA MC1/MC2, generic question+choices+gold; detected from the first line) are
+        always scored by log-likelihood, once per shot count within the model's context. Records: mc/TASK.L<len>.<k>shot.jsonl.
+        Comparing: --compare MODEL or --compare-endpoint URL runs a second model B on the same items into OUT/b
+        (A into OUT/a) and writes OUT/comparison.json: B − A per task, metric, length and shots with a 95%
+        paired-bootstrap interval (seeded by --seed).
         """;
 
     public static Command Create()
@@ -49,13 +57,21 @@ internal static class EvalTasksCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the few-shot draws", DefaultValueFactory = _ => 1 };
         var metric = new Option<string?>("--metric") { Description = "exam, f1 or rouge for task files that do not say (overrides their evaluation key)" };
         var output = new Option<string?>("--out", "-o") { Description = "Output folder (results.jsonl, run.json, report.json, scores.png); rerun with the same folder to resume" };
+        var mode = new Option<string>("--mode") { Description = "generate (every file by greedy generation) or loglikelihood (L-Eval exam files with lettered options scored as multiple choice)", DefaultValueFactory = _ => "generate" };
+        var choiceStyle = new Option<string>("--choice-style") { Description = "Log-likelihood L-Eval questions: letters (options listed, ' A'/' B'/… scored, as MMLU) or options (the option texts scored, as ARC)", DefaultValueFactory = _ => "letters" };
+        var compare = new Option<string?>("--compare") { Description = "Second local model B to compare with A on the same items (OUT/a, OUT/b, OUT/comparison.json)" };
+        var compareTokenizer = new Option<string?>("--compare-tokenizer") { Description = "Tokenizer of --compare (default: its own vocabulary)" };
+        var compareContext = new Option<int>("--compare-context") { Description = "Context of --compare (default: as --context for A); for --compare-endpoint a cap on the server's context" };
+        var compareEndpoint = new EndpointOptions("compare", "--compare");
         var rope = new RopeOverrides();
         var running = new ModelOptions();
         var cmd = new Command("tasks", "Long-document tasks (L-Eval, SCROLLS-style): exam, QA and summaries by greedy generation, scored per task and length\n\n" + Help)
         {
             tasks, model, tokenizer, context, chatTemplate, maxInput, shots, truncate, lengths, limit, chat, prompts, writePrompts, seed, metric, output,
+            mode, choiceStyle, compare, compareTokenizer, compareContext,
         };
         endpoint.AddTo(cmd);
+        compareEndpoint.AddTo(cmd);
         rope.AddTo(cmd);
         running.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "eval tasks", (stdout, stderr) =>
@@ -79,10 +95,25 @@ internal static class EvalTasksCommand
             TaskMetric? metricOverride = parse.GetValue(metric) is { } m
                 ? TaskFileReader.ParseMetric(m) ?? throw new ArgumentException($"--metric must be exam, f1 or rouge, got '{m}'")
                 : null;
-            var files = TaskFileReader.ReadAll(taskPaths, metricOverride);
+            var runMode = parse.GetValue(mode)!.Trim().ToLowerInvariant() switch
+            {
+                "generate" => TaskMode.Generate,
+                "loglikelihood" => TaskMode.LogLikelihood,
+                var x => throw new ArgumentException($"--mode must be generate or loglikelihood, got '{x}'"),
+            };
+            var style = parse.GetValue(choiceStyle)!.Trim().ToLowerInvariant() switch
+            {
+                "letters" => LEvalChoiceStyle.Letters,
+                "options" => LEvalChoiceStyle.OptionTexts,
+                var x => throw new ArgumentException($"--choice-style must be letters or options, got '{x}'"),
+            };
+            bool compareRemote = compareEndpoint.IsRemote(parse);
+            bool comparing = compareRemote || parse.GetValue(compare) is not null;
+            if (compareRemote && parse.GetValue(compare) is not null) throw new ArgumentException("give either --compare or --compare-endpoint");
+            var selection = TaskSelection.Load(taskPaths, metricOverride, runMode);
             var options = new TaskRunOptions
             {
-                OutputDirectory = outDir,
+                OutputDirectory = comparing ? Path.Combine(outDir, "a") : outDir,
                 Lengths = caps,
                 Shots = ParseShots(parse.GetValue(shots)!),
                 Truncation = parse.GetValue(truncate)!.Trim().ToLowerInvariant() switch
@@ -94,42 +125,82 @@ internal static class EvalTasksCommand
                 Limit = parse.GetValue(limit),
                 Chat = parse.GetValue(chat),
                 Seed = parse.GetValue(seed),
-                Prompts = TaskPrompts.Load(parse.GetValue(prompts), files.Select(f => f.Name).ToList()),
+                Prompts = TaskPrompts.Load(parse.GetValue(prompts), selection.Generation.Select(f => f.Name).ToList()),
+                Mode = runMode,
+                ChoiceStyle = style,
             };
             options.Validate();
-            using var taskModel = remote ? OpenRemote(parse, endpoint, tokenizer, context) : OpenLocal(parse, model, tokenizer, context, chatTemplate, rope, running, caps, stderr);
-            if (caps.Any(c => c > taskModel.ContextLength))
-                stderr.WriteLine($"note: {taskModel.Name} has a {taskModel.ContextLength}-token context; longer lengths are capped to it");
-            stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{files.Count} task files, {files.Sum(f => f.Queries(options.Limit).Count())} questions × {options.Lengths.Count} lengths × {options.Shots.Count} shot counts; model {taskModel.Name} ({taskModel.ContextLength}-token context)"));
-            // Ctrl+C stops after the current answer; everything answered is already in results.jsonl.
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
-            Console.CancelKeyPress += onCancel;
-            TaskReport report;
-            try
-            {
-                report = Run(taskModel, files, options, stdout, stderr, cts.Token);
-            }
-            catch (OperationCanceledException) when (cts.IsCancellationRequested)
-            {
-                stdout.WriteLine($"interrupted; the answers so far are in {Path.Combine(Path.GetFullPath(outDir), TaskEvaluation.ResultsFileName)}: run the same command again to resume");
-                return 130;
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-            }
-            var dir = Path.GetFullPath(outDir);
-            var png = Path.Combine(dir, TaskEvaluation.PlotFileName);
-            TaskPlots.WriteScoreByLength(png, report, $"{taskModel.Name}: task score against input length");
+            if (runMode == TaskMode.LogLikelihood && selection.Generation.Count > 0)
+                stderr.WriteLine($"note: {string.Join(", ", selection.Generation.Select(f => f.Name))}: no lettered options to score by log-likelihood; answered by generation");
+            if (selection.Choice.Count > 0)
+                stderr.WriteLine($"note: {string.Join(", ", selection.Choice.Select(f => $"{TaskSelection.NameOf(f.Path)} ({f.Format.ToString().ToLowerInvariant()}, {f.Items.Count} items)"))}: multiple-choice files, scored by log-likelihood");
+
             var console = EvalSupport.Console(stdout);
-            console.Write(Table(report));
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{report.Answered} answered now, {report.Resumed} from earlier runs; wrote {Path.Combine(dir, TaskEvaluation.ReportFileName)}, {png} (per answer: {report.Results})"));
+            var runA = RunOne(() => remote ? OpenRemote(parse, endpoint, tokenizer, context) : OpenLocal(parse, parse.GetValue(model)!, parse.GetValue(tokenizer), context, chatTemplate, rope, running, caps, stderr, applyRope: true),
+                selection, options, stdout, stderr, console, comparing ? "A" : null);
+            if (runA is null) return 130;
+            if (!comparing) return 0;
+            var optionsB = new TaskRunOptions
+            {
+                OutputDirectory = Path.Combine(outDir, "b"), Lengths = options.Lengths, Shots = options.Shots, Truncation = options.Truncation,
+                Limit = options.Limit, Chat = options.Chat, Seed = options.Seed, Prompts = options.Prompts, Mode = options.Mode, ChoiceStyle = options.ChoiceStyle,
+            };
+            var runB = RunOne(() => compareRemote
+                    ? OpenRemote(parse, compareEndpoint, compareTokenizer, compareContext)
+                    : OpenLocal(parse, parse.GetValue(compare)!, parse.GetValue(compareTokenizer), parse.GetValue(compareContext) > 0 ? compareContext : context, null, rope, running, caps, stderr, applyRope: false),
+                selection, optionsB, stdout, stderr, console, "B");
+            if (runB is null) return 130;
+            var comparison = TaskRunComparison.Compare(runA, runB, Path.GetFullPath(options.OutputDirectory), Path.GetFullPath(optionsB.OutputDirectory), options.Seed, options.BootstrapResamples);
+            var json = Path.Combine(Path.GetFullPath(outDir), TaskRunComparison.FileName);
+            EvalJson.Write(json, comparison);
+            console.Write(ComparisonTable(comparison));
+            stdout.WriteLine($"wrote {json}");
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Opens a model, runs the tasks into <paramref name="options"/>' folder, prints its table and writes its plot;
+    /// null when interrupted (Ctrl+C stops after the current item; everything done is already recorded).
+    /// </summary>
+    private static TaskRun? RunOne(Func<ITaskModel> open, TaskSelection selection, TaskRunOptions options, TextWriter stdout, TextWriter stderr,
+        IAnsiConsole console, string? label)
+    {
+        using var taskModel = open();
+        var caps = options.Lengths;
+        if (caps.Any(c => c > taskModel.ContextLength))
+            stderr.WriteLine($"note: {taskModel.Name} has a {taskModel.ContextLength}-token context; longer lengths are capped to it");
+        int questions = selection.Generation.Sum(f => f.Queries(options.Limit).Count()) + selection.LEvalChoice.Sum(f => f.Queries(options.Limit).Count());
+        stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{(label is null ? "" : $"model {label}: ")}{selection.Generation.Count + selection.LEvalChoice.Count} task files, {questions} questions × {options.Lengths.Count} lengths × {options.Shots.Count} shot counts{(selection.Choice.Count > 0 ? $", {selection.Choice.Count} multiple-choice files" : "")}; model {taskModel.Name} ({taskModel.ContextLength}-token context)"));
+        // Ctrl+C stops after the current answer; everything answered is already in results.jsonl or mc/.
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        TaskRun run;
+        try
+        {
+            run = Run(taskModel, selection, options, stdout, stderr, cts.Token);
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            stdout.WriteLine($"interrupted; the answers so far are in {Path.GetFullPath(options.OutputDirectory)}: run the same command again to resume");
+            return null;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+        var report = run.Report;
+        var dir = Path.GetFullPath(options.OutputDirectory);
+        var png = Path.Combine(dir, TaskEvaluation.PlotFileName);
+        bool plotted = TaskPlots.WriteScoreByLength(png, report, $"{taskModel.Name}: task score against input length");
+        if (report.Cells.Count > 0) console.Write(Table(report));
+        if (report.MultipleChoice.Count > 0) console.Write(ChoiceTable(report));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{(label is null ? "" : $"model {label}: ")}{report.Answered} answered now, {report.Resumed} from earlier runs; wrote {Path.Combine(dir, TaskEvaluation.ReportFileName)}{(plotted ? $", {png}" : "")} (per answer: {report.Results}{(report.MultipleChoice.Count > 0 ? $", {Path.Combine(dir, MultipleChoiceTaskRunner.RecordsFolder)}" : "")})"));
+        return run;
     }
 
     private static int[] ParseShots(string text)
@@ -140,15 +211,19 @@ internal static class EvalTasksCommand
             ? v : throw new ArgumentException($"--shots: '{s}' is not a count ≥ 0")).ToArray();
     }
 
-    private static ITaskModel OpenLocal(ParseResult parse, Option<string?> model, Option<string?> tokenizer, Option<int> context, Option<string?> chatTemplate,
-        RopeOverrides rope, ModelOptions running, int[] caps, TextWriter stderr)
+    /// <summary>A local model; the --rope overrides apply to model A only (B is compared as it is).</summary>
+    private static ITaskModel OpenLocal(ParseResult parse, string path, string? tokenizer, Option<int> context, Option<string?>? chatTemplate,
+        RopeOverrides rope, ModelOptions running, IReadOnlyList<int> caps, TextWriter stderr, bool applyRope)
     {
-        var m = running.Load(parse, parse.GetValue(model)!);
-        var (config, _) = rope.Apply(m.Config, parse, m.Source);
-        m = m.With(config);
-        var tok = GenerateCommand.LoadTokenizer(parse.GetValue(tokenizer), m);
+        var m = running.Load(parse, path);
+        if (applyRope)
+        {
+            var (config, _) = rope.Apply(m.Config, parse, m.Source);
+            m = m.With(config);
+        }
+        var tok = GenerateCommand.LoadTokenizer(tokenizer, m);
         int ctx = parse.GetValue(context) is > 0 and var c ? c : caps.Max();
-        var template = parse.GetValue(chatTemplate) is { Length: > 0 } name ? ChatTemplate.FromName(name) : null;
+        var template = chatTemplate is not null && parse.GetValue(chatTemplate) is { Length: > 0 } name ? ChatTemplate.FromName(name) : null;
         ModelOptions.PrintMemory(stderr, m, ctx);
         return new LocalTaskModel(m, tok, ctx, template, ownsModel: true);
     }
@@ -180,7 +255,7 @@ internal static class EvalTasksCommand
     }
 
     /// <summary>Runs with a progress bar on a terminal, else one line per finished cell on stderr.</summary>
-    private static TaskReport Run(ITaskModel model, IReadOnlyList<TaskFile> files, TaskRunOptions options, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    private static TaskRun Run(ITaskModel model, TaskSelection selection, TaskRunOptions options, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         if (ConsoleUi.IsInteractive(stdout))
         {
@@ -189,7 +264,7 @@ internal static class EvalTasksCommand
                 .Start(ctx =>
                 {
                     ProgressTask? bar = null;
-                    return TaskEvaluation.RunAsync(model, files, options, p =>
+                    return TaskEvaluation.RunAsync(model, selection, options, p =>
                     {
                         bar ??= ctx.AddTask("tasks", maxValue: p.Total);
                         bar.Description = Markup.Escape($"{p.Task} L={p.Length} {p.Shots}-shot ({p.Done}/{p.Total}{(p.Resumed > 0 ? $", {p.Resumed} resumed" : "")})");
@@ -197,12 +272,23 @@ internal static class EvalTasksCommand
                     }, cancellationToken).GetAwaiter().GetResult();
                 });
         }
-        var cellSizes = TaskEvaluation.Plan(files, options).GroupBy(x => (x.File.Name, x.Shots, x.Length)).ToDictionary(g => g.Key, g => g.Count());
+        var cellSizes = TaskEvaluation.Plan(selection.Generation, options).GroupBy(x => (x.File.Name, x.Shots, x.Length)).ToDictionary(g => g.Key, g => g.Count());
         var seen = new Dictionary<(string, int, int), (int Count, double Score)>();
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        return TaskEvaluation.RunAsync(model, files, options, p =>
+        return TaskEvaluation.RunAsync(model, selection, options, p =>
         {
             var key = (p.Task, p.Shots, p.Length);
+            if (!cellSizes.ContainsKey(key))
+            {
+                // A log-likelihood item: the library summarises its cell when the cell is done.
+                if (p.CellSummary is { } summary)
+                {
+                    stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"[{p.Done}/{p.Total}] {p.Task} L={p.Length} {p.Shots}-shot (log-likelihood): {summary} ({watch.Elapsed.TotalSeconds:F0} s)"));
+                    stderr.Flush();
+                }
+                return;
+            }
             var (count, score) = seen.GetValueOrDefault(key);
             seen[key] = (count + 1, score + (p.Last?.Score ?? double.NaN));
             if (count + 1 < cellSizes[key]) return;
@@ -225,6 +311,30 @@ internal static class EvalTasksCommand
                 I(o.PromptTokens), I(o.GeneratedTokens), EvalSupport.F(o.Seconds, "F1"));
         return t;
     }
+
+    private static Spectre.Console.Table ChoiceTable(TaskReport report)
+    {
+        var t = EvalSupport.Table($"Log-likelihood multiple choice: {report.Model} ({report.Truncation} truncation)",
+            "task", "format", "length", "shots", "n", "acc %", "acc_norm %", "mc1 %", "mc2 %", "multi-gold", "truncated", "skipped", "not convertible", "resumed", "time s");
+        foreach (var c in report.MultipleChoice)
+            EvalSupport.AddRow(t, c.Task, c.Format, c.Length is { } l ? I(l) : "context", I(c.Shots), I(c.N), P(c.Acc), P(c.AccNorm), P(c.Mc1), P(c.Mc2),
+                I(c.MultiGold), I(c.Truncated), I(c.Skipped), I(c.Unconverted), I(c.Resumed), EvalSupport.F(c.Seconds, "F1"));
+        return t;
+    }
+
+    private static Spectre.Console.Table ComparisonTable(TaskComparisonReport comparison)
+    {
+        var t = EvalSupport.Table($"B − A: A = {comparison.ModelA} ({comparison.RunA}), B = {comparison.ModelB} ({comparison.RunB}); {comparison.Confidence * 100:0.#}% paired-bootstrap CI, {comparison.Resamples} resamples, seed {comparison.Seed}",
+            "task", "metric", "length", "shots", "n", "A %", "B %", "B − A %", "95% CI %", "p", "unpaired");
+        foreach (var c in comparison.Cells)
+            EvalSupport.AddRow(t, c.Task, c.Metric, c.Length is { } l ? I(l) : "context", I(c.Shots), I(c.N), P(c.ScoreA), P(c.ScoreB),
+                S(c.Difference), $"[{S(c.Lower)}, {S(c.Upper)}]", double.IsNaN(c.PValue) ? "-" : EvalSupport.F(c.PValue, "F3"), I(c.OnlyInA + c.OnlyInB));
+        return t;
+    }
+
+    private static string P(double? v) => v is { } x && !double.IsNaN(x) ? EvalSupport.F(x * 100, "F1") : "-";
+
+    private static string S(double v) => double.IsNaN(v) ? "-" : (v * 100).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture);
 
     private static string Rouge(TaskCell c) => c.Rouge1 is { } r1
         ? $"{EvalSupport.F(r1 * 100, "F1")}/{EvalSupport.F(c.Rouge2!.Value * 100, "F1")}/{EvalSupport.F(c.RougeL!.Value * 100, "F1")}"

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Training;
+using Elongate.Training.Distributed;
 
 namespace Elongate.Cli.Commands;
 
@@ -28,10 +29,13 @@ public static class ExtendCommand
         rope.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "extend", (stdout, stderr) =>
         {
-            if (set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
+            var world = Communicator.World;
+            // Under mpirun only rank 0 prints progress; errors still come from every rank.
+            if (world.Rank != 0) stdout = TextWriter.Null;
+            if (world.Size == 1 && set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(set.Resume) is { } resume)
             {
-                using var resumed = Trainer.Resume(resume, set.ResumeChanges(parse, cmd, lr));
+                using var resumed = Trainer.Resume(resume, set.ResumeChanges(parse, cmd, lr), world);
                 return TrainingRunner.Run(resumed, stdout, parse.GetValue(set.LogEvery));
             }
             var path = parse.GetValue(model) ?? throw new ArgumentException("--model is required (or --resume RUN)");
@@ -46,7 +50,7 @@ public static class ExtendCommand
             if (ropeGiven) (config, _) = rope.Apply(source.Config, parse, source.Source);
             else config = source.Config with { RopeTheta = 500_000f, RopeScaling = null };
             config = config with { MaxPositionEmbeddings = options.SeqLen };
-            using var trainer = Trainer.Create(config, options, set.OutDirectory(parse), source.Weights, source.Vocabulary);
+            using var trainer = Trainer.Create(config, options, set.OutDirectory(parse), source.Weights, source.Vocabulary, world);
             stdout.WriteLine($"extending {source.Source}: context {source.Config.MaxPositionEmbeddings} → {options.SeqLen}, RoPE θ {source.Config.RopeTheta:G} → {config.RopeTheta:G}{(config.RopeScaling is { } s ? ", " + s : "")}");
             return TrainingRunner.Run(trainer, stdout, parse.GetValue(set.LogEvery));
         }));

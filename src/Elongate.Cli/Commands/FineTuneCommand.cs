@@ -5,6 +5,7 @@ using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
 using Elongate.Training;
+using Elongate.Training.Distributed;
 
 namespace Elongate.Cli.Commands;
 
@@ -73,7 +74,7 @@ public static class FineTuneCommand
         var rsLora = new Option<bool>("--rslora") { Description = "Scale the adapters by alpha/√rank (rank-stabilized LoRA)" };
         var merge = new Option<bool>("--merge") { Description = "With LoRA: also write the merged model (model.gguf and hf/) next to adapter/" };
         var checkpointing = new Option<bool>("--gradient-checkpointing") { Description = "Recompute layer activations in the backward instead of storing them (less memory, one more forward)" };
-        var deterministic = new Option<bool>("--deterministic") { Description = "Train on one thread, so --resume reproduces an uninterrupted run bit for bit" };
+        var deterministic = new Option<bool>("--deterministic") { Description = "Train on one thread, so --resume reproduces an uninterrupted run bit for bit; under mpirun (with -x DOTNET_PROCESSOR_COUNT=1) N ranks also reproduce one process bit for bit" };
         var logEvery = new Option<int>("--log-every") { Description = "When stdout is not a terminal, print one line every N steps", DefaultValueFactory = _ => 10 };
         var output = new Option<string?>("--out", "-o") { Description = "Run folder: checkpoint.elft, metrics.jsonl, loss.png, data-report.json, model.gguf + hf/ (full or --merge), adapter/ (LoRA)" };
         var skipNonFinite = new Option<int>("--skip-nonfinite") { Description = "Skip up to N batches whose loss or gradient is NaN/∞ (no update, counted in metrics.jsonl) instead of stopping at the first", DefaultValueFactory = _ => 0 };
@@ -89,16 +90,19 @@ public static class FineTuneCommand
         };
         cmd.SetAction(parse => CliErrors.Run(parse, "finetune", (stdout, stderr) =>
         {
+            var world = Communicator.World;
+            // Under mpirun only rank 0 prints progress; errors still come from every rank.
+            if (world.Rank != 0) stdout = TextWriter.Null;
             bool det = parse.GetValue(resume) is { } run
                 ? File.Exists(Path.Combine(run, FineTuneCheckpoint.FileName)) && FineTuneCheckpoint.ReadState(Path.Combine(run, FineTuneCheckpoint.FileName)).Options.Deterministic
                 : parse.GetValue(deterministic);
-            if (det && SingleThreadedProcess.Relaunch(parse, stdout, stderr) is { } exitCode) return exitCode;
+            if (det && world.Size == 1 && SingleThreadedProcess.Relaunch(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(resume) is { } resumeDir)
             {
                 var conflicting = cmd.Options.Where(o => o != resume && o != logEvery && parse.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToList();
                 if (conflicting.Count > 0)
                     throw new ArgumentException($"--resume continues the run with the options saved in its checkpoint; {string.Join(", ", conflicting)} cannot be given with it");
-                var resumed = FineTuner.Resume(resumeDir);
+                var resumed = FineTuner.Resume(resumeDir, communicator: world);
                 return Run(resumed, stdout, parse.GetValue(logEvery), []);
             }
 
@@ -161,9 +165,12 @@ public static class FineTuneCommand
                 header.Add($"validation: {Describe(valReport)}");
             }
             if (train.Count == 0) throw new ArgumentException("no training sequences: every example was dropped");
-            var tuner = FineTuner.Create(baseModel, train, options, outDir, validation);
-            trainReport.Save(Path.Combine(tuner.RunDirectory, DataReportFileName));
-            valReport?.Save(Path.Combine(tuner.RunDirectory, ValidationReportFileName));
+            var tuner = FineTuner.Create(baseModel, train, options, outDir, validation, world);
+            if (world.Rank == 0)
+            {
+                trainReport.Save(Path.Combine(tuner.RunDirectory, DataReportFileName));
+                valReport?.Save(Path.Combine(tuner.RunDirectory, ValidationReportFileName));
+            }
             header.Insert(0, $"fine-tuning {baseModel.Source} with chat template {template.Name}");
             return Run(tuner, stdout, parse.GetValue(logEvery), header);
         }));
@@ -207,6 +214,8 @@ public static class FineTuneCommand
                     $"lr {o.PeakLearningRate:G3}, warmup {tuner.WarmupSteps}, weight decay {o.EffectiveWeightDecay:G3}, loss weighting {o.LossWeighting.ToString().ToLowerInvariant()}")
                 + (o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : ""),
         };
+        if (tuner.WorldSize > 1)
+            header.Add($"data parallel: {tuner.WorldSize} ranks × {tuner.MicroBatches / tuner.WorldSize} micro-batches each; gradients summed with MPI_Allreduce{(o.Deterministic ? " (ordered, deterministic)" : "")}");
         if (tuner.SequencesPerStep * tuner.SeqLen < o.TokensPerStep)
             header.Add(string.Create(CultureInfo.InvariantCulture,
                 $"note: --tokens-per-step {o.TokensPerStep} asks for {o.TokensPerStep / tuner.SeqLen} sequences per step but the data has {tuner.SequenceCount}: each epoch is one step; lower --tokens-per-step for more steps"));

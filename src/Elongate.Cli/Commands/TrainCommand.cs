@@ -2,6 +2,7 @@ using System.CommandLine;
 using Elongate.Data;
 using Elongate.Model;
 using Elongate.Training;
+using Elongate.Training.Distributed;
 
 namespace Elongate.Cli.Commands;
 
@@ -32,10 +33,13 @@ public static class TrainCommand
         rope.AddTo(cmd);
         cmd.SetAction(parse => CliErrors.Run(parse, "train", (stdout, stderr) =>
         {
-            if (set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
+            var world = Communicator.World;
+            // Under mpirun only rank 0 prints progress; errors still come from every rank.
+            if (world.Rank != 0) stdout = TextWriter.Null;
+            if (world.Size == 1 && set.RelaunchIfDeterministic(parse, stdout, stderr) is { } exitCode) return exitCode;
             if (parse.GetValue(set.Resume) is { } resume)
             {
-                using var resumed = Trainer.Resume(resume, set.ResumeChanges(parse, cmd, lr));
+                using var resumed = Trainer.Resume(resume, set.ResumeChanges(parse, cmd, lr), world);
                 return TrainingRunner.Run(resumed, stdout, parse.GetValue(set.LogEvery));
             }
             var options = set.Build(parse, parse.GetValue(lr));
@@ -52,7 +56,7 @@ public static class TrainCommand
                 VocabSize = vocab, MaxPositionEmbeddings = options.SeqLen, TieWordEmbeddings = parse.GetValue(tied),
             };
             (config, _) = rope.Apply(config, parse, "<command line>");
-            using var trainer = Trainer.Create(config, options, set.OutDirectory(parse));
+            using var trainer = Trainer.Create(config, options, set.OutDirectory(parse), communicator: world);
             return TrainingRunner.Run(trainer, stdout, parse.GetValue(set.LogEvery));
         }));
         return cmd;

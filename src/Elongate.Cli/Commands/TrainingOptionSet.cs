@@ -29,7 +29,7 @@ internal sealed class TrainingOptionSet
     public Option<int> UpsampleThreshold { get; } = new("--upsample-threshold") { Description = "Repeat documents longer than this many tokens --upsample-factor times per epoch (0: off)", DefaultValueFactory = _ => 0 };
     public Option<int> UpsampleFactor { get; } = new("--upsample-factor") { Description = "Repeats of a long document per epoch", DefaultValueFactory = _ => 2 };
     public Option<bool> DocMask { get; } = new("--doc-mask") { Description = "Mask attention across document boundaries inside packed sequences (default off, like Llama 2)" };
-    public Option<bool> Deterministic { get; } = new("--deterministic") { Description = "Train on one thread (the command re-runs itself with DOTNET_PROCESSOR_COUNT=1), so --resume reproduces an uninterrupted run's losses bit for bit" };
+    public Option<bool> Deterministic { get; } = new("--deterministic") { Description = "Train on one thread (the command re-runs itself with DOTNET_PROCESSOR_COUNT=1), so --resume reproduces an uninterrupted run's losses bit for bit; under mpirun (with -x DOTNET_PROCESSOR_COUNT=1) N ranks also reproduce one process bit for bit" };
     public Option<int> LogEvery { get; } = new("--log-every") { Description = "When stdout is not a terminal, print one line every N steps", DefaultValueFactory = _ => 10 };
     public Option<string?> Out { get; } = new("--out", "-o") { Description = "Run folder: checkpoint.elck, metrics.jsonl, loss.png, model.gguf, hf/" };
     public Option<int> SkipNonFinite { get; } = new("--skip-nonfinite") { Description = "Skip up to N batches whose loss or gradient is NaN/∞ (no update, counted in metrics.jsonl) instead of stopping at the first", DefaultValueFactory = _ => 0 };

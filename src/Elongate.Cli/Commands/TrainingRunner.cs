@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Elongate.Training;
+using Elongate.Training.Distributed;
 using Spectre.Console;
 
 namespace Elongate.Cli.Commands;
@@ -8,7 +10,7 @@ namespace Elongate.Cli.Commands;
 /// <summary>
 /// Runs a <see cref="Trainer"/> (or any <see cref="ITrainingLoop"/>) to the end with a live progress bar (step, loss, lr, tokens/s, ETA) on a terminal,
 /// or one plain line every --log-every steps when stdout is redirected. Ctrl+C stops after the current step and
-/// writes a checkpoint, so `--resume` loses nothing.
+/// writes a checkpoint, so `--resume` loses nothing; under mpirun SIGUSR1 (which mpirun forwards to every rank) does.
 /// </summary>
 internal static class TrainingRunner
 {
@@ -23,6 +25,8 @@ internal static class TrainingRunner
             string.Create(CultureInfo.InvariantCulture,
                 $"steps {trainer.Step}→{o.Steps}: {o.TokensPerStep} tokens/step = {trainer.SequencesPerStep} sequences × {o.SeqLen} tokens, {trainer.MicroBatches} micro-batches of {o.BatchSize}; lr {o.LearningRate:G3}, warmup {o.WarmupSteps}{(o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : "")}"),
         ];
+        if (trainer.WorldSize > 1)
+            header = [.. header, $"data parallel: {trainer.WorldSize} ranks × {trainer.MicroBatches / trainer.WorldSize} micro-batches each; gradients summed with MPI_Allreduce{(o.Deterministic ? " (ordered, deterministic)" : "")}"];
         if (trainer.Step >= o.Steps)
             header = [.. header, $"the run is already complete ({o.Steps} steps): exporting it again; give --steps N (> {o.Steps}) with --resume to train further"];
         return RunLoop(trainer, stdout, logEvery, header, ct =>
@@ -50,6 +54,12 @@ internal static class TrainingRunner
         using var cts = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;
+        // Under mpirun, Ctrl+C on mpirun kills the ranks (SIGTERM) without a checkpoint; mpirun forwards SIGUSR1 to every
+        // rank instead, so `kill -USR1 <mpirun pid>` is the graceful stop: all ranks agree to stop after the same step and
+        // rank 0 checkpoints. (A raw signal number: PosixSignal has no name for SIGUSR1, which is 10 on Linux.)
+        using var onUsr1 = Communicator.World.Size > 1 && OperatingSystem.IsLinux()
+            ? PosixSignalRegistration.Create((PosixSignal)10, ctx => { ctx.Cancel = true; cts.Cancel(); })
+            : null;
         int startStep = loop.Step;
         int warnings = 0;
         var watch = Stopwatch.StartNew();
@@ -65,7 +75,8 @@ internal static class TrainingRunner
         try
         {
             IEnumerable<string> done;
-            if (ConsoleUi.IsInteractive(stdout))
+            // mpirun hands each rank a pseudo-terminal, but its forwarding garbles a live bar: plain lines under MPI.
+            if (ConsoleUi.IsInteractive(stdout) && Communicator.World.Size == 1)
             {
                 var console = ConsoleUi.Create(stdout);
                 done = console.Progress()

@@ -52,9 +52,26 @@ public static class Gemm
     /// <paramref name="isa"/> forces a kernel path (tests), throwing <see cref="PlatformNotSupportedException"/> if the CPU
     /// lacks it.
     /// </summary>
-    public static unsafe void Multiply(GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
+    public static void Multiply(GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
-        GemmIsa isa = GemmIsa.Auto, int maxThreads = 0)
+        GemmIsa isa = GemmIsa.Auto, int maxThreads = 0) =>
+        Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, maxThreads, null);
+
+    /// <summary>
+    /// The register tile and cache blocks of <paramref name="isa"/>'s path on this host (Auto: <see cref="BestIsa"/>),
+    /// derived once per process from <see cref="CpuInfo.Current"/>'s cache sizes (rule: <see cref="GemmPlan.Create"/>)
+    /// unless the environment variable ELONGATE_GEMM_BLOCKING="MC,KC,NC" overrides it.
+    /// </summary>
+    public static GemmBlocking Blocking(GemmIsa isa = GemmIsa.Auto) => GemmPlan.For(isa == GemmIsa.Auto ? BestIsa : isa).Describe();
+
+    /// <summary><see cref="Multiply"/> with an explicit blocking plan (tests: block edges at small sizes).</summary>
+    internal static void MultiplyWithPlan(GemmPlan plan, GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, int maxThreads = 0) =>
+        Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, plan.Isa, maxThreads, plan);
+
+    private static unsafe void Run(GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
+        GemmIsa isa, int maxThreads, GemmPlan? explicitPlan)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
@@ -95,7 +112,7 @@ public static class Gemm
                 Gemv.RowDots(pa, lda, m, pb, ldb, n, k, pc, ldc, alpha, beta, isa, threads);
                 return;
             }
-            var plan = GemmPlan.For(isa);
+            var plan = explicitPlan ?? GemmPlan.For(isa);
             if (2L * m * n * k < ParallelFlops) threads = 1;
             Blocked(plan, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, threads);
         }

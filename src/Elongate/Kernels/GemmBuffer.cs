@@ -13,12 +13,16 @@ internal sealed unsafe class GemmBuffer
 
     [ThreadStatic] private static GemmBuffer? t_a;
     [ThreadStatic] private static GemmBuffer? t_b;
+    [ThreadStatic] private static GemmBuffer? t_tile;
 
     /// <summary>Buffer for packed A blocks (one per worker thread).</summary>
     public static float* A(long floats) => (t_a ??= new GemmBuffer()).Get(floats);
 
     /// <summary>Buffer for the shared packed B panel (owned by the calling thread).</summary>
     public static float* B(long floats) => (t_b ??= new GemmBuffer()).Get(floats);
+
+    /// <summary>Scratch for one attention tile task (packed tiles, scores, accumulators) on this thread.</summary>
+    public static float* Tile(long floats) => (t_tile ??= new GemmBuffer()).Get(floats);
 
     private float* Get(long floats)
     {

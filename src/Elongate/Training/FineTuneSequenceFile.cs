@@ -20,25 +20,35 @@ public static class FineTuneSequenceFile
     public static string Write(string path, IReadOnlyList<FineTuneSequence> sequences, int seqLen)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        AtomicFile.Write(path, s =>
-        {
-            Span<byte> h = stackalloc byte[HeaderBytes];
-            BinaryPrimitives.WriteUInt32LittleEndian(h, Magic);
-            BinaryPrimitives.WriteUInt32LittleEndian(h[4..], 1);
-            BinaryPrimitives.WriteInt32LittleEndian(h[8..], sequences.Count);
-            BinaryPrimitives.WriteInt32LittleEndian(h[12..], seqLen);
-            s.Write(h);
-            sha.AppendData(h);
-            foreach (var q in sequences)
-                foreach (var a in new[] { q.Inputs, q.Targets, q.Segments })
-                {
-                    if (a.Length != seqLen) throw new ArgumentException($"a sequence of {a.Length} tokens among sequences of {seqLen}");
-                    var bytes = BitConverter.IsLittleEndian ? MemoryMarshal.AsBytes(a.AsSpan()) : throw new PlatformNotSupportedException("big-endian hosts");
-                    s.Write(bytes);
-                    sha.AppendData(bytes);
-                }
-        });
+        AtomicFile.Write(path, s => Emit(s, sha, sequences, seqLen));
         return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>The SHA-256 (hex) that <see cref="Write"/> would return, without writing (data-parallel ranks other than 0).</summary>
+    public static string Sha256Of(IReadOnlyList<FineTuneSequence> sequences, int seqLen)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Emit(Stream.Null, sha, sequences, seqLen);
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    private static void Emit(Stream s, IncrementalHash sha, IReadOnlyList<FineTuneSequence> sequences, int seqLen)
+    {
+        Span<byte> h = stackalloc byte[HeaderBytes];
+        BinaryPrimitives.WriteUInt32LittleEndian(h, Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(h[4..], 1);
+        BinaryPrimitives.WriteInt32LittleEndian(h[8..], sequences.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(h[12..], seqLen);
+        s.Write(h);
+        sha.AppendData(h);
+        foreach (var q in sequences)
+            foreach (var a in new[] { q.Inputs, q.Targets, q.Segments })
+            {
+                if (a.Length != seqLen) throw new ArgumentException($"a sequence of {a.Length} tokens among sequences of {seqLen}");
+                var bytes = BitConverter.IsLittleEndian ? MemoryMarshal.AsBytes(a.AsSpan()) : throw new PlatformNotSupportedException("big-endian hosts");
+                s.Write(bytes);
+                sha.AppendData(bytes);
+            }
     }
 
     /// <summary>Reads a file written by <see cref="Write"/>; returns the sequences, T and the file's SHA-256.</summary>

@@ -7,6 +7,7 @@ using System.Text.Json;
 using Elongate.Data;
 using Elongate.Formats;
 using Elongate.Model;
+using Elongate.Training.Distributed;
 
 namespace Elongate.Training;
 
@@ -43,6 +44,11 @@ public sealed record FineTuneSummary(int Steps, long Tokens, float? FinalLoss, f
 /// parameters and moments are raw fp32. A resumed run therefore reproduces an uninterrupted one bit for bit (the
 /// kernels split work only across independent outputs; <see cref="FineTuneOptions.Deterministic"/> makes it a
 /// promise).</para>
+/// <para><b>Data parallel</b> (under <c>mpirun</c>, see <see cref="DataParallelStep"/>): a step's micro-batches are cut
+/// into contiguous shares, one per rank (a full step must split evenly; the shorter last step of an epoch splits by
+/// ⌊rM/N⌋); the loss weights are computed over the whole step on every rank, so the summed losses and gradients are the
+/// single-process ones; dropout masks depend on the global micro-batch index. Rank 0 alone writes the run folder and
+/// validates.</para>
 /// </remarks>
 public sealed class FineTuner : ITrainingLoop
 {
@@ -55,6 +61,7 @@ public sealed class FineTuner : ITrainingLoop
     private readonly AdamW _optimizer;
     private readonly CosineSchedule _schedule;
     private readonly TrainingGuard _guard;
+    private readonly DataParallelStep _parallel;
     private readonly float[] _params, _grads;
     private readonly int[] _inputs, _targets, _segments;
     private readonly float[] _weights;
@@ -113,8 +120,11 @@ public sealed class FineTuner : ITrainingLoop
     public string CheckpointPath => Path.Combine(RunDirectory, FineTuneCheckpoint.FileName);
     public string MetricsPath => Path.Combine(RunDirectory, Trainer.MetricsFileName);
 
+    /// <summary>Processes training together (MPI ranks; 1 without MPI).</summary>
+    public int WorldSize => _parallel.Communicator.Size;
+
     private FineTuner(LlamaTrainingModel<float> model, FineTuneOptions options, string runDirectory, List<FineTuneSequence> train,
-        List<FineTuneSequence> validation, string sequencesSha, string? validationSha, string baseSha)
+        List<FineTuneSequence> validation, string sequencesSha, string? validationSha, string baseSha, ICommunicator communicator)
     {
         Model = model;
         Options = options;
@@ -138,6 +148,16 @@ public sealed class FineTuner : ITrainingLoop
         };
         _schedule = options.Schedule(TotalSteps);
         _guard = new TrainingGuard(options.SkipNonFinite, runDirectory);
+        int ranks = communicator.Size;
+        if (ranks > 1)
+        {
+            if (MicroBatches % ranks != 0)
+                throw new ArgumentException($"{MicroBatches} micro-batches per step ({SequencesPerStep} sequences / --batch-size {options.BatchSize}) cannot be split evenly over {ranks} ranks: "
+                    + (SequencesPerStep % ranks == 0 ? $"use --batch-size {SequencesPerStep / ranks} (or a divisor of it)" : $"choose --tokens-per-step so that the sequences per step are a multiple of {ranks}"));
+            if (options.Deterministic && Environment.ProcessorCount > 1)
+                throw new ArgumentException($"--deterministic under mpirun needs one thread per rank: start it with mpirun -x DOTNET_PROCESSOR_COUNT=1 (this rank sees {Environment.ProcessorCount} processors)");
+        }
+        _parallel = new DataParallelStep(communicator, options.Deterministic);
         int bt = options.BatchSize * SeqLen;
         _inputs = new int[bt];
         _targets = new int[bt];
@@ -150,10 +170,12 @@ public sealed class FineTuner : ITrainingLoop
     /// caller keeps ownership of the model). The sequences are checked (lengths, token ids within the vocabulary, no
     /// loss on padding) and saved in the run folder.
     /// </summary>
+    /// <param name="communicator">The data-parallel job (null: this process alone); every rank calls Create with the same arguments and rank 0 writes the run folder.</param>
     /// <exception cref="ArgumentException">Bad options or data, or the folder already holds a checkpoint.</exception>
     public static FineTuner Create(LlamaModel baseModel, IReadOnlyList<FineTuneSequence> train, FineTuneOptions options, string runDirectory,
-        IReadOnlyList<FineTuneSequence>? validation = null)
+        IReadOnlyList<FineTuneSequence>? validation = null, ICommunicator? communicator = null)
     {
+        communicator ??= SingleProcessCommunicator.Instance;
         if (train.Count == 0) throw new ArgumentException("no training sequences");
         int T = train[0].Inputs.Length;
         options.Validate(T);
@@ -175,14 +197,33 @@ public sealed class FineTuner : ITrainingLoop
             model.AddLora(lora, unchecked((int)options.Seed));
             baseSha = Sha256(model.Parameters);
         }
-        Directory.CreateDirectory(dir);
         var trainList = train as List<FineTuneSequence> ?? [.. train];
-        string sha = FineTuneSequenceFile.Write(Path.Combine(dir, SequencesFileName), trainList, T);
-        string? valSha = null;
         var valList = validation is null ? [] : validation as List<FineTuneSequence> ?? [.. validation];
-        if (valList.Count > 0) valSha = FineTuneSequenceFile.Write(Path.Combine(dir, ValidationFileName), valList, T);
-        File.WriteAllBytes(Path.Combine(dir, Trainer.MetricsFileName), []);
-        return new FineTuner(model, options, dir, trainList, valList, sha, valSha, baseSha);
+        bool root = communicator.Rank == 0;
+        if (root) Directory.CreateDirectory(dir);
+        string sha = root ? FineTuneSequenceFile.Write(Path.Combine(dir, SequencesFileName), trainList, T) : FineTuneSequenceFile.Sha256Of(trainList, T);
+        string? valSha = null;
+        if (valList.Count > 0) valSha = root ? FineTuneSequenceFile.Write(Path.Combine(dir, ValidationFileName), valList, T) : FineTuneSequenceFile.Sha256Of(valList, T);
+        if (root) File.WriteAllBytes(Path.Combine(dir, Trainer.MetricsFileName), []);
+        var tuner = new FineTuner(model, options, dir, trainList, valList, sha, valSha, baseSha, communicator);
+        tuner.ShareState(loaded: "built");
+        return tuner;
+    }
+
+    /// <summary>
+    /// Under MPI: checks that every rank holds the same sequences and position, and gives every rank rank 0's trainable
+    /// weights and moments (they are equal by construction; the broadcast makes it certain).
+    /// </summary>
+    private void ShareState(string loaded, float[]? firstMoments = null, float[]? secondMoments = null)
+    {
+        var comm = _parallel.Communicator;
+        if (comm.Size == 1) return;
+        long Prefix(string? hex) => hex is null ? 0 : Convert.ToInt64(hex[..15], 16);
+        if (!_parallel.Agree(Prefix(_sequencesSha)) || !_parallel.Agree(Prefix(_validationSha)) || !_parallel.Agree(Step) || !_parallel.Agree(Prefix(_baseSha.Length == 0 ? null : _baseSha)))
+            throw new ArgumentException($"the ranks {loaded} different fine-tuning data, base weights or checkpoints in {RunDirectory}: give every rank the same files (a shared file system for --resume)");
+        comm.Broadcast(_params, 0);
+        if (firstMoments is not null) comm.Broadcast(firstMoments, 0);
+        if (secondMoments is not null) comm.Broadcast(secondMoments, 0);
     }
 
     /// <summary>
@@ -191,8 +232,10 @@ public sealed class FineTuner : ITrainingLoop
     /// weights changed.
     /// </summary>
     /// <exception cref="Common.ModelFormatException">The checkpoint or a data file is missing, damaged or changed.</exception>
-    public static FineTuner Resume(string runDirectory, Func<string, LlamaModel>? loadBase = null)
+    /// <param name="communicator">The data-parallel job (null: this process alone); every rank reads the run folder at the same path.</param>
+    public static FineTuner Resume(string runDirectory, Func<string, LlamaModel>? loadBase = null, ICommunicator? communicator = null)
     {
+        communicator ??= SingleProcessCommunicator.Instance;
         var dir = Path.GetFullPath(runDirectory);
         var ckptPath = Path.Combine(dir, FineTuneCheckpoint.FileName);
         var ckpt = FineTuneCheckpoint.Load(ckptPath);
@@ -229,14 +272,16 @@ public sealed class FineTuner : ITrainingLoop
             ckpt.Parameters.CopyTo(model.Parameters, 0);
         }
         model.Vocabulary = s.Vocabulary;
-        var tuner = new FineTuner(model, options, dir, train, validation, sha, s.ValidationSha256, s.BaseSha256 ?? "")
+        var tuner = new FineTuner(model, options, dir, train, validation, sha, s.ValidationSha256, s.BaseSha256 ?? "", communicator)
         {
             Step = s.Step, TokensSeen = s.TokensSeen, _metricsLength = s.MetricsLength, _elapsedBefore = s.ElapsedSeconds,
         };
+        tuner.ShareState("read", ckpt.FirstMoments, ckpt.SecondMoments);
         tuner._optimizer.RestoreState(ckpt.FirstMoments, ckpt.SecondMoments, s.OptimizerStep);
         tuner._guard.LastCheckpointStep = s.Step;
-        using (var f = new FileStream(tuner.MetricsPath, FileMode.OpenOrCreate, FileAccess.Write))
-            if (f.Length > s.MetricsLength) f.SetLength(s.MetricsLength);
+        if (communicator.Rank == 0)
+            using (var f = new FileStream(tuner.MetricsPath, FileMode.OpenOrCreate, FileAccess.Write))
+                if (f.Length > s.MetricsLength) f.SetLength(s.MetricsLength);
         return tuner;
     }
 
@@ -349,9 +394,10 @@ public sealed class FineTuner : ITrainingLoop
     /// <summary>Mean cross-entropy per loss token over the validation sequences; null without them.</summary>
     public float? Validate() => ValidateCore();
 
+    // Under MPI only rank 0 validates (it alone records the result).
     private float? ValidateCore()
     {
-        if (_validation.Count == 0) return null;
+        if (_validation.Count == 0 || !_parallel.IsRoot) return null;
         var weights = StepWeights(_validation, LossWeighting.Tokens);
         if (weights.All(w => w.All(x => x == 0))) return null;
         bool dropout = Model.DropoutEnabled;
@@ -379,15 +425,20 @@ public sealed class FineTuner : ITrainingLoop
         long tokens = sequences.Sum(q => (long)q.Segments.Count(g => g != FineTuneSequence.PaddingSegment));
         Model.ZeroGrad();
         Model.DropoutEnabled = true;
-        double loss = 0;
-        int mb = 0;
-        for (int first = 0; first < sequences.Length; first += Options.BatchSize, mb++)
+        int microBatches = (sequences.Length + Options.BatchSize - 1) / Options.BatchSize;
+        var (firstMb, count) = _parallel.BeginStep(microBatches);
+        var losses = new double[count];
+        for (int j = 0; j < count; j++)
         {
-            Fill(sequences, weights, first);
+            int mb = firstMb + j;
+            Fill(sequences, weights, mb * Options.BatchSize);
             Model.DropoutSeed = DropoutSeed(Step, mb);
-            loss += Model.Forward(_inputs, _targets, _segments, _weights);
+            losses[j] = Model.Forward(_inputs, _targets, _segments, _weights);
             Model.Backward();
+            _parallel.MicroBatchDone(_grads, j);
         }
+        double loss = _parallel.SumLosses(losses);
+        _parallel.SumGradients(_grads);
         Model.DropoutEnabled = false;
         // AdamW leaves everything untouched when the norm is not finite, so a bad batch never reaches the weights.
         float norm = double.IsFinite(loss) ? _optimizer.Step(_params, _grads, lr) : float.NaN;
@@ -403,13 +454,15 @@ public sealed class FineTuner : ITrainingLoop
         var metrics = new TrainingMetrics(Step, (float)loss, lr, norm, tokens / Math.Max(seconds, 1e-9), TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds)
         {
             Skipped = skipped ? true : null, Warning = warning,
+            WorldSize = WorldSize > 1 ? WorldSize : null, CommMilliseconds = WorldSize > 1 ? Math.Round(_parallel.CommMilliseconds, 3) : null,
         };
         var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, TrainingMetrics.Json) + "\n");
-        using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
-        {
-            f.Write(line);
-            _metricsLength = f.Position;
-        }
+        if (_parallel.IsRoot)
+            using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
+            {
+                f.Write(line);
+                _metricsLength = f.Position;
+            }
         if ((Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0) || Step == TotalSteps) SaveCheckpoint();
         StepCompleted?.Invoke(metrics);
         return metrics;
@@ -421,9 +474,15 @@ public sealed class FineTuner : ITrainingLoop
         return g.NextUInt64();
     }
 
-    /// <summary>Writes the checkpoint atomically (temp file + rename).</summary>
+    /// <summary>Writes the checkpoint atomically (temp file + rename); under MPI rank 0 writes and every rank waits for it.</summary>
     public void SaveCheckpoint()
     {
+        if (!_parallel.IsRoot)
+        {
+            _parallel.Communicator.Barrier();
+            _guard.LastCheckpointStep = Step;
+            return;
+        }
         var state = new FineTuneCheckpoint.State
         {
             Config = Model.Config, Options = Options, Vocabulary = Model.Vocabulary, SeqLen = SeqLen, Step = Step, OptimizerStep = _optimizer.StepCount,
@@ -431,6 +490,7 @@ public sealed class FineTuner : ITrainingLoop
             SequencesSha256 = _sequencesSha, ValidationSha256 = _validationSha, BaseSha256 = Options.Lora is null ? null : _baseSha,
         };
         FineTuneCheckpoint.Write(CheckpointPath, state, _params, _optimizer.FirstMoments, _optimizer.SecondMoments, CheckpointWriteHook);
+        _parallel.Communicator.Barrier();
         _guard.LastCheckpointStep = Step;
     }
 
@@ -440,7 +500,8 @@ public sealed class FineTuner : ITrainingLoop
         TrainingMetrics? last = null;
         while (Step < TotalSteps)
         {
-            cancellation.ThrowIfCancellationRequested();
+            // All ranks stop after the same step, or one would wait forever in the next step's collectives.
+            if (_parallel.Any(cancellation.IsCancellationRequested)) throw new OperationCanceledException(cancellation);
             last = TrainStep();
         }
         return Export(last);
@@ -452,6 +513,8 @@ public sealed class FineTuner : ITrainingLoop
     /// </summary>
     public FineTuneSummary Export(TrainingMetrics? last = null)
     {
+        // Under MPI rank 0 writes everything; the others only report.
+        if (!_parallel.IsRoot) return new FineTuneSummary(Step, TokensSeen, last?.Loss, last?.ValidationLoss, 0, Path.Combine(RunDirectory, Trainer.LossPlotFileName), MetricsPath, null, null, null);
         var history = LossCurvePlot.ReadMetrics(MetricsPath);
         last ??= history.LastOrDefault();
         var plot = Path.Combine(RunDirectory, Trainer.LossPlotFileName);

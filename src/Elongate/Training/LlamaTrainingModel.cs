@@ -131,8 +131,8 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
 
     public IReadOnlyList<ParameterTensor> Tensors => _tensors;
 
-    /// <summary>Tile size handed to <see cref="FlashAttention"/>.</summary>
-    public int AttentionTileSize { get; set; } = FlashAttention.DefaultTileSize;
+    /// <summary>Tile size handed to <see cref="FlashAttention"/>; by default <see cref="FlashAttention.TrainingTileSize"/> of the sequence length.</summary>
+    public int AttentionTileSize { get; set; }
 
     /// <summary>Targets equal to this are masked out of the loss.</summary>
     public int IgnoreIndex { get; set; } = CrossEntropy.DefaultIgnoreIndex;
@@ -150,6 +150,7 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
     /// <param name="gradientCheckpointing">Store only each layer's input and recompute the rest in the backward.</param>
     public LlamaTrainingModel(LlamaConfig config, int batchSize, int seqLen, bool gradientCheckpointing = false)
     {
+        AttentionTileSize = FlashAttention.TrainingTileSize(seqLen);
         config.Validate("<training config>");
         if (batchSize <= 0 || seqLen <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), "batch size and sequence length must be positive");
         Config = config;

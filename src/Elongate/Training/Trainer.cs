@@ -6,6 +6,7 @@ using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
 using Elongate.Common;
+using Elongate.Training.Distributed;
 
 namespace Elongate.Training;
 
@@ -24,6 +25,12 @@ namespace Elongate.Training;
 /// computed in the same order whatever the thread count: a resumed run's losses equal an uninterrupted run's bit for
 /// bit, and <see cref="TrainerOptions.Deterministic"/> (one thread) makes that a promise rather than a property of
 /// today's kernels.
+/// <para><b>Data parallel</b> (under <c>mpirun</c>, see <see cref="DataParallelStep"/>): the step's micro-batches are
+/// split into contiguous shares, one per rank; every rank reads the whole step's sequence stream (skipping the others'
+/// shares) so its position is the single-process one, computes its share, and the losses and gradients are summed over
+/// ranks before the identical AdamW update on every rank. Rank 0 alone writes metrics.jsonl, checkpoints and exports
+/// and validates; the others wait at a barrier after each checkpoint. Checkpoints hold the global data position, so a
+/// run resumes with any number of ranks that divides its micro-batches.</para>
 /// </remarks>
 public sealed class Trainer : IDisposable, ITrainingLoop
 {
@@ -42,6 +49,8 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     private double _elapsedBefore;
     private readonly Stopwatch _clock = new();
     private readonly TrainingGuard _guard;
+    private readonly DataParallelStep _parallel;
+    private readonly double[] _losses;
 
     /// <summary>The model being trained (fp32 master weights).</summary>
     public LlamaTrainingModel<float> Model { get; }
@@ -73,7 +82,10 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     public string CheckpointPath => Path.Combine(RunDirectory, TrainingCheckpoint.FileName);
     public string MetricsPath => Path.Combine(RunDirectory, MetricsFileName);
 
-    private Trainer(LlamaTrainingModel<float> model, TrainerOptions options, TrainingData data, string runDirectory)
+    /// <summary>Processes training together (MPI ranks; 1 without MPI).</summary>
+    public int WorldSize => _parallel.Communicator.Size;
+
+    private Trainer(LlamaTrainingModel<float> model, TrainerOptions options, TrainingData data, string runDirectory, ICommunicator communicator)
     {
         Model = model;
         Options = options;
@@ -86,6 +98,17 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         };
         _schedule = options.Schedule;
         _guard = new TrainingGuard(options.SkipNonFinite, runDirectory);
+        int ranks = communicator.Size;
+        if (ranks > 1)
+        {
+            if (MicroBatches % ranks != 0)
+                throw new ArgumentException($"{MicroBatches} micro-batches per step ({SequencesPerStep} sequences / --batch-size {options.BatchSize}) cannot be split evenly over {ranks} ranks: "
+                    + (SequencesPerStep % ranks == 0 ? $"use --batch-size {SequencesPerStep / ranks} (or a divisor of it)" : $"choose --tokens-per-step so that the sequences per step are a multiple of {ranks}"));
+            if (options.Deterministic && Environment.ProcessorCount > 1)
+                throw new ArgumentException($"--deterministic under mpirun needs one thread per rank: start it with mpirun -x DOTNET_PROCESSOR_COUNT=1 (this rank sees {Environment.ProcessorCount} processors)");
+        }
+        _parallel = new DataParallelStep(communicator, options.Deterministic);
+        _losses = new double[MicroBatches / ranks];
         int bt = options.BatchSize * options.SeqLen;
         _inputs = new int[bt];
         _targets = new int[bt];
@@ -99,9 +122,12 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     /// RoPE to train with; its vocabulary size must match the data's.
     /// </summary>
     /// <param name="vocabulary">Vocabulary for the checkpoint and the exports; null takes the data's tokenizer's.</param>
+    /// <param name="communicator">The data-parallel job (null: this process alone); every rank calls Create with the same arguments.</param>
     /// <exception cref="ArgumentException">Bad options, or the folder already holds a checkpoint (resume it instead).</exception>
-    public static Trainer Create(LlamaConfig config, TrainerOptions options, string runDirectory, LlamaWeights? initialWeights = null, TokenVocabulary? vocabulary = null)
+    public static Trainer Create(LlamaConfig config, TrainerOptions options, string runDirectory, LlamaWeights? initialWeights = null, TokenVocabulary? vocabulary = null,
+        ICommunicator? communicator = null)
     {
+        communicator ??= SingleProcessCommunicator.Instance;
         options.Validate();
         var dir = Path.GetFullPath(runDirectory);
         if (File.Exists(Path.Combine(dir, TrainingCheckpoint.FileName)))
@@ -130,9 +156,15 @@ public sealed class Trainer : IDisposable, ITrainingLoop
                     options.BatchSize, options.SeqLen);
             }
             model.Vocabulary = vocabulary ?? data.Vocabulary;
-            Directory.CreateDirectory(dir);
-            File.WriteAllBytes(Path.Combine(dir, MetricsFileName), []);
-            return new Trainer(model, options, data, dir);
+            var trainer = new Trainer(model, options, data, dir, communicator);
+            if (communicator.Rank == 0)
+            {
+                Directory.CreateDirectory(dir);
+                File.WriteAllBytes(Path.Combine(dir, MetricsFileName), []);
+            }
+            // Every rank initialized the same weights from the same seed or file; rank 0's copy makes that certain.
+            if (communicator.Size > 1) communicator.Broadcast(model.Parameters, 0);
+            return trainer;
         }
         catch
         {
@@ -150,9 +182,13 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     /// the schedule (the usual restart after a divergence); <see cref="ResumeChanges.SkipNonFinite"/> sets the skip budget.
     /// </param>
     /// <exception cref="ModelFormatException">The checkpoint is missing or damaged.</exception>
+    /// <param name="communicator">The data-parallel job (null: this process alone). Every rank reads the checkpoint at
+    /// the same path (a shared file system); rank 0's parameters and moments are broadcast and the data positions are
+    /// checked to agree. The number of ranks may differ from the run's so far.</param>
     /// <exception cref="ArgumentException">A change that does not fit the run (fewer steps than it has done).</exception>
-    public static Trainer Resume(string runDirectory, ResumeChanges? changes = null)
+    public static Trainer Resume(string runDirectory, ResumeChanges? changes = null, ICommunicator? communicator = null)
     {
+        communicator ??= SingleProcessCommunicator.Instance;
         var dir = Path.GetFullPath(runDirectory);
         var ckpt = TrainingCheckpoint.Load(Path.Combine(dir, TrainingCheckpoint.FileName));
         var options = ckpt.Options;
@@ -178,15 +214,28 @@ public sealed class Trainer : IDisposable, ITrainingLoop
                 throw new ModelFormatException(Path.Combine(dir, TrainingCheckpoint.FileName), $"{ckpt.Parameters.Length} parameters for a config that needs {model.Parameters.Length}");
             ckpt.Parameters.CopyTo(model.Parameters, 0);
             data.Restore(ckpt.Packers, ckpt.MixtureState, ckpt.DataSizes, Path.Combine(dir, TrainingCheckpoint.FileName));
-            var trainer = new Trainer(model, options, data, dir)
+            var trainer = new Trainer(model, options, data, dir, communicator)
             {
                 Step = ckpt.Step, TokensSeen = ckpt.TokensSeen, _metricsLength = ckpt.MetricsLength, _elapsedBefore = ckpt.ElapsedSeconds,
             };
+            if (communicator.Size > 1)
+            {
+                // HashCode is seeded per process, so the fingerprint is a plain FNV-1a over the position's numbers.
+                long[] numbers = [ckpt.Step, ckpt.TokensSeen, (long)ckpt.MixtureState, ckpt.OptimizerStep, .. ckpt.Packers.SelectMany(p => new long[] { p.Epoch, p.OrderIndex, p.Offset })];
+                ulong fingerprint = 14695981039346656037UL;
+                foreach (long x in numbers) fingerprint = (fingerprint ^ (ulong)x) * 1099511628211UL;
+                if (!trainer._parallel.Agree(unchecked((long)fingerprint)) || !trainer._parallel.Agree(ckpt.Step))
+                    throw new ArgumentException($"the ranks read different checkpoints at {Path.Combine(dir, TrainingCheckpoint.FileName)}: every machine must see the same run folder (a shared file system)");
+                communicator.Broadcast(model.Parameters, 0);
+                communicator.Broadcast(ckpt.FirstMoments, 0);
+                communicator.Broadcast(ckpt.SecondMoments, 0);
+            }
             trainer._optimizer.RestoreState(ckpt.FirstMoments, ckpt.SecondMoments, ckpt.OptimizerStep);
             trainer._guard.LastCheckpointStep = ckpt.Step;
             // Steps after the checkpoint (a crash came later) are dropped from the metrics: they will be redone.
-            using (var f = new FileStream(trainer.MetricsPath, FileMode.OpenOrCreate, FileAccess.Write))
-                if (f.Length > ckpt.MetricsLength) f.SetLength(ckpt.MetricsLength);
+            if (communicator.Rank == 0)
+                using (var f = new FileStream(trainer.MetricsPath, FileMode.OpenOrCreate, FileAccess.Write))
+                    if (f.Length > ckpt.MetricsLength) f.SetLength(ckpt.MetricsLength);
             return trainer;
         }
         catch
@@ -224,9 +273,10 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     /// <summary>Mean cross-entropy per token over the fixed validation windows; null without validation data.</summary>
     public float? Validate() => ValidateCore();
 
+    // Under MPI only rank 0 validates (it alone records the result); the others go on to the next step's collectives.
     private float? ValidateCore()
     {
-        if (_validation.Count == 0) return null;
+        if (_validation.Count == 0 || !_parallel.IsRoot) return null;
         double sum = 0;
         long count = 0;
         foreach (var (inputs, targets, segments) in _validation)
@@ -255,13 +305,22 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         var watch = Stopwatch.StartNew();
         float lr = _schedule.At(Options.ScheduleOffset + Step);
         Model.ZeroGrad();
-        double lossSum = 0;
+        var (first, count) = _parallel.BeginStep(MicroBatches);
         for (int mb = 0; mb < MicroBatches; mb++)
         {
+            // Other ranks' micro-batches: move past their sequences so this rank's stream stays at the global position.
+            if (mb < first || mb >= first + count)
+            {
+                _data.SkipBatch(Options.BatchSize);
+                continue;
+            }
             _data.NextBatch(Options.BatchSize, _inputs, _targets, _segments);
-            lossSum += Model.Forward(_inputs, _targets, Options.DocumentMasking ? _segments : default);
+            _losses[mb - first] = Model.Forward(_inputs, _targets, Options.DocumentMasking ? _segments : default);
             Model.Backward();
+            _parallel.MicroBatchDone(Model.Gradients, mb - first);
         }
+        double lossSum = _parallel.SumLosses(_losses);
+        _parallel.SumGradients(Model.Gradients);
         // Each micro-batch added the gradient of its own mean; the step's loss is the mean over micro-batches.
         if (MicroBatches > 1) TensorPrimitives.Multiply(Model.Gradients, 1f / MicroBatches, Model.Gradients);
         double loss = lossSum / MicroBatches;
@@ -277,13 +336,19 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         float? val = (Options.ValidateEvery > 0 && Step % Options.ValidateEvery == 0) || Step == Options.Steps ? ValidateCore() : null;
         _clock.Stop();
         var metrics = new TrainingMetrics(Step, (float)loss, lr, norm, Options.TokensPerStep / Math.Max(seconds, 1e-9),
-            TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds) { Skipped = skipped ? true : null, Warning = warning };
-        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, TrainingMetrics.Json) + "\n");
-        using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
+            TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds)
         {
-            f.Write(line);
-            _metricsLength = f.Position;
-        }
+            Skipped = skipped ? true : null, Warning = warning,
+            WorldSize = WorldSize > 1 ? WorldSize : null, CommMilliseconds = WorldSize > 1 ? Math.Round(_parallel.CommMilliseconds, 3) : null,
+        };
+        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, TrainingMetrics.Json) + "\n");
+        if (_parallel.IsRoot)
+            using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
+            {
+                f.Write(line);
+                _metricsLength = f.Position;
+            }
+        else _metricsLength += line.Length;
         if ((Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0) || Step == Options.Steps) SaveCheckpoint();
         return metrics;
     }
@@ -314,12 +379,19 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         TokensSeen = earlier.TokensSeen;
     }
 
-    /// <summary>Writes checkpoint.elck atomically (temp file + rename).</summary>
+    /// <summary>Writes checkpoint.elck atomically (temp file + rename); under MPI rank 0 writes and every rank waits for it.</summary>
     public void SaveCheckpoint()
     {
+        if (!_parallel.IsRoot)
+        {
+            _parallel.Communicator.Barrier();
+            _guard.LastCheckpointStep = Step;
+            return;
+        }
         var (packers, mixture) = _data.State;
         TrainingCheckpoint.Write(CheckpointPath, Model.Config, Options, Model.Vocabulary, Step, _optimizer.StepCount, packers, mixture, _data.Sizes, _metricsLength,
             TokensSeen, _elapsedBefore + _clock.Elapsed.TotalSeconds, Model.Parameters, _optimizer.FirstMoments, _optimizer.SecondMoments, CheckpointWriteHook);
+        _parallel.Communicator.Barrier();
         _guard.LastCheckpointStep = Step;
     }
 
@@ -329,15 +401,19 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         TrainingMetrics? last = null;
         while (Step < Options.Steps)
         {
-            cancellation.ThrowIfCancellationRequested();
+            // All ranks stop after the same step, or one would wait forever in the next step's allreduce.
+            if (_parallel.Any(cancellation.IsCancellationRequested)) throw new OperationCanceledException(cancellation);
             last = TrainStep();
         }
         return Export(last);
     }
 
-    /// <summary>Writes loss.png, model.gguf and hf/ from the current weights and the whole metrics history.</summary>
+    /// <summary>Writes loss.png, model.gguf and hf/ from the current weights and the whole metrics history (under MPI: rank 0; the others return the paths it writes).</summary>
     public TrainingSummary Export(TrainingMetrics? last = null)
     {
+        if (!_parallel.IsRoot)
+            return new TrainingSummary(Step, TokensSeen, last?.Loss, last?.ValidationLoss, 0, Path.Combine(RunDirectory, GgufFileName),
+                Path.Combine(RunDirectory, SafetensorsFolderName), Path.Combine(RunDirectory, LossPlotFileName), MetricsPath);
         var history = LossCurvePlot.ReadMetrics(MetricsPath);
         last ??= history.LastOrDefault();
         var plot = Path.Combine(RunDirectory, LossPlotFileName);

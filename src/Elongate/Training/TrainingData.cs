@@ -101,6 +101,16 @@ internal sealed class TrainingData : IDisposable
     }
 
     /// <summary>
+    /// Moves past the next <paramref name="batch"/> sequences without handing them out: what a data-parallel rank does
+    /// with the other ranks' share of a step, so every rank's stream stays at the single-process position. The packer's
+    /// position depends on document boundaries, so the tokens are read (into a scratch buffer) and dropped.
+    /// </summary>
+    public void SkipBatch(int batch)
+    {
+        for (int b = 0; b < batch; b++) _packers[_mixture.Next()].Next(_tokens, _segs);
+    }
+
+    /// <summary>
     /// The fixed validation windows: up to <paramref name="perSource"/> from each source's val.tokens, read by a
     /// packer with a constant seed, so every evaluation (and every resumed run) scores the same tokens.
     /// </summary>

@@ -30,6 +30,14 @@ public sealed record TrainingMetrics(
     [JsonPropertyName("warning")]
     public string? Warning { get; init; }
 
+    /// <summary>Processes of a data-parallel run (MPI ranks); omitted for a single process.</summary>
+    [JsonPropertyName("world_size")]
+    public int? WorldSize { get; init; }
+
+    /// <summary>Milliseconds of this step spent in communication (gradient allreduce, loss gather) on rank 0; omitted for a single process.</summary>
+    [JsonPropertyName("comm_ms")]
+    public double? CommMilliseconds { get; init; }
+
     /// <summary>
     /// How metrics.jsonl is written and read: nulls omitted, and NaN/∞ written as the strings "NaN"/"Infinity" so a
     /// skipped batch's non-finite loss is recorded rather than crashing the writer.

@@ -8,17 +8,18 @@ namespace Elongate.Tests.Evaluation;
 /// to compute by hand. Generation is not part of log-likelihood scoring, so it throws: a test fails if the evaluator
 /// ever tries it.
 /// </summary>
-internal sealed class MultipleChoiceFakeModel(Func<string, string, double> logLikelihood, int contextLength = 100_000) : ITaskModel
+internal sealed class MultipleChoiceFakeModel(Func<string, string, double> logLikelihood, int contextLength = 100_000, string name = "fake") : ITaskModel
 {
     /// <summary>Every (context, continuations) pair ScoreAsync was asked for, in order.</summary>
     public List<(string Context, IReadOnlyList<string> Continuations)> Calls { get; } = [];
 
-    public string Name => "fake";
+    public string Name => name;
     public int ContextLength => contextLength;
 
     public int[] Tokenize(string text) => text.Select(c => (int)c).ToArray();
 
-    public string Detokenize(IReadOnlyList<int> tokens) => throw new NotSupportedException("multiple choice must not detokenize");
+    /// <summary>The inverse of <see cref="Tokenize"/> (documents cut to a length cap are detokenized).</summary>
+    public string Detokenize(IReadOnlyList<int> tokens) => new(tokens.Select(t => (char)t).ToArray());
 
     public Task<TaskGeneration> GenerateAsync(TaskGenerationRequest request, CancellationToken cancellationToken = default) =>
         throw new NotSupportedException("multiple choice must not generate");
@@ -32,7 +33,8 @@ internal sealed class MultipleChoiceFakeModel(Func<string, string, double> logLi
     }
 
     /// <summary>A model that gives <paramref name="preferred"/> (the whole continuation, delimiter included) log-likelihood −1 and everything else −5.</summary>
-    public static MultipleChoiceFakeModel Preferring(string preferred) => new((_, c) => c == preferred ? -1 : -5);
+    public static MultipleChoiceFakeModel Preferring(string preferred, int contextLength = 100_000) =>
+        new((_, c) => c == preferred ? -1 : -5, contextLength, "prefers" + preferred.Trim());
 
     public void Dispose() { }
 }

@@ -54,7 +54,7 @@ public class GemmTests
         return (v, s);
     }
 
-    private static void Check(GemmIsa isa, bool ta, bool tb, int m, int n, int k, int pad, float alpha, float beta, int threads)
+    private static void Check(GemmIsa isa, bool ta, bool tb, int m, int n, int k, int pad, float alpha, float beta, int threads, GemmPlan? plan = null)
     {
         int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
         var a = Random((ta ? k : m) * lda, 1 + m);
@@ -62,8 +62,10 @@ public class GemmTests
         var c0 = Random(m * ldc, 3 + k);
         if (beta == 0f) Array.Fill(c0, float.NaN); // β = 0 must not read C
         var c = (float[])c0.Clone();
-        Gemm.Multiply(ta ? GemmTranspose.Transpose : GemmTranspose.None, tb ? GemmTranspose.Transpose : GemmTranspose.None,
-            m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, threads);
+        var opA = ta ? GemmTranspose.Transpose : GemmTranspose.None;
+        var opB = tb ? GemmTranspose.Transpose : GemmTranspose.None;
+        if (plan is null) Gemm.Multiply(opA, opB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, threads);
+        else Gemm.MultiplyWithPlan(plan, opA, opB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
         var (refV, refAbs) = Reference(ta, tb, m, n, k, a, lda, b, ldb);
         for (int i = 0; i < m; i++)
         {
@@ -89,6 +91,34 @@ public class GemmTests
             foreach (bool ta in new[] { false, true })
                 foreach (bool tb in new[] { false, true })
                     Check(isa, ta, tb, m, n, k, pad: 0, alpha: 1f, beta: 0f, threads: 0);
+    }
+
+    /// <summary>
+    /// Blockings the cache rule gives other hosts (256 KiB … 4 MiB of L2, with and without L3) and deliberately tiny
+    /// blocks (MC = 2·MR + 1 rows' worth, KC 16, NC 3·NR) so that the odd shapes cross every MC, KC and NC edge, with
+    /// β ≠ 0 (the second and later KC passes accumulate) on one and two threads.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Isas))]
+    public void Every_cache_plan_matches_double_reference(GemmIsa isa)
+    {
+        var plans = new List<GemmPlan>
+        {
+            GemmPlan.Create(isa, new CacheSizes(32 << 10, 256 << 10, 0)),
+            GemmPlan.Create(isa, new CacheSizes(48 << 10, 2 << 20, 4 << 20)),
+            GemmPlan.Create(isa, new CacheSizes(48 << 10, 4 << 20, 64 << 20)),
+        };
+        var tiny = GemmPlan.Create(isa, CacheSizes.Fallback);
+        plans.Add(GemmPlan.Create(isa, CacheSizes.Fallback, mc: 2 * tiny.MR + 1, kc: 16, nc: 3 * tiny.NR, origin: "test"));
+        var shapes = new[] { (13, 33, 17), (31, 100, 65), (65, 127, 33), (40, 70, 300), (100, 97, 41), (29, 200, 770) };
+        foreach (var plan in plans)
+            foreach (var (m, n, k) in shapes)
+                foreach (bool ta in new[] { false, true })
+                    foreach (bool tb in new[] { false, true })
+                    {
+                        Check(isa, ta, tb, m, n, k, pad: 1, alpha: 1f, beta: 0f, threads: 0, plan);
+                        Check(isa, ta, tb, m, n, k, pad: 0, alpha: 0.5f, beta: -1f, threads: 1, plan);
+                    }
     }
 
     [Theory]

@@ -91,10 +91,12 @@ public class FlashPromptTests
             }
             Assert.True(all.AsSpan().SequenceEqual(pieces), $"chunks of {chunk} differ from the whole");
         }
-        // And at offset 0 it is the training kernel's forward, bit for bit.
+        // And at offset 0 it is the training kernel's forward. That one runs its products as register-tiled GEMMs
+        // (FlashAttentionTiled), which sum in another order than the cached kernel's row-by-row dots, so the two agree to
+        // float rounding (relative 1e-5, as against the naive reference), not bit for bit.
         var output = new float[total * qDim];
         FlashAttention.Forward<float>(output, new float[4 * total], q, k, v, new AttentionShape(1, total, 4, 2, 16), default, tile);
-        Assert.True(all.AsSpan().SequenceEqual(output));
+        Assert.True(GradCheck.RelativeError(all, output) <= 1e-5, $"prompt vs training forward {GradCheck.RelativeError(all, output):E2}");
     }
 
     [Fact]

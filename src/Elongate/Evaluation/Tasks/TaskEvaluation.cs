@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Elongate.Common;
 
 namespace Elongate.Evaluation.Tasks;
@@ -48,13 +49,31 @@ public static class TaskEvaluation
     public static async Task<TaskReport> RunAsync(ITaskModel model, IReadOnlyList<TaskFile> files, TaskRunOptions options,
         Action<TaskProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        options.Validate();
         if (files.Count == 0) throw new ArgumentException("--tasks: no task files");
+        var run = await RunAsync(model, new TaskSelection(files, [], []), options, progress, cancellationToken).ConfigureAwait(false);
+        return run.Report;
+    }
+
+    /// <summary>
+    /// Runs every file of <paramref name="selection"/>: the generation files question by question into results.jsonl,
+    /// then the log-likelihood cells (<see cref="MultipleChoiceTaskRunner"/>) into mc/; writes report.json and returns
+    /// the report with the per-item scores a comparison pairs. What an earlier run in the same folder recorded is
+    /// reused; a folder holding a run with other settings (run.json) is refused before anything is scored.
+    /// </summary>
+    /// <exception cref="ArgumentException">Bad options, no files, or an output folder holding a run with other settings.</exception>
+    /// <exception cref="TaskDataException">A results or records file that does not belong to these files.</exception>
+    public static async Task<TaskRun> RunAsync(ITaskModel model, TaskSelection selection, TaskRunOptions options,
+        Action<TaskProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options.Validate();
+        var files = selection.Generation;
+        if (files.Count + selection.LEvalChoice.Count + selection.Choice.Count == 0) throw new ArgumentException("--tasks: no task files");
         var builder = new TaskPromptBuilder(model, options.Prompts, options.Truncation, options.Chat);
         var plan = Plan(files, options).ToList();
         // Every check before the output folder is touched, so a refused run leaves nothing that blocks the corrected one.
         CheckReferences(plan.Select(p => (p.File, p.Document, p.Query)).Distinct());
         CheckRoom(model, builder, files, options);
+        MultipleChoiceTaskRunner.Check(selection, options);
 
         var dir = Path.GetFullPath(options.OutputDirectory);
         Directory.CreateDirectory(dir);
@@ -62,9 +81,13 @@ public static class TaskEvaluation
         var done = new Dictionary<(string, int, int, int, int), TaskExampleResult>();
         var earlier = results.Load();
         foreach (var r in earlier) done.TryAdd(r.Key, r);
-        new TaskRunSettings(model.Name, model.ContextLength, Name(options.Truncation), options.Chat, options.Seed, options.Prompts.Fingerprint())
-            .WriteOrCheck(Path.Combine(dir, SettingsFileName), hasResults: earlier.Count > 0);
+        var records = Path.Combine(dir, MultipleChoiceTaskRunner.RecordsFolder);
+        bool hasRecords = Directory.Exists(records) && Directory.EnumerateFiles(records, "*.jsonl").Any(f => new FileInfo(f).Length > 0);
+        new TaskRunSettings(model.Name, model.ContextLength, Name(options.Truncation), options.Chat, options.Seed, options.Prompts.Fingerprint(),
+                Name(options.Mode), Name(options.ChoiceStyle))
+            .WriteOrCheck(Path.Combine(dir, SettingsFileName), hasResults: earlier.Count > 0 || hasRecords);
         var kept = new List<TaskExampleResult>(plan.Count);
+        int total = plan.Count + MultipleChoiceTaskRunner.Count(selection, options);
         int count = 0, resumed = 0, answered = 0;
         foreach (var (file, shots, length, document, query) in plan)
         {
@@ -87,11 +110,27 @@ public static class TaskEvaluation
                 kept.Add(fresh);
                 answered++;
             }
-            progress?.Invoke(new TaskProgress(++count, plan.Count, resumed, file.Name, length, shots, fresh));
+            progress?.Invoke(new TaskProgress(++count, total, resumed, file.Name, length, shots, fresh));
         }
-        var report = Summarize(model, files, options, kept, results.Path, answered, resumed);
+        var mc = await MultipleChoiceTaskRunner.RunAsync(model, selection, options, dir, count, total,
+            progress is null ? null : p => progress(p with { Resumed = p.Resumed + resumed }), cancellationToken).ConfigureAwait(false);
+        var report = Summarize(model, files, options, kept, results.Path, answered + mc.Answered, resumed + mc.Resumed) with { MultipleChoice = mc.Cells };
         EvalJson.Write(Path.Combine(dir, ReportFileName), report);
-        return report;
+        return new TaskRun(report, [.. GenerationScores(files, options, kept), .. mc.Items]);
+    }
+
+    /// <summary>Per-answer scores of the generation cells, keyed by "document:question" (rouge tasks: the answer's ROUGE-L F-measure).</summary>
+    private static IEnumerable<TaskItemScores> GenerationScores(IReadOnlyList<TaskFile> files, TaskRunOptions options, IReadOnlyList<TaskExampleResult> results)
+    {
+        foreach (var file in files)
+            foreach (var shots in options.Shots)
+                foreach (var length in options.Lengths)
+                {
+                    var rs = results.Where(r => r.Task == file.Name && r.Shots == shots && r.Length == length).ToList();
+                    if (rs.Count == 0) continue;
+                    yield return new TaskItemScores(file.Name, file.Metric == TaskMetric.Rouge ? "rouge-l" : Name(file.Metric), length, shots,
+                        rs.ToDictionary(r => string.Create(CultureInfo.InvariantCulture, $"{r.Document}:{r.Query}"), r => r.Score, StringComparer.Ordinal));
+                }
     }
 
     /// <summary>Every (file, shots, length, document, question) of the run, in the order asked: a cell's questions together.</summary>
@@ -251,4 +290,10 @@ public static class TaskEvaluation
 
     /// <summary>"middle" or "left".</summary>
     public static string Name(TaskTruncation truncation) => truncation.ToString().ToLowerInvariant();
+
+    /// <summary>"generate" or "loglikelihood".</summary>
+    public static string Name(TaskMode mode) => mode.ToString().ToLowerInvariant();
+
+    /// <summary>"letters" or "options".</summary>
+    public static string Name(LEvalChoiceStyle style) => style == LEvalChoiceStyle.Letters ? "letters" : "options";
 }

@@ -55,6 +55,26 @@ public static class TaskFileReader
     /// <exception cref="TaskDataException">A malformed file, or two files with the same task name.</exception>
     public static IReadOnlyList<TaskFile> ReadAll(IEnumerable<string> paths, TaskMetric? metric = null)
     {
+        var tasks = new List<TaskFile>();
+        var byName = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var f in Expand(paths))
+        {
+            var task = Read(f, metric);
+            if (byName.TryGetValue(task.Name, out var other))
+                throw new TaskDataException(f, $"task name '{task.Name}' is also the name of {other}; results are keyed by task name, so give files distinct names");
+            byName[task.Name] = f;
+            tasks.Add(task);
+        }
+        return tasks;
+    }
+
+    /// <summary>
+    /// The files named by <paramref name="paths"/>, full paths without repeats: files as given, folders searched
+    /// recursively for *.jsonl (sorted by path).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">A path that is neither a file nor a folder, or a folder without .jsonl files.</exception>
+    public static IReadOnlyList<string> Expand(IEnumerable<string> paths)
+    {
         var files = new List<string>();
         foreach (var p in paths)
         {
@@ -67,17 +87,7 @@ public static class TaskFileReader
             }
             else throw new FileNotFoundException($"task file or folder not found: {p}", p);
         }
-        var tasks = new List<TaskFile>();
-        var byName = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var f in files.Distinct())
-        {
-            var task = Read(f, metric);
-            if (byName.TryGetValue(task.Name, out var other))
-                throw new TaskDataException(f, $"task name '{task.Name}' is also the name of {other}; results are keyed by task name, so give files distinct names");
-            byName[task.Name] = f;
-            tasks.Add(task);
-        }
-        return tasks;
+        return files.Distinct().ToList();
     }
 
     /// <summary>Reads one task file; <paramref name="metric"/> overrides the metric the file or its name implies.</summary>

@@ -6,15 +6,21 @@ namespace Elongate.Evaluation.Tasks;
 
 /// <summary>
 /// The paper's figure for a task run: score against input length (log₂-spaced caps on a log axis), one line per task
-/// and shot count, plus the overall mean as a thick black line, written atomically as a PNG.
+/// and shot count (log-likelihood tasks dashed), plus the mean of the generation tasks as a thick black line, written atomically as a PNG.
 /// </summary>
 public static class TaskPlots
 {
     private const int Width = 1100, Height = 700;
 
-    /// <summary>Writes the score-by-length chart of <paramref name="report"/> to <paramref name="path"/>.</summary>
-    public static void WriteScoreByLength(string path, TaskReport report, string title)
+    /// <summary>
+    /// Writes the score-by-length chart of <paramref name="report"/> to <paramref name="path"/>: generation tasks by
+    /// their score, log-likelihood L-Eval tasks by acc. False (and nothing written) when no task has a length axis
+    /// (only multiple-choice files).
+    /// </summary>
+    public static bool WriteScoreByLength(string path, TaskReport report, string title)
     {
+        var choice = report.MultipleChoice.Where(c => c.Length is not null && c.Acc is not null).ToList();
+        if (report.Cells.Count == 0 && choice.Count == 0) return false;
         var plt = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
         var lengths = report.Lengths.Order().ToArray();
@@ -28,6 +34,16 @@ public static class TaskPlots
             sp.MarkerSize = 7;
             sp.Color = palette.GetColor(series++);
             sp.LegendText = manyShots ? $"{group.Key.Task} ({group.Key.Shots}-shot)" : group.Key.Task;
+        }
+        foreach (var group in choice.GroupBy(c => (c.Task, c.Shots)))
+        {
+            var points = group.OrderBy(c => c.Length).ToArray();
+            var sp = plt.Add.Scatter(points.Select(c => Math.Log10(c.Length!.Value)).ToArray(), points.Select(c => c.Acc!.Value * 100).ToArray());
+            sp.LineWidth = 1.5f;
+            sp.LinePattern = LinePattern.Dashed;
+            sp.MarkerSize = 7;
+            sp.Color = palette.GetColor(series++);
+            sp.LegendText = (manyShots ? $"{group.Key.Task} ({group.Key.Shots}-shot)" : group.Key.Task) + " acc (log-likelihood)";
         }
         foreach (var group in report.Overall.GroupBy(o => o.Shots))
         {
@@ -48,5 +64,6 @@ public static class TaskPlots
         plt.YLabel("score (%)");
         plt.ShowLegend(Alignment.UpperLeft);
         AtomicFile.WriteVia(path, tmp => plt.SavePng(tmp, Width, Height));
+        return true;
     }
 }

@@ -7,5 +7,9 @@ namespace Elongate.Evaluation.Tasks;
 /// <param name="Task">Task of the current question.</param>
 /// <param name="Length">Its length cap.</param>
 /// <param name="Shots">Its shot count.</param>
-/// <param name="Last">The result just written, or null for a resumed question.</param>
-public sealed record TaskProgress(int Done, int Total, int Resumed, string Task, int Length, int Shots, TaskExampleResult? Last);
+/// <param name="Last">The result just written, or null for a resumed question or a multiple-choice item.</param>
+public sealed record TaskProgress(int Done, int Total, int Resumed, string Task, int Length, int Shots, TaskExampleResult? Last)
+{
+    /// <summary>For a multiple-choice item that ends its cell: the cell's summary ("acc 25.0%, acc_norm …"), else null.</summary>
+    public string? CellSummary { get; init; }
+}

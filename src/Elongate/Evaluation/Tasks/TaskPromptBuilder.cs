@@ -65,45 +65,29 @@ public sealed class TaskPromptBuilder
             string.Concat(examples.Select((e, i) => template.RenderExample(Cut(e.Document.Text, exampleTokens[i], exampleKeep[i]), e.Query.Question, e.Query.References[0]))),
             Cut(document.Text, queryTokens, queryKeep), query.Question);
 
-        var none = new int[examples.Count];
-        int fixedTokens = _model.Tokenize(Render(none, 0)).Length;
-        int room = Math.Max(0, budget - fixedTokens);
-        int share = room / (examples.Count + 1);
-        var keep = exampleTokens.Select(t => Math.Min(t.Length, share)).ToArray();
-        int queryKeep = Math.Min(queryTokens.Length, room - keep.Sum());
-
-        var text = Render(keep, queryKeep);
-        int tokens = _model.Tokenize(text).Length;
-        // Re-measure: a cut can merge or split tokens at its edges. Each pass gives up at least one token, so this ends.
-        while (tokens > budget && (queryKeep > 0 || keep.Any(k => k > 0)))
-        {
-            int excess = tokens - budget;
-            int fromQuery = Math.Min(excess, queryKeep);
-            queryKeep -= fromQuery;
-            excess -= fromQuery;
-            for (int i = 0; excess > 0 && i < keep.Length; i++)
-            {
-                int take = Math.Min(excess, keep[i]);
-                keep[i] -= take;
-                excess -= take;
-            }
-            text = Render(keep, queryKeep);
-            tokens = _model.Tokenize(text).Length;
-        }
+        int fixedTokens = _model.Tokenize(Render(new int[examples.Count], 0)).Length;
+        var (text, tokens, queryKeep) = DocumentShares.Fit(Render, t => _model.Tokenize(t).Length,
+            exampleTokens.Select(t => t.Length).ToArray(), queryTokens.Length, budget, fixedTokens);
         return new TaskPrompt(text, template, tokens, budget, queryTokens.Length, queryKeep, queryKeep < queryTokens.Length, tokens > budget,
             examples.Select(e => (e.Document.Index, e.Query.Index)).ToList());
     }
 
     /// <summary>The document cut to <paramref name="keep"/> tokens by the run's truncation side.</summary>
-    private string Cut(string text, int[] tokens, int keep)
+    private string Cut(string text, int[] tokens, int keep) => Cut(_model, _truncation, text, tokens, keep);
+
+    /// <summary>
+    /// <paramref name="text"/> (whose tokens are <paramref name="tokens"/>) cut to <paramref name="keep"/> tokens on
+    /// <paramref name="truncation"/>'s side and detokenized; the text itself when it fits, "" for no tokens.
+    /// </summary>
+    internal static string Cut(ITaskModel model, TaskTruncation truncation, string text, int[] tokens, int keep)
     {
         // A document that fits goes in as written, not as a tokenize/detokenize round trip.
         if (keep >= tokens.Length) return text;
         if (keep <= 0) return "";
-        if (_truncation == TaskTruncation.Left) return _model.Detokenize(tokens[^keep..]);
+        if (truncation == TaskTruncation.Left) return model.Detokenize(tokens[^keep..]);
         int head = (keep + 1) / 2;
         // One Detokenize over the joined halves, so the tokenizer decides the spacing at the seam.
-        return _model.Detokenize([.. tokens[..head], .. tokens[^(keep - head)..]]);
+        return model.Detokenize([.. tokens[..head], .. tokens[^(keep - head)..]]);
     }
 
     private int[] TokensOf(TaskFile file, TaskDocument document)

@@ -15,13 +15,20 @@ namespace Elongate.Evaluation.Tasks;
 /// <param name="Lengths">The length caps.</param>
 /// <param name="Shots">The shot counts.</param>
 /// <param name="Results">The per-example results file.</param>
-/// <param name="Answered">Questions answered in this invocation.</param>
-/// <param name="Resumed">Questions taken from the results file of an earlier run.</param>
+/// <param name="Answered">Questions answered (or multiple-choice items scored) in this invocation.</param>
+/// <param name="Resumed">Questions and items taken from the results and records files of an earlier run.</param>
 /// <param name="Cells">Per task × length × shots.</param>
 /// <param name="Overall">Per length × shots over all tasks.</param>
 public sealed record TaskReport(string Model, int ContextLength, string Truncation, bool Chat, int Seed, int? Limit,
     IReadOnlyList<int> Lengths, IReadOnlyList<int> Shots, string Results, int Answered, int Resumed,
-    IReadOnlyList<TaskCell> Cells, IReadOnlyList<TaskOverall> Overall);
+    IReadOnlyList<TaskCell> Cells, IReadOnlyList<TaskOverall> Overall)
+{
+    /// <summary>
+    /// The tasks scored by log-likelihood multiple choice (L-Eval exam files per length and shots, multiple-choice
+    /// files per shots); they are not in <see cref="Overall"/>, which averages the generation cells.
+    /// </summary>
+    public IReadOnlyList<MultipleChoiceCell> MultipleChoice { get; init; } = [];
+}
 
 /// <summary>One task at one length and shot count.</summary>
 /// <param name="Task">Task name.</param>

@@ -30,6 +30,15 @@ public sealed class TaskRunOptions
     /// <summary>The prompt templates.</summary>
     public TaskPrompts Prompts { get; init; } = TaskPrompts.Default;
 
+    /// <summary>Generation for every L-Eval file, or log-likelihood multiple choice for the exam files with lettered options.</summary>
+    public TaskMode Mode { get; init; } = TaskMode.Generate;
+
+    /// <summary>What L-Eval exam questions scored by log-likelihood offer as choices (letters, or the option texts).</summary>
+    public LEvalChoiceStyle ChoiceStyle { get; init; } = LEvalChoiceStyle.Letters;
+
+    /// <summary>Paired-bootstrap resamples of a comparison (seeded by <see cref="Seed"/>).</summary>
+    public int BootstrapResamples { get; init; } = PairedBootstrap.DefaultResamples;
+
     /// <summary>Checks the values.</summary>
     /// <exception cref="ArgumentException">An empty list, a non-positive length or limit, a negative shot count.</exception>
     public void Validate()
@@ -41,6 +50,7 @@ public sealed class TaskRunOptions
         if (Shots.Any(s => s < 0)) throw new ArgumentException("--shots: counts must be ≥ 0");
         if (Shots.Distinct().Count() != Shots.Count) throw new ArgumentException("--shots: a count is given twice");
         if (Limit is <= 0) throw new ArgumentException("--limit must be positive");
+        if (BootstrapResamples < 1) throw new ArgumentException("bootstrap resamples must be positive");
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new ArgumentException("--out: give an output folder");
     }
 }

@@ -14,7 +14,10 @@ namespace Elongate.Evaluation.Tasks;
 /// <param name="Chat">Chat template used.</param>
 /// <param name="Seed">Few-shot seed.</param>
 /// <param name="Prompts">Fingerprint of the templates (<see cref="TaskPrompts.Fingerprint"/>).</param>
-public sealed record TaskRunSettings(string Model, int ContextLength, string Truncation, bool Chat, int Seed, string Prompts)
+/// <param name="Mode">generate or loglikelihood (null in folders written before the mode existed: generate).</param>
+/// <param name="ChoiceStyle">letters or options: the choices of L-Eval exam questions scored by log-likelihood.</param>
+public sealed record TaskRunSettings(string Model, int ContextLength, string Truncation, bool Chat, int Seed, string Prompts,
+    string? Mode = "generate", string? ChoiceStyle = "letters")
 {
     /// <summary>
     /// Writes the settings to <paramref name="path"/> when absent or when no results depend on them yet
@@ -46,6 +49,8 @@ public sealed record TaskRunSettings(string Model, int ContextLength, string Tru
         if (stored.Chat != Chat) differences.Add($"--chat {stored.Chat} → {Chat}");
         if (stored.Seed != Seed) differences.Add($"--seed {stored.Seed} → {Seed}");
         if (stored.Prompts != Prompts) differences.Add($"prompt templates {stored.Prompts} → {Prompts}");
+        if ((stored.Mode ?? "generate") != (Mode ?? "generate")) differences.Add($"--mode {stored.Mode ?? "generate"} → {Mode}");
+        if ((stored.ChoiceStyle ?? "letters") != (ChoiceStyle ?? "letters")) differences.Add($"--choice-style {stored.ChoiceStyle ?? "letters"} → {ChoiceStyle}");
         if (differences.Count > 0)
             throw new ArgumentException(
                 $"{Path.GetDirectoryName(path)} holds results of a run with other settings ({string.Join(", ", differences)}); give another --out, or delete that folder to start afresh");
