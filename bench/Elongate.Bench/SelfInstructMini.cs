@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Elongate.Common;
 using Elongate.Data;
+using Elongate.Experiments;
 using Elongate.Formats;
 using Elongate.Model;
 using Elongate.Tokenization;
@@ -31,21 +32,6 @@ internal static partial class SelfInstructMini
 {
     private static readonly string[] TrainBooks = ["pride_and_prejudice.txt", "frankenstein.txt", "dracula.txt", "a_tale_of_two_cities.txt"];
     private const string TestBook = "moby_dick.txt";
-
-    private static readonly string[] Adjectives =
-    [
-        "red", "blue", "green", "silver", "golden", "quiet", "brave", "old", "young", "tall", "small", "dark", "bright", "happy", "angry", "gentle",
-        "wild", "proud", "lazy", "clever", "rusty", "frozen", "hidden", "lonely", "shiny", "sleepy", "noisy", "humble", "secret", "ancient", "crooked", "royal",
-    ];
-
-    private static readonly string[] Nouns =
-    [
-        "fox", "owl", "wolf", "bear", "horse", "sailor", "baker", "knight", "farmer", "tailor", "hunter", "monk", "doctor", "soldier", "captain", "miller",
-        "gate", "tower", "bridge", "garden", "castle", "lantern", "mirror", "engine", "harbor", "chapel", "cellar", "market", "village", "forest", "island", "valley",
-    ];
-
-    /// <summary>The answers: sixteen short words, so a guess is right one time in sixteen.</summary>
-    public static readonly string[] Values = ["cat", "dog", "sun", "moon", "tree", "ball", "fish", "bird", "cake", "star", "rain", "boat", "ring", "book", "milk", "box"];
 
     public static int Run(string[] args)
     {
@@ -109,8 +95,8 @@ internal static partial class SelfInstructMini
         }
         if (outDir is null) throw new ArgumentException("give --out DIR");
         if (trainDocs < 1 || testDocs < 1) throw new ArgumentException("--train-docs and --test-docs must be ≥ 1");
-        if (trainDocs + testDocs > Adjectives.Length * Nouns.Length)
-            throw new ArgumentException($"at most {Adjectives.Length * Nouns.Length} documents in all: each needs its own key");
+        if (trainDocs + testDocs > PasswordFacts.Adjectives.Length * PasswordFacts.Nouns.Length)
+            throw new ArgumentException($"at most {PasswordFacts.Adjectives.Length * PasswordFacts.Nouns.Length} documents in all: each needs its own key");
         foreach (var book in TrainBooks.Append(TestBook))
             if (!File.Exists(Path.Combine(corpus, book))) throw new ArgumentException($"--corpus: {Path.Combine(corpus, book)} does not exist");
         var tok = TokenizerLoader.Load(tokenizerPath);
@@ -118,12 +104,7 @@ internal static partial class SelfInstructMini
 
         // Keys drawn without replacement: no two documents share a question, and no held-out key was seen in training.
         var rng = new SplitMix64(seed);
-        var keys = (from a in Adjectives from n in Nouns select $"{a} {n}").ToArray();
-        for (int k = keys.Length - 1; k > 0; k--)
-        {
-            int j = rng.NextInt(k + 1);
-            (keys[k], keys[j]) = (keys[j], keys[k]);
-        }
+        var keys = PasswordFacts.ShuffledKeys(ref rng);
         var trainDir = Path.Combine(outDir, "docs-train");
         var testDir = Path.Combine(outDir, "docs-test");
         foreach (var d in new[] { trainDir, testDir })
@@ -131,17 +112,17 @@ internal static partial class SelfInstructMini
             if (Directory.Exists(d)) Directory.Delete(d, true);
             Directory.CreateDirectory(d);
         }
-        var books = TrainBooks.Select(b => Sentences(File.ReadAllText(Path.Combine(corpus, b)))).ToArray();
-        var test = Sentences(File.ReadAllText(Path.Combine(corpus, TestBook)));
+        var books = TrainBooks.Select(b => PasswordFacts.Sentences(File.ReadAllText(Path.Combine(corpus, b)))).ToArray();
+        var test = PasswordFacts.Sentences(File.ReadAllText(Path.Combine(corpus, TestBook)));
         var facts = new List<(string Name, string Text, string Key, string Value, int FactToken, int Tokens)>();
         for (int d = 0; d < trainDocs + testDocs; d++)
         {
             bool held = d >= trainDocs;
             var sentences = held ? test : books[d % books.Length];
             var key = keys[d];
-            var value = Values[rng.NextInt(Values.Length)];
+            var value = PasswordFacts.Values[rng.NextInt(PasswordFacts.Values.Length)];
             int target = minTokens + rng.NextInt(maxTokens - minTokens + 1);
-            var (text, factToken, tokens) = Document(sentences, tok, target, PasswordTeacher.Fact(key, value), ref rng);
+            var (text, factToken, tokens) = PasswordFacts.Document(sentences, tok, target, PasswordTeacher.Fact(key, value), ref rng);
             var name = held ? $"test-{d - trainDocs:D4}.txt" : $"train-{d:D4}.txt";
             File.WriteAllText(Path.Combine(held ? testDir : trainDir, name), text);
             facts.Add((name, text, key, value, factToken, tokens));
@@ -180,46 +161,6 @@ internal static partial class SelfInstructMini
         Console.WriteLine($"training documents with at least one kept pair: {File.ReadLines(output).Select(l => (string?)JsonNode.Parse(l)?["source"]).Distinct().Count()}/{trainDocs}");
         Console.WriteLine($"wrote {Path.GetFullPath(output)}, {SelfInstructor.ReportPathFor(Path.GetFullPath(output))}, {Path.GetFullPath(Path.Combine(outDir, "test.jsonl"))}");
         return 0;
-    }
-
-    /// <summary>The sentences of a book (whitespace collapsed), without the Project Gutenberg header and licence.</summary>
-    private static List<string> Sentences(string text)
-    {
-        int start = text.IndexOf("*** START OF", StringComparison.Ordinal);
-        if (start >= 0) start = text.IndexOf('\n', start) + 1;
-        int end = text.IndexOf("*** END OF", StringComparison.Ordinal);
-        var body = text[Math.Max(0, start)..(end > start ? end : text.Length)];
-        body = Whitespace().Replace(body, " ");
-        return [.. SentencePattern().Matches(body).Select(m => m.Value.Trim()).Where(s => s.Length > 0 && !s.Contains("password", StringComparison.OrdinalIgnoreCase))];
-    }
-
-    /// <summary>
-    /// A run of consecutive sentences from a random place, up to <paramref name="target"/> tokens with the fact (never
-    /// more: a held-out document must fit the context the model is tuned at), the fact at a random sentence boundary.
-    /// </summary>
-    private static (string Text, int FactToken, int Tokens) Document(List<string> sentences, ITokenizer tok, int target, string fact, ref SplitMix64 rng)
-    {
-        var picked = new List<string>();
-        int tokens = tok.Encode(fact, false, false).Length;
-        // A sentence longer than the whole budget (Moby Dick has some) would end the document at once: start elsewhere.
-        for (int s = rng.NextInt(sentences.Count - 400); s < sentences.Count; s++)
-        {
-            int t = tok.Encode(" " + sentences[s], false, false).Length;
-            if (tokens + t > target)
-            {
-                if (picked.Count >= 3) break;
-                picked.Clear();
-                tokens = tok.Encode(fact, false, false).Length;
-                continue;
-            }
-            picked.Add(sentences[s]);
-            tokens += t;
-        }
-        int at = rng.NextInt(picked.Count + 1);
-        picked.Insert(at, fact);
-        var text = string.Join(' ', picked);
-        int factToken = tok.Encode(string.Join(' ', picked.Take(at)), false, false).Length;
-        return (text, factToken, tok.Encode(text, false, false).Length);
     }
 
     private static int Score(string[] args)
@@ -273,11 +214,11 @@ internal static partial class SelfInstructMini
             var word = (ValueAfterIs().Match(reply) is { Success: true } m ? m.Groups[1].Value : WordPattern().Match(reply.ToLowerInvariant()).Value).ToLowerInvariant();
             bool ok = word == answer;
             right += ok ? 1 : 0;
-            valueWords += Values.Contains(word) ? 1 : 0;
+            valueWords += PasswordFacts.Values.Contains(word) ? 1 : 0;
             replies.Add(new JsonObject { ["source"] = source, ["answer"] = answer, ["reply"] = reply, ["correct"] = ok });
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{Path.GetFileName(modelPath)}: {right}/{examples.Count} exact ({100.0 * right / examples.Count:F1}%), {valueWords}/{examples.Count} replies name one of the {Values.Length} answer words (chance of a right guess {100.0 / Values.Length:F1}%); {watch.Elapsed.TotalSeconds:F1} s"));
+            $"{Path.GetFileName(modelPath)}: {right}/{examples.Count} exact ({100.0 * right / examples.Count:F1}%), {valueWords}/{examples.Count} replies name one of the {PasswordFacts.Values.Length} answer words (chance of a right guess {100.0 / PasswordFacts.Values.Length:F1}%); {watch.Elapsed.TotalSeconds:F1} s"));
         foreach (var r in replies.Take(5)) Console.WriteLine($"  {r!["source"]}: answer {r["answer"]}, reply {JsonSerializer.Serialize((string)r["reply"]!)}");
         if (outPath is not null)
         {
@@ -290,12 +231,6 @@ internal static partial class SelfInstructMini
         }
         return 0;
     }
-
-    [GeneratedRegex(@"\s+")]
-    private static partial Regex Whitespace();
-
-    [GeneratedRegex(@"[^.!?]+[.!?]+[""')\]]*")]
-    private static partial Regex SentencePattern();
 
     [GeneratedRegex(@"The password of the \w+ \w+ is \w+\. ?")]
     private static partial Regex FactSentence();

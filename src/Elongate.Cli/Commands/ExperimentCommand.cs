@@ -11,6 +11,8 @@ internal static class ExperimentCommand
     {
         var cmd = new Command("experiment", "End-to-end experiments that reproduce the paper's findings in miniature");
         cmd.Subcommands.Add(RopeAblationCommand());
+        cmd.Subcommands.Add(CurriculumCommand.Create());
+        cmd.Subcommands.Add(InputLossCommand.Create());
         return cmd;
     }
 

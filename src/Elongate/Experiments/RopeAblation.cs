@@ -295,7 +295,13 @@ public static class RopeAblation
         catch (ArgumentException) { return false; }
     }
 
-    private static (string Prepared, string Tokenizer, List<string> ValTexts, string Corpus, List<string> TrainTexts) PrepareData(RopeAblationOptions o, string outDir, Action<string> log)
+    /// <summary>
+    /// The experiments' data: <c>--corpus</c> books (or the built-in synthetic corpus) prepared into OUT/data/prepared
+    /// with the held-out documents split off, the tokenizer (given, or learned from the training documents only), and
+    /// the held-out and training texts. Shared with <see cref="CurriculumExperiment"/> and <see cref="InputLossExperiment"/>, which pass
+    /// the corpus settings through a <see cref="RopeAblationOptions"/>.
+    /// </summary>
+    internal static (string Prepared, string Tokenizer, List<string> ValTexts, string Corpus, List<string> TrainTexts) PrepareData(RopeAblationOptions o, string outDir, Action<string> log)
     {
         var dataDir = Path.Combine(outDir, "data");
         var prepared = Path.Combine(dataDir, "prepared");

@@ -198,6 +198,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
                 throw new ArgumentException($"--steps {steps} is fewer than the {ckpt.Step} steps the run in {dir} has already done");
             options = options with
             {
+                // An explicit schedule length (a stage stopping part-way through its schedule) is kept; a null one is re-laid.
                 Steps = changes.Steps ?? options.Steps,
                 LearningRate = changes.LearningRate ?? options.LearningRate,
                 MinLearningRate = changes.LearningRate is { } lr && options.MinLearningRate is { } min ? min * lr / options.LearningRate : options.MinLearningRate,
@@ -302,7 +303,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     {
         _clock.Start();
         var watch = Stopwatch.StartNew();
-        float lr = _schedule.At(Step);
+        float lr = _schedule.At(Options.ScheduleOffset + Step);
         Model.ZeroGrad();
         var (first, count) = _parallel.BeginStep(MicroBatches);
         for (int mb = 0; mb < MicroBatches; mb++)
@@ -350,6 +351,32 @@ public sealed class Trainer : IDisposable, ITrainingLoop
         else _metricsLength += line.Length;
         if ((Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0) || Step == Options.Steps) SaveCheckpoint();
         return metrics;
+    }
+
+    /// <summary>
+    /// Makes this new run the next stage of <paramref name="earlier"/>'s training (a sequence-length curriculum): it
+    /// takes over the AdamW moments and step count, the position in the data stream and the count of tokens seen, so
+    /// the two stages read one token stream (the packer's position does not depend on the sequence length: a stage at
+    /// T tokens continues exactly where one at another T stopped) and follow one optimizer trajectory. The weights are
+    /// this run's own (pass the earlier model's to <see cref="Create"/>, with the new RoPE); set
+    /// <see cref="TrainerOptions.ScheduleOffset"/> to the earlier run's steps to continue its learning-rate schedule too.
+    /// </summary>
+    /// <exception cref="ArgumentException">This run has already stepped, or the two do not share parameters and data order
+    /// (parameter count, data folders, seed, shuffle chunk, upsampling).</exception>
+    public void ContinueFrom(Trainer earlier)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        if (Step != 0) throw new ArgumentException($"a run continues another only before its first step ({RunDirectory} is at step {Step})");
+        if (earlier.Model.Parameters.Length != Model.Parameters.Length)
+            throw new ArgumentException($"{earlier.RunDirectory} trains {earlier.Model.Parameters.Length} parameters, {RunDirectory} {Model.Parameters.Length}: not the same model");
+        var (a, b) = (earlier.Options, Options);
+        if (!a.Sources.SequenceEqual(b.Sources) || a.Seed != b.Seed || a.ShuffleChunkTokens != b.ShuffleChunkTokens
+            || a.UpsampleThreshold != b.UpsampleThreshold || a.UpsampleFactor != b.UpsampleFactor)
+            throw new ArgumentException($"{RunDirectory} cannot continue the data stream of {earlier.RunDirectory}: data folders, seed, shuffle chunk and upsampling must be the same");
+        var (packers, mixture) = earlier._data.State;
+        _data.Restore(packers, mixture, earlier._data.Sizes, earlier.RunDirectory);
+        _optimizer.RestoreState(earlier._optimizer.FirstMoments.Span, earlier._optimizer.SecondMoments.Span, earlier._optimizer.StepCount);
+        TokensSeen = earlier.TokensSeen;
     }
 
     /// <summary>Writes checkpoint.elck atomically (temp file + rename); under MPI rank 0 writes and every rank waits for it.</summary>

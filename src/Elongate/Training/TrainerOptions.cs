@@ -41,6 +41,22 @@ public sealed record TrainerOptions
     /// <summary>Steps of linear warmup.</summary>
     public int WarmupSteps { get; init; }
 
+    /// <summary>
+    /// Steps of an earlier stage whose learning-rate schedule this run continues: step s of this run gets the
+    /// schedule's step <c>ScheduleOffset + s</c>. 0 for a run with its own schedule; a curriculum's later stage (the
+    /// same training continued at another sequence length, <see cref="Trainer.ContinueFrom"/>) sets it to the steps
+    /// done before it, so the stages together follow one warmup and one cosine.
+    /// </summary>
+    public int ScheduleOffset { get; init; }
+
+    /// <summary>
+    /// Steps of the whole learning-rate schedule (where the cosine reaches its floor); null: <see cref="ScheduleOffset"/>
+    /// + <see cref="Steps"/>, so the run ends at the floor. Set it beyond for a stage that stops part-way through the
+    /// schedule (a curriculum's short stage, continued at the long length by another run). Kept by a resume that
+    /// changes <see cref="Steps"/>; a null one is re-laid over the new length.
+    /// </summary>
+    public int? ScheduleSteps { get; init; }
+
     public float WeightDecay { get; init; } = 0.1f;
     public float MaxGradNorm { get; init; } = 1f;
     public float Beta1 { get; init; } = 0.9f;
@@ -113,6 +129,8 @@ public sealed record TrainerOptions
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
         if (MinLearningRate is { } min && !(min >= 0 && min <= LearningRate)) throw new ArgumentException($"--min-lr must be in [0, --lr], got {min}");
         if (WarmupSteps < 0) throw new ArgumentException($"--warmup must be ≥ 0, got {WarmupSteps}");
+        if (ScheduleOffset < 0) throw new ArgumentException($"the schedule offset must be ≥ 0, got {ScheduleOffset}");
+        if (ScheduleSteps is { } total && total < 1) throw new ArgumentException($"the schedule length must be positive, got {total}");
         if (ValidateEvery < 0 || CheckpointEvery < 0) throw new ArgumentException("--val-every and --checkpoint-every must be ≥ 0");
         if (ValidationWindows < 1) throw new ArgumentException($"--val-windows must be positive, got {ValidationWindows}");
         if (ShuffleChunkTokens < 0) throw new ArgumentException("--shuffle-chunk must be ≥ 0");
@@ -121,7 +139,10 @@ public sealed record TrainerOptions
         if (SkipNonFinite < 0) throw new ArgumentException($"--skip-nonfinite must be ≥ 0, got {SkipNonFinite}");
     }
 
-    /// <summary>The learning-rate schedule: linear warmup, cosine to the floor at the last step.</summary>
+    /// <summary>
+    /// The learning-rate schedule: linear warmup, cosine to the floor at the last step (of <see cref="ScheduleSteps"/>
+    /// when set); this run's step s uses its step <see cref="ScheduleOffset"/> + s.
+    /// </summary>
     [JsonIgnore]
-    public CosineSchedule Schedule => new(LearningRate, MinLearningRate ?? LearningRate * 0.1f, WarmupSteps, Steps);
+    public CosineSchedule Schedule => new(LearningRate, MinLearningRate ?? LearningRate * 0.1f, WarmupSteps, ScheduleSteps ?? ScheduleOffset + Steps);
 }

@@ -2,10 +2,11 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 
-namespace Elongate.Bench;
+namespace Elongate.Experiments;
 
 /// <summary>
-/// The extractive teacher of the self-instruct miniature: it answers from the passage by rule, as a chat model that
+/// The extractive teacher of the self-instruct miniature (bench's <c>selfinstruct-mini</c>, docs/self-instruct-mini.md)
+/// and of <see cref="InputLossExperiment"/>: it answers from the passage by rule, as a chat model that
 /// only reads would. A generation prompt whose passage holds a whole planted fact "The password of the ADJ NOUN is
 /// VALUE." gets the pair {"question": "What password does the ADJ NOUN have?", "answer": "VALUE"} (or, with
 /// <c>sentenceAnswers</c>, the answer "The password of the ADJ NOUN is VALUE.", the fact restated); a passage without
@@ -23,7 +24,7 @@ namespace Elongate.Bench;
 /// followed the same words earlier (an induction step); a bare word at the start of the assistant turn is spelled
 /// in other pieces than after a space in the document ("m"+"oon" against "▁moon" with tok512).
 /// </param>
-internal sealed partial class PasswordTeacher(bool sentenceAnswers) : IChatClient
+public sealed partial class PasswordTeacher(bool sentenceAnswers) : IChatClient
 {
     /// <summary>The planted sentence for a key and value.</summary>
     public static string Fact(string key, string value) => $"The password of the {key} is {value}.";
