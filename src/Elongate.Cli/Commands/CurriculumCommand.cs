@@ -24,7 +24,7 @@ internal static class CurriculumCommand
         var steps = new Option<int?>("--steps") { Description = "Steps of every model: all train the same tokens (default 120, --quick 40)" };
         var lr = new Option<float?>("--lr") { Description = "Peak learning rate of the one warmup + cosine schedule (default 2e-3)" };
         var theta = new Option<float?>("--theta") { Description = "RoPE θ at the short length (default: the scaled base whose longest wavelength is the same multiple of --seq-len as Llama 2's of 4,096, ≈ 390 at 128; 10000 for the contrast)" };
-        var retrieval = new Option<double?>("--retrieval-share") { Description = "Share of training tokens from the synthetic retrieval mix (passkeys, lookups, repeated passages, first-sentence questions; default 0.2; 0 for none)" };
+        var retrieval = new Option<double?>("--retrieval-mix") { Description = "Share of training tokens from the synthetic retrieval mix (passkeys, lookups, repeated passages, first-sentence questions; default 0.2; 0 for none)" };
         var abf = new Option<float?>("--abf-factor") { Description = "θ at the long length = --theta × this (default 50, the paper's 500,000 / 10,000)" };
         var switches = new Option<string?>("--switches") { Description = "Comma-separated fractions of the steps trained short before switching (default 0.2,0.4,0.8)" };
         var seeds = new Option<string?>("--seeds") { Description = "Comma-separated seeds; every curriculum is trained once per seed (default 1; three give the spread)" };
