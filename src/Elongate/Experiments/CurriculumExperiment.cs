@@ -41,10 +41,7 @@ public static class CurriculumExperiment
         var total = Stopwatch.StartNew();
         var phases = new Dictionary<string, double>();
         void Log(string s) => log?.Invoke(s);
-        var outDir = Path.GetFullPath(options.OutputDirectory);
-        Directory.CreateDirectory(outDir);
-        foreach (var sub in new[] { "data", "runs" })
-            if (Directory.Exists(Path.Combine(outDir, sub))) Directory.Delete(Path.Combine(outDir, sub), recursive: true);
+        var outDir = RopeAblation.FreshOutputDirectory(options.OutputDirectory);
 
         var switches = options.Switches.Order().ToList();
         int modelsPerSeed = 1 + switches.Count, phaseCount = 2 + options.Seeds.Count * modelsPerSeed, phase = 0;

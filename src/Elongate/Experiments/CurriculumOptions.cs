@@ -123,7 +123,7 @@ public sealed record CurriculumOptions
         if (Steps < 2) throw new ArgumentException($"--steps must be ≥ 2, got {Steps}");
         if (!(LearningRate > 0) || float.IsInfinity(LearningRate)) throw new ArgumentException($"--lr must be positive, got {LearningRate}");
         if (Theta is { } t && (!(t > 0) || float.IsInfinity(t))) throw new ArgumentException($"--theta must be positive, got {t}");
-        if (!(RetrievalShare >= 0 && RetrievalShare < 1)) throw new ArgumentException($"--retrieval-share must be in [0, 1), got {RetrievalShare}");
+        if (!(RetrievalShare >= 0 && RetrievalShare < 1)) throw new ArgumentException($"--retrieval-mix must be in [0, 1), got {RetrievalShare}");
         if (!(AbfFactor >= 1) || float.IsInfinity(AbfFactor)) throw new ArgumentException($"--abf-factor must be ≥ 1, got {AbfFactor}");
         if (Switches.Count == 0) throw new ArgumentException("--switches names none");
         foreach (var f in Switches)

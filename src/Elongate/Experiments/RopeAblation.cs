@@ -43,11 +43,7 @@ public static class RopeAblation
         var total = Stopwatch.StartNew();
         var phases = new Dictionary<string, double>();
         void Log(string s) => log?.Invoke(s);
-        var outDir = Path.GetFullPath(options.OutputDirectory);
-        Directory.CreateDirectory(outDir);
-        // Our own subfolders from an earlier run are replaced: a run folder with a checkpoint would refuse to start.
-        foreach (var sub in new[] { "data", "runs" })
-            if (Directory.Exists(Path.Combine(outDir, sub))) Directory.Delete(Path.Combine(outDir, sub), recursive: true);
+        var outDir = RopeAblation.FreshOutputDirectory(options.OutputDirectory);
 
         var watch = Stopwatch.StartNew();
         var extensions = options.Variants.Where(v => v != "base").ToList();
@@ -287,6 +283,19 @@ public static class RopeAblation
             if (left == 0) break;
         }
         return list;
+    }
+
+    /// <summary>
+    /// Creates the experiment's output folder and removes our own data/ and runs/ subfolders from an earlier run (a run
+    /// folder with a checkpoint would refuse to start); returns its full path.
+    /// </summary>
+    internal static string FreshOutputDirectory(string directory)
+    {
+        var outDir = Path.GetFullPath(directory);
+        Directory.CreateDirectory(outDir);
+        foreach (var sub in new[] { "data", "runs" })
+            if (Directory.Exists(Path.Combine(outDir, sub))) Directory.Delete(Path.Combine(outDir, sub), recursive: true);
+        return outDir;
     }
 
     private static bool Fits(Action a)

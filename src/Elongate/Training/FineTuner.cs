@@ -148,16 +148,7 @@ public sealed class FineTuner : ITrainingLoop
         };
         _schedule = options.Schedule(TotalSteps);
         _guard = new TrainingGuard(options.SkipNonFinite, runDirectory);
-        int ranks = communicator.Size;
-        if (ranks > 1)
-        {
-            if (MicroBatches % ranks != 0)
-                throw new ArgumentException($"{MicroBatches} micro-batches per step ({SequencesPerStep} sequences / --batch-size {options.BatchSize}) cannot be split evenly over {ranks} ranks: "
-                    + (SequencesPerStep % ranks == 0 ? $"use --batch-size {SequencesPerStep / ranks} (or a divisor of it)" : $"choose --tokens-per-step so that the sequences per step are a multiple of {ranks}"));
-            if (options.Deterministic && Environment.ProcessorCount > 1)
-                throw new ArgumentException($"--deterministic under mpirun needs one thread per rank: start it with mpirun -x DOTNET_PROCESSOR_COUNT=1 (this rank sees {Environment.ProcessorCount} processors)");
-        }
-        _parallel = new DataParallelStep(communicator, options.Deterministic);
+        _parallel = DataParallelStep.Create(communicator, options.Deterministic, MicroBatches, SequencesPerStep, options.BatchSize);
         int bt = options.BatchSize * SeqLen;
         _inputs = new int[bt];
         _targets = new int[bt];
@@ -454,15 +445,8 @@ public sealed class FineTuner : ITrainingLoop
         var metrics = new TrainingMetrics(Step, (float)loss, lr, norm, tokens / Math.Max(seconds, 1e-9), TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds)
         {
             Skipped = skipped ? true : null, Warning = warning,
-            WorldSize = WorldSize > 1 ? WorldSize : null, CommMilliseconds = WorldSize > 1 ? Math.Round(_parallel.CommMilliseconds, 3) : null,
         };
-        var line = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(metrics, TrainingMetrics.Json) + "\n");
-        if (_parallel.IsRoot)
-            using (var f = new FileStream(MetricsPath, FileMode.Append, FileAccess.Write))
-            {
-                f.Write(line);
-                _metricsLength = f.Position;
-            }
+        metrics = _parallel.AppendMetrics(MetricsPath, metrics, ref _metricsLength);
         if ((Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0) || Step == TotalSteps) SaveCheckpoint();
         StepCompleted?.Invoke(metrics);
         return metrics;

@@ -39,6 +39,46 @@ public sealed class DataParallelStep
         _ordered = orderedGradients;
     }
 
+    /// <summary>
+    /// The job's split of a step, checked before training starts (train, extend and finetune alike): the micro-batches
+    /// must divide evenly over the ranks, and a deterministic run needs one thread per rank.
+    /// </summary>
+    /// <exception cref="ArgumentException">The split is uneven (naming a --batch-size that works), or a deterministic rank sees several processors.</exception>
+    public static DataParallelStep Create(ICommunicator communicator, bool deterministic, int microBatches, int sequencesPerStep, int batchSize)
+    {
+        int ranks = communicator.Size;
+        if (ranks > 1)
+        {
+            if (microBatches % ranks != 0)
+                throw new ArgumentException($"{microBatches} micro-batches per step ({sequencesPerStep} sequences / --batch-size {batchSize}) cannot be split evenly over {ranks} ranks: "
+                    + (sequencesPerStep % ranks == 0 ? $"use --batch-size {sequencesPerStep / ranks} (or a divisor of it)" : $"choose --tokens-per-step so that the sequences per step are a multiple of {ranks}"));
+            if (deterministic && Environment.ProcessorCount > 1)
+                throw new ArgumentException($"--deterministic under mpirun needs one thread per rank: start it with mpirun -x DOTNET_PROCESSOR_COUNT=1 (this rank sees {Environment.ProcessorCount} processors)");
+        }
+        return new DataParallelStep(communicator, deterministic);
+    }
+
+    /// <summary>
+    /// Appends a step's metrics line to metrics.jsonl on rank 0 (with the world size and this step's communication
+    /// time when there are several ranks) and returns the metrics written and the line's length in bytes;
+    /// <paramref name="fileLength"/> becomes the file's new length on rank 0, and other ranks (which write nothing) get
+    /// the line's length added to it, so every rank keeps the length rank 0's file has.
+    /// </summary>
+    public TrainingMetrics AppendMetrics(string path, TrainingMetrics metrics, ref long fileLength)
+    {
+        if (_comm.Size > 1) metrics = metrics with { WorldSize = _comm.Size, CommMilliseconds = Math.Round(CommMilliseconds, 3) };
+        var line = System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(metrics, TrainingMetrics.Json) + "\n");
+        if (!IsRoot)
+        {
+            fileLength += line.Length;
+            return metrics;
+        }
+        using var f = new FileStream(path, FileMode.Append, FileAccess.Write);
+        f.Write(line);
+        fileLength = f.Position;
+        return metrics;
+    }
+
     /// <summary>The job's communicator.</summary>
     public ICommunicator Communicator => _comm;
 
