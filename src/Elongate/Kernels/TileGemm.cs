@@ -74,30 +74,20 @@ internal static unsafe class TileGemm
     /// tile, queries × keys, under the causal mask): each row sliver sums only the k steps up to its last row's limit.
     /// The skipped products are exact zeros, so C gets the same bits as from <see cref="Multiply"/>.
     /// </summary>
-    public static void MultiplyAddLowerA(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, int offset)
-    {
-        var plan = Plan;
-        int mr = plan.MR, nr = plan.NR;
-        var kernel = plan.Kernel;
-        for (int j = 0; j < n; j += nr)
-        {
-            float* bj = bp + (long)j * k;
-            int cols = Math.Min(nr, n - j);
-            for (int i = 0; i < m; i += mr)
-            {
-                int kEnd = Math.Min(k, i + mr + offset);
-                if (kEnd <= 0) continue;
-                kernel(kEnd, ap + (long)i * k, bj, c + i * ldc + j, ldc, Math.Min(mr, m - i), cols, 1f, 1f);
-            }
-        }
-    }
+    public static void MultiplyAddLowerA(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, int offset) =>
+        MultiplyAddBanded(ap, bp, m, n, k, c, ldc, offset, lower: true);
 
     /// <summary>
     /// C += A·B (β = 1) for an A whose row i is zero before column i − <paramref name="offset"/> (a transposed probability
     /// or dS tile, keys × queries, under the causal mask): each row sliver starts at its first row's first nonzero step.
     /// The skipped products are exact zeros, so C gets the same bits as from <see cref="Multiply"/>.
     /// </summary>
-    public static void MultiplyAddUpperA(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, int offset)
+    public static void MultiplyAddUpperA(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, int offset) =>
+        MultiplyAddBanded(ap, bp, m, n, k, c, ldc, offset, lower: false);
+
+    /// <summary>The loop of <see cref="MultiplyAddLowerA"/> (each sliver's k range ends at its last row's limit) and
+    /// <see cref="MultiplyAddUpperA"/> (it starts at its first row's first nonzero step).</summary>
+    private static void MultiplyAddBanded(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, int offset, bool lower)
     {
         var plan = Plan;
         int mr = plan.MR, nr = plan.NR;
@@ -108,9 +98,10 @@ internal static unsafe class TileGemm
             int cols = Math.Min(nr, n - j);
             for (int i = 0; i < m; i += mr)
             {
-                int kStart = Math.Max(0, i - offset);
-                if (kStart >= k) continue;
-                kernel(k - kStart, ap + (long)i * k + (long)kStart * mr, bj + (long)kStart * nr, c + i * ldc + j, ldc,
+                int kStart = lower ? 0 : Math.Max(0, i - offset);
+                int kEnd = lower ? Math.Min(k, i + mr + offset) : k;
+                if (kEnd <= kStart) continue;
+                kernel(kEnd - kStart, ap + (long)i * k + (long)kStart * mr, bj + (long)kStart * nr, c + i * ldc + j, ldc,
                     Math.Min(mr, m - i), cols, 1f, 1f);
             }
         }
