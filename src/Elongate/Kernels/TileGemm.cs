@@ -33,19 +33,8 @@ internal static unsafe class TileGemm
     }
 
     /// <summary>C[m, n] (row stride ldc) = α·A·B + β·C for packed A (m × k) and B (k × n); β = 0 never reads C.</summary>
-    public static void Multiply(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, float alpha, float beta)
-    {
-        var plan = Plan;
-        int mr = plan.MR, nr = plan.NR;
-        var kernel = plan.Kernel;
-        for (int j = 0; j < n; j += nr)
-        {
-            float* bj = bp + (long)j * k;
-            int cols = Math.Min(nr, n - j);
-            for (int i = 0; i < m; i += mr)
-                kernel(k, ap + (long)i * k, bj, c + i * ldc + j, ldc, Math.Min(mr, m - i), cols, alpha, beta);
-        }
-    }
+    public static void Multiply(float* ap, float* bp, int m, int n, int k, float* c, nint ldc, float alpha, float beta) =>
+        MultiplyMaskedBelow(ap, bp, m, n, k, c, ldc, alpha, beta, int.MaxValue); // no tile is ever below an infinite offset
 
     /// <summary>
     /// <see cref="Multiply"/> for a C whose entries (i, j) with i − j &gt; <paramref name="offset"/> are masked afterwards
