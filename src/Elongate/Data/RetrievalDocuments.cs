@@ -25,13 +25,13 @@ namespace Elongate.Data;
 /// </remarks>
 public sealed class RetrievalDocuments
 {
-    /// <summary>The passkey probe's task line (PasskeyProbe.TaskLine in Evaluation; a test keeps them equal).</summary>
+    /// <summary>The passkey probe's task line (Landmark Attention's wording); Evaluation's PasskeyProbe.TaskLine is this constant.</summary>
     public const string PasskeyTaskLine = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.";
     /// <summary>The passkey probe's filler block.</summary>
     public const string PasskeyFiller = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
     /// <summary>The passkey probe's question; the key follows it after a space.</summary>
     public const string PasskeyQuestion = "What is the pass key? The pass key is";
-    /// <summary>FIRST-SENTENCE-RETRIEVAL's instruction (FirstSentenceEvaluation.Instruction); the sentence follows after a space.</summary>
+    /// <summary>FIRST-SENTENCE-RETRIEVAL's instruction; Evaluation's FirstSentenceEvaluation.Instruction is this constant. The sentence follows after a space.</summary>
     public const string FirstSentenceInstruction = "\n\nQuestion: What is the first sentence of the text above?\nAnswer:";
     /// <summary>The line that opens a key→value document.</summary>
     public const string KeyValueHeader = "Below are the codes of some names, hidden in a story. Remember them. I will ask for one of them.";

@@ -46,7 +46,7 @@ public sealed record FirstSentenceOptions
 public static class FirstSentenceEvaluation
 {
     /// <summary>The text appended to the passage.</summary>
-    public const string Instruction = "\n\nQuestion: What is the first sentence of the text above?\nAnswer:";
+    public const string Instruction = RetrievalDocuments.FirstSentenceInstruction; // one wording for training documents and probe
 
     /// <summary>A passage and the sentence the model should give back.</summary>
     public sealed record Passage(int Document, int Start, string Text, string FirstSentence);

@@ -10,12 +10,12 @@ namespace Elongate.Evaluation;
 /// </summary>
 public static partial class PasskeyProbe
 {
-    public const string TaskLine = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.";
-    public const string Filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
-    public const string Question = "What is the pass key? The pass key is";
+    public const string TaskLine = Data.RetrievalDocuments.PasskeyTaskLine; // one wording for training documents and probe (Data sits below Evaluation)
+    public const string Filler = Data.RetrievalDocuments.PasskeyFiller;
+    public const string Question = Data.RetrievalDocuments.PasskeyQuestion;
 
     /// <summary>The needle sentence for key <paramref name="key"/>.</summary>
-    public static string Needle(int key) => $"The pass key is {key}. Remember it. {key} is the pass key.";
+    public static string Needle(int key) => Data.RetrievalDocuments.PasskeyNeedle(key);
 
     /// <summary>
     /// Builds the prompt with <paramref name="fillerRepeats"/> filler blocks and the needle after

@@ -16,14 +16,19 @@ public sealed class RetrievalDocumentsTests
 
     private static int Words(string s) => s.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
 
+    /// <summary>
+    /// The probes (PasskeyProbe, FirstSentenceEvaluation) take their wording from these constants, so training documents
+    /// and probes cannot drift apart; what is pinned here is that wording against its published source: Landmark
+    /// Attention's passkey prompt (Mohtashami &amp; Jaggi 2023, as the paper's passkey test) and the first-sentence task.
+    /// </summary>
     [Fact]
-    public void Wording_is_the_probes_own()
+    public void Wording_is_the_published_probes()
     {
-        Assert.Equal(PasskeyProbe.TaskLine, RetrievalDocuments.PasskeyTaskLine);
-        Assert.Equal(PasskeyProbe.Filler, RetrievalDocuments.PasskeyFiller);
-        Assert.Equal(PasskeyProbe.Question, RetrievalDocuments.PasskeyQuestion);
-        Assert.Equal(PasskeyProbe.Needle(12345), RetrievalDocuments.PasskeyNeedle(12345));
-        Assert.Equal(FirstSentenceEvaluation.Instruction, RetrievalDocuments.FirstSentenceInstruction);
+        Assert.Equal("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there.", RetrievalDocuments.PasskeyTaskLine);
+        Assert.Equal("The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.", RetrievalDocuments.PasskeyFiller);
+        Assert.Equal("What is the pass key? The pass key is", RetrievalDocuments.PasskeyQuestion);
+        Assert.Equal("The pass key is 12345. Remember it. 12345 is the pass key.", RetrievalDocuments.PasskeyNeedle(12345));
+        Assert.Equal("\n\nQuestion: What is the first sentence of the text above?\nAnswer:", RetrievalDocuments.FirstSentenceInstruction);
     }
 
     [Fact]
