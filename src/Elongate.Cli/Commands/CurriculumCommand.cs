@@ -25,6 +25,8 @@ internal static class CurriculumCommand
         var lr = new Option<float?>("--lr") { Description = "Peak learning rate of the one warmup + cosine schedule (default 2e-3)" };
         var theta = new Option<float?>("--theta") { Description = "RoPE θ at the short length (default: the scaled base whose longest wavelength is the same multiple of --seq-len as Llama 2's of 4,096, ≈ 390 at 128; 10000 for the contrast)" };
         var retrieval = new Option<double?>("--retrieval-mix") { Description = "Share of training tokens from the synthetic retrieval mix (passkeys, lookups, repeated passages, first-sentence questions; default 0.2; 0 for none)" };
+        var retrievalLoss = new Option<string?>("--retrieval-loss") { Description = "Loss on the retrieval documents' answers only (answers, the default: the filler otherwise drowns the answer's signal and no small model learns to copy) or on every token (all)" };
+        retrievalLoss.AcceptOnlyFromAmong("answers", "all");
         var abf = new Option<float?>("--abf-factor") { Description = "θ at the long length = --theta × this (default 50, the paper's 500,000 / 10,000)" };
         var switches = new Option<string?>("--switches") { Description = "Comma-separated fractions of the steps trained short before switching (default 0.2,0.4,0.8)" };
         var seeds = new Option<string?>("--seeds") { Description = "Comma-separated seeds; every curriculum is trained once per seed (default 1; three give the spread)" };
@@ -33,7 +35,7 @@ internal static class CurriculumCommand
             "Train the same number of tokens (with a 20% retrieval mix) at the long length from scratch, and at the short length switching to the long one (ABF θ × 50) after 20%, 40% and 80% of them; "
             + "compare held-out long-context loss, passkey retrieval and training FLOPs (attention's quadratic term counted), and compute whether continual pretraining reaches "
             + "from-scratch quality at less compute. Writes report.md and results.json (≈30 min on 2 cores; --quick a few minutes).")
-        { output, corpus, tokenizer, evalCorpus, vocabSize, valDocs, quick, smoke, preset, seqLen, factor, tps, steps, lr, theta, retrieval, abf, switches, seeds, logEvery };
+        { output, corpus, tokenizer, evalCorpus, vocabSize, valDocs, quick, smoke, preset, seqLen, factor, tps, steps, lr, theta, retrieval, retrievalLoss, abf, switches, seeds, logEvery };
         cmd.SetAction(parse => CliErrors.Run(parse, "experiment curriculum", (stdout, stderr) =>
         {
             var outDir = parse.GetValue(output)!;
@@ -44,7 +46,7 @@ internal static class CurriculumCommand
                 ValidationDocuments = parse.GetValue(valDocs) is { } v ? Split(v) : null, VocabSize = parse.GetValue(vocabSize) ?? o.VocabSize,
                 Preset = parse.GetValue(preset) ?? o.Preset, ShortLength = parse.GetValue(seqLen) ?? o.ShortLength, LengthFactor = parse.GetValue(factor) ?? o.LengthFactor,
                 TokensPerStep = parse.GetValue(tps) ?? o.TokensPerStep, Steps = parse.GetValue(steps) ?? o.Steps, LearningRate = parse.GetValue(lr) ?? o.LearningRate,
-                Theta = parse.GetValue(theta) ?? o.Theta, RetrievalShare = parse.GetValue(retrieval) ?? o.RetrievalShare, AbfFactor = parse.GetValue(abf) ?? o.AbfFactor,
+                Theta = parse.GetValue(theta) ?? o.Theta, RetrievalShare = parse.GetValue(retrieval) ?? o.RetrievalShare, RetrievalAnswersOnly = (parse.GetValue(retrievalLoss) ?? "answers") == "answers", AbfFactor = parse.GetValue(abf) ?? o.AbfFactor,
                 Switches = parse.GetValue(switches) is { } sw ? Split(sw).Select(x => Number(x, "--switches")).ToList() : o.Switches,
                 Seeds = parse.GetValue(seeds) is { } sd ? Split(sd).Select(x => ulong.TryParse(x, CultureInfo.InvariantCulture, out var u) ? u : throw new ArgumentException($"--seeds: '{x}' is not a non-negative integer")).ToList() : o.Seeds,
             };

@@ -28,6 +28,13 @@ public sealed record RetrievalDocumentOptions
     public double FirstSentenceWeight { get; init; } = 0.2;
 
     /// <summary>
+    /// Relative share of copy-list documents (random codes and made-up names, filler, the same list again). They
+    /// are the densest teacher of copying: nothing in the list's second copy can be predicted but by attending back
+    /// to the first, which is what forms the induction heads the other kinds' single answers then use.
+    /// </summary>
+    public double CopyListWeight { get; init; } = 0.25;
+
+    /// <summary>
     /// Share of passkey documents whose filler is the probe's own repeated block ("The grass is green. …") rather
     /// than sentences of the given text; the rest use the text, so the needle is not trivially separable.
     /// </summary>
@@ -47,7 +54,7 @@ public sealed record RetrievalDocumentOptions
     {
         if (MaxLength < 8) throw new ArgumentException($"retrieval documents: max length must be ≥ 8, got {MaxLength}");
         if (MinLength < 0 || MinLength > MaxLength) throw new ArgumentException($"retrieval documents: min length {MinLength} must be in [0, max length {MaxLength}]");
-        double[] w = [PasskeyWeight, KeyValueWeight, RepeatedPassageWeight, FirstSentenceWeight];
+        double[] w = [PasskeyWeight, KeyValueWeight, RepeatedPassageWeight, FirstSentenceWeight, CopyListWeight];
         if (w.Any(x => !(x >= 0) || double.IsInfinity(x)) || w.Sum() <= 0)
             throw new ArgumentException("retrieval documents: kind weights must be finite, ≥ 0 and not all 0");
         if (!(ProbeFillerShare >= 0 && ProbeFillerShare <= 1)) throw new ArgumentException($"retrieval documents: probe filler share must be in [0, 1], got {ProbeFillerShare}");

@@ -33,6 +33,10 @@ public sealed class RetrievalDocuments
     public const string PasskeyQuestion = "What is the pass key? The pass key is";
     /// <summary>FIRST-SENTENCE-RETRIEVAL's instruction; Evaluation's FirstSentenceEvaluation.Instruction is this constant. The sentence follows after a space.</summary>
     public const string FirstSentenceInstruction = "\n\nQuestion: What is the first sentence of the text above?\nAnswer:";
+    /// <summary>The line that opens a copy-list document, and the one before the list's second copy.</summary>
+    public const string CopyListHeader = "Here is a list of codes and names. Copy it exactly at the end.";
+    /// <summary>The line before a copy-list document's second copy.</summary>
+    public const string CopyListAgain = "The list again:";
     /// <summary>The line that opens a key→value document.</summary>
     public const string KeyValueHeader = "Below are the codes of some names, hidden in a story. Remember them. I will ask for one of them.";
 
@@ -63,7 +67,7 @@ public sealed class RetrievalDocuments
         _options = options;
         _tokenizer = tokenizer;
         _sentenceUnits = _sentences.Select(Units).ToArray();
-        double[] w = [options.PasskeyWeight, options.KeyValueWeight, options.RepeatedPassageWeight, options.FirstSentenceWeight];
+        double[] w = [options.PasskeyWeight, options.KeyValueWeight, options.RepeatedPassageWeight, options.FirstSentenceWeight, options.CopyListWeight];
         _cumulative = new double[w.Length];
         double acc = 0, total = w.Sum();
         for (int i = 0; i < w.Length; i++) _cumulative[i] = acc += w[i] / total;
@@ -116,6 +120,7 @@ public sealed class RetrievalDocuments
             RetrievalKind.Passkey => Passkey(index, ref rng, length, b),
             RetrievalKind.KeyValue => KeyValue(index, ref rng, length, b),
             RetrievalKind.RepeatedPassage => Repeated(index, ref rng, length, b),
+            RetrievalKind.CopyList => CopyList(index, ref rng, length, b),
             _ => First(index, ref rng, length, b),
         };
     }
@@ -240,6 +245,29 @@ public sealed class RetrievalDocuments
         int at = b.Position;
         b.Add(passage);
         return new RetrievalDocument(index, RetrievalKind.RepeatedPassage, b.Text, passage, b.Position, at - fact);
+    }
+
+    private RetrievalDocument CopyList(int index, ref SplitMix64 rng, int length, Builder b)
+    {
+        int items = 3 + rng.NextInt(14);
+        var list = new List<string>();
+        for (int i = 0; i < items; i++)
+            list.Add(rng.NextDouble() < 0.6 ? Number(ref rng).ToString(CultureInfo.InvariantCulture) : Name(ref rng));
+        string List() => string.Join(" ", list);
+        // Fewer items (down to 2) while the header and the two copies alone would pass the drawn length.
+        while (list.Count > 2 && Units(CopyListHeader) + Units(CopyListAgain) + 2 * Units(List()) > length) list.RemoveAt(list.Count - 1);
+        var text = List();
+        int budget = Math.Max(0, length - Units(CopyListHeader) - Units(CopyListAgain) - 2 * Units(text));
+        int between = rng.NextInt(budget + 1);
+        b.Filler(ref rng, budget - between);
+        b.Add(CopyListHeader);
+        int fact = b.Position;
+        b.Add(text);
+        b.Filler(ref rng, between);
+        b.Add(CopyListAgain);
+        int at = b.Position;
+        b.Add(text);
+        return new RetrievalDocument(index, RetrievalKind.CopyList, b.Text, text, b.Position, at - fact);
     }
 
     private RetrievalDocument First(int index, ref SplitMix64 rng, int length, Builder b)

@@ -11,4 +11,6 @@ public enum RetrievalKind
     RepeatedPassage,
     /// <summary>Consecutive book text, then the first-sentence question and the text's first sentence.</summary>
     FirstSentence,
+    /// <summary>A list of random codes and made-up names, filler, then the same list again: every token of the second copy is predictable only by copying.</summary>
+    CopyList,
 }

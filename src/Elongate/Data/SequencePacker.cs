@@ -9,6 +9,11 @@ namespace Elongate.Data;
 /// epoch reshuffles with the seed and the epoch number. With a chunk size, long documents are shuffled as chunks of
 /// that many tokens rather than whole: a corpus of a few books then mixes them within an epoch instead of walking
 /// through one book at a time (each chunk counts as its own document for boundary masking).
+/// <para>With <c>wholeDocuments</c>, a document that fits in a window is never cut across two: when it does not fit
+/// in what is left of the current window, the rest of that window is padding (no loss: <see cref="Next"/> returns
+/// how many tokens are real) and the document opens the next one. That is what synthetic retrieval documents need:
+/// cut across two windows, the question would sit in one and its fact in the other, and the model would learn to
+/// guess an answer instead of copying it. Documents longer than a window are still cut, as above.</para>
 /// </summary>
 public sealed class SequencePacker
 {
@@ -16,6 +21,8 @@ public sealed class SequencePacker
     private readonly int _length;
     private readonly ulong _seed;
     private readonly int _upsampleThreshold, _upsampleFactor, _chunkTokens;
+    private readonly bool _wholeDocuments;
+    private readonly int[]? _lossTails;
     private (int Doc, int Start, int End)[] _order = [];
     private int _epoch, _orderIndex, _offset;
     private int _segmentCounter;
@@ -25,8 +32,15 @@ public sealed class SequencePacker
     /// <param name="seed">Shuffle seed.</param>
     /// <param name="upsampleThreshold">Documents with more tokens than this are repeated <paramref name="upsampleFactor"/> times per epoch (0 = off).</param>
     /// <param name="chunkTokens">Shuffle documents in pieces of this many tokens (0 = whole documents).</param>
-    public SequencePacker(TokenShard shard, int sequenceLength, ulong seed, int upsampleThreshold = 0, int upsampleFactor = 1, int chunkTokens = 0)
+    /// <param name="wholeDocuments">Never cut a document that fits in a window; pad the window's rest instead.</param>
+    /// <param name="lossTails">Per document, how many of its last tokens carry loss (<see cref="LossTails"/>); null: all of them.</param>
+    public SequencePacker(TokenShard shard, int sequenceLength, ulong seed, int upsampleThreshold = 0, int upsampleFactor = 1, int chunkTokens = 0,
+        bool wholeDocuments = false, int[]? lossTails = null)
     {
+        if (lossTails is not null && lossTails.Length != shard.DocumentCount)
+            throw new ArgumentException($"{lossTails.Length} loss tails for the {shard.DocumentCount} documents of {shard.Path}");
+        _wholeDocuments = wholeDocuments;
+        _lossTails = lossTails;
         if (chunkTokens < 0) throw new ArgumentOutOfRangeException(nameof(chunkTokens));
         _chunkTokens = chunkTokens;
         if (sequenceLength < 1) throw new ArgumentOutOfRangeException(nameof(sequenceLength));
@@ -74,12 +88,18 @@ public sealed class SequencePacker
 
     /// <summary>
     /// Fills <paramref name="tokens"/> (T + 1) and <paramref name="segments"/> (T + 1, document ordinal per token)
-    /// with the next sequence. The last token of a window is the first of the next.
+    /// with the next sequence and returns how many of its tokens are real: T + 1, except with whole documents, where
+    /// the tokens from the returned count on are padding (token 0, a segment of their own) that must get no loss.
+    /// Without whole documents the last token of a window is the first of the next. <paramref name="noLoss"/>, when
+    /// given (T + 1), is set for every token that must get no loss as a target: padding, and with loss tails every
+    /// token before its document's tail.
     /// </summary>
-    public void Next(Span<int> tokens, Span<int> segments)
+    public int Next(Span<int> tokens, Span<int> segments, Span<bool> noLoss = default)
     {
-        if (tokens.Length != _length + 1 || segments.Length != _length + 1)
+        if (tokens.Length != _length + 1 || segments.Length != _length + 1 || (!noLoss.IsEmpty && noLoss.Length != _length + 1))
             throw new ArgumentException($"buffers must hold T + 1 = {_length + 1} tokens");
+        if (!noLoss.IsEmpty) noLoss.Clear();
+        if (_wholeDocuments) return NextWhole(tokens, segments, noLoss);
         int filled = 0;
         while (filled < tokens.Length)
         {
@@ -96,6 +116,7 @@ public sealed class SequencePacker
             if (take > 0)
             {
                 _shard.ReadDocument(doc, start + _offset, tokens.Slice(filled, take));
+                MarkNoLoss(noLoss, filled, doc, start + _offset, take);
                 segments.Slice(filled, take).Fill(_segmentCounter);
                 filled += take;
                 _offset += take;
@@ -117,5 +138,54 @@ public sealed class SequencePacker
             var (_, start, end) = _order[_orderIndex];
             _offset = end - start - 1;
         }
+        return tokens.Length;
+    }
+
+    /// <summary>Sets <paramref name="noLoss"/> for the tokens read from <paramref name="doc"/> at <paramref name="from"/> that precede its loss tail.</summary>
+    private void MarkNoLoss(Span<bool> noLoss, int at, int doc, int from, int count)
+    {
+        if (_lossTails is null || noLoss.IsEmpty) return;
+        int lossFrom = _shard.DocumentLength(doc) - _lossTails[doc];
+        for (int k = 0; k < count && from + k < lossFrom; k++) noLoss[at + k] = true;
+    }
+
+    private int NextWhole(Span<int> tokens, Span<int> segments, Span<bool> noLoss)
+    {
+        int filled = 0;
+        while (filled < tokens.Length)
+        {
+            if (_orderIndex >= _order.Length)
+            {
+                _epoch++;
+                _order = BuildOrder(_epoch);
+                _orderIndex = 0;
+                _offset = 0;
+            }
+            var (doc, start, end) = _order[_orderIndex];
+            int available = end - start - _offset, space = tokens.Length - filled;
+            // A document that would fit a window on its own but not the rest of this one waits for the next window.
+            if (available > space && _offset == 0 && end - start <= tokens.Length && filled > 0) break;
+            int take = Math.Min(available, space);
+            _shard.ReadDocument(doc, start + _offset, tokens.Slice(filled, take));
+            MarkNoLoss(noLoss, filled, doc, start + _offset, take);
+            segments.Slice(filled, take).Fill(_segmentCounter);
+            filled += take;
+            _offset += take;
+            if (_offset >= end - start)
+            {
+                _orderIndex++;
+                _offset = 0;
+                _segmentCounter++;
+            }
+        }
+        if (filled < tokens.Length)
+        {
+            if (!noLoss.IsEmpty) noLoss[filled..].Fill(true);
+            tokens[filled..].Clear();
+            segments[filled..].Fill(_segmentCounter++);
+        }
+        // A document longer than a window continues in the next one from this window's last token, as when packing.
+        if (_offset > 0) _offset--;
+        return filled;
     }
 }

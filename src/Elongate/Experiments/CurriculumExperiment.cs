@@ -67,7 +67,7 @@ public static class CurriculumExperiment
             var (trainTexts, _, _) = ExperimentCorpus.Texts(options.CorpusSettings(outDir));
             var retrieval = ExperimentCorpus.PrepareRetrieval(trainTexts, tokenizerPath, tokenizer, TL - 2,
                 (long)(options.RetrievalShare * options.Steps * options.TokensPerStep * 1.25), options.Seeds[0], Path.Combine(outDir, "data"), Log);
-            sources = [new TrainingSource("data", prepared, 1 - options.RetrievalShare), new TrainingSource("retrieval", retrieval, options.RetrievalShare)];
+            sources = [new TrainingSource("data", prepared, 1 - options.RetrievalShare), new TrainingSource("retrieval", retrieval, options.RetrievalShare, WholeDocuments: true, AnswersOnly: options.RetrievalAnswersOnly)];
         }
         phases["data"] = watch.Elapsed.TotalSeconds;
         TrainerOptions Train(int seqLen, int steps, ulong seed, int offset = 0, int? scheduleSteps = null) => new()

@@ -59,6 +59,12 @@ public sealed record CurriculumOptions
     /// </summary>
     public double RetrievalShare { get; init; } = 0.2;
 
+    /// <summary>
+    /// Train the retrieval documents with loss on their answers only (the default; <see cref="Data.LossTails"/> says
+    /// why), or on every token (false: how earlier reports trained them, with no retrieval learned).
+    /// </summary>
+    public bool RetrievalAnswersOnly { get; init; } = true;
+
     /// <summary>θ of the long stage (and of the model trained long from scratch) = <see cref="Theta"/> × this (ABF; the paper's 500,000 / 10,000).</summary>
     public float AbfFactor { get; init; } = 50f;
 

@@ -41,12 +41,26 @@ internal static class ExperimentCorpus
         if (sentences.Count < 8) throw new ArgumentException("the training texts have too few sentences to fill retrieval documents");
         var generator = new RetrievalDocuments(sentences, new RetrievalDocumentOptions { Seed = seed, MaxLength = maxLength }, tokenizer);
         int count = Math.Max(8, generator.CountFor(tokens));
-        var jsonl = Path.Combine(dataDir, "retrieval.jsonl");
-        Directory.CreateDirectory(dataDir);
-        long units = generator.WriteJsonl(jsonl, count);
         var prepared = Path.Combine(dataDir, "retrieval");
-        CorpusPreparer.Prepare(new CorpusPrepareOptions { TokenizerPath = tokenizerPath, Inputs = [jsonl], OutputDirectory = prepared, Seed = seed });
+        long units = WriteRetrievalSource(generator, count, prepared, tokenizerPath, tokenizer, seed);
         log($"retrieval mix: {count} documents ({units} tokens) of passkeys, key→value lookups, repeated passages and first-sentence questions, up to {maxLength} tokens");
         return prepared;
+    }
+
+    /// <summary>
+    /// Writes documents 0 … count − 1 of <paramref name="generator"/> to <c>{prepared}.jsonl</c>, prepares them into
+    /// <paramref name="prepared"/> (no validation split) and writes each document's answer tail beside the shard
+    /// (<see cref="LossTails"/>), so the source can train with loss on the answers only. Returns the documents' length
+    /// in the generator's units.
+    /// </summary>
+    public static long WriteRetrievalSource(RetrievalDocuments generator, int count, string prepared, string tokenizerPath, ITokenizer tokenizer, ulong seed)
+    {
+        var jsonl = prepared + ".jsonl";
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(prepared))!);
+        long units = generator.WriteJsonl(jsonl, count);
+        CorpusPreparer.Prepare(new CorpusPrepareOptions { TokenizerPath = tokenizerPath, Inputs = [jsonl], OutputDirectory = prepared, ValidationFraction = 0, Seed = seed });
+        using var shard = TokenShard.Open(Path.Combine(prepared, CorpusPreparer.TrainFile));
+        LossTails.Write(prepared, LossTails.FromRetrievalJsonl(jsonl, tokenizer, shard));
+        return units;
     }
 }

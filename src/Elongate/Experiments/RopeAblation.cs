@@ -89,7 +89,7 @@ public static class RopeAblation
         {
             Sources = retrieval is null
                 ? [new TrainingSource("data", prepared)]
-                : [new TrainingSource("data", prepared, 1 - options.RetrievalMix), new TrainingSource("retrieval", retrieval, options.RetrievalMix)],
+                : [new TrainingSource("data", prepared, 1 - options.RetrievalMix), new TrainingSource("retrieval", retrieval, options.RetrievalMix, WholeDocuments: true, AnswersOnly: options.RetrievalAnswersOnly)],
             SeqLen = seqLen, TokensPerStep = options.TokensPerStep, BatchSize = batch,
             Steps = steps, LearningRate = lr, WarmupSteps = Math.Max(1, steps / 10), Seed = seed, ValidationWindows = 8,
             ShuffleChunkTokens = options.ShuffleChunkTokens,
@@ -251,11 +251,9 @@ public static class RopeAblation
             var gen = new RetrievalDocuments(sentences, new RetrievalDocumentOptions { Seed = seed, MaxLength = seqLen - 2 }, tokenizer);
             long want = (long)Math.Ceiling(steps * (double)o.TokensPerStep * o.RetrievalMix);
             int count = Math.Max(gen.CountFor(want), gen.CountFor(4L * seqLen));
-            var jsonl = Path.Combine(dir, $"retrieval-{name}.jsonl");
-            long tokens = gen.WriteJsonl(jsonl, count);
-            var kinds = gen.Documents(0, count).GroupBy(d => d.Kind.ToString()).ToDictionary(g => g.Key, g => g.Count());
             var prepared = Path.Combine(dir, $"retrieval-{name}");
-            CorpusPreparer.Prepare(new CorpusPrepareOptions { TokenizerPath = tokenizerPath, Inputs = [jsonl], OutputDirectory = prepared, ValidationFraction = 0 });
+            long tokens = ExperimentCorpus.WriteRetrievalSource(gen, count, prepared, tokenizerPath, tokenizer, seed);
+            var kinds = gen.Documents(0, count).GroupBy(d => d.Kind.ToString()).ToDictionary(g => g.Key, g => g.Count());
             log(string.Create(CultureInfo.InvariantCulture, $"retrieval documents for the {name} stage: {count} documents, {tokens} tokens, up to {seqLen - 2} tokens each ({string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))})"));
             return (count, tokens, prepared, kinds);
         }

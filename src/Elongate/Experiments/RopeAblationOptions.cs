@@ -49,6 +49,12 @@ public sealed record RopeAblationOptions
     public double RetrievalMix { get; init; } = 0.25;
 
     /// <summary>
+    /// Train the retrieval documents with loss on their answers only (the default; <see cref="Data.LossTails"/> says
+    /// why), or on every token (false: how earlier reports trained them, with no retrieval learned).
+    /// </summary>
+    public bool RetrievalAnswersOnly { get; init; } = true;
+
+    /// <summary>
     /// Folder of held-out documents (.txt / .jsonl) for every loss and retrieval probe; null uses the corpus's
     /// held-out documents. It must not be the corpus folder.
     /// </summary>

@@ -17,6 +17,7 @@ internal sealed class TrainingData : IDisposable
     private readonly SequencePacker[] _packers;
     private readonly MixtureSampler _mixture;
     private readonly int[] _tokens, _segs;
+    private readonly bool[] _noLoss;
     private readonly int _seqLen;
 
     public int VocabSize { get; }
@@ -54,7 +55,8 @@ internal sealed class TrainingData : IDisposable
                 }
                 // Each source shuffles with its own seed so adding a source does not reorder the others.
                 _packers[i] = new SequencePacker(_train[i], options.SeqLen, options.Seed * 0x9E3779B97F4A7C15UL + (ulong)i,
-                    options.UpsampleThreshold, options.UpsampleFactor, options.ShuffleChunkTokens);
+                    options.UpsampleThreshold, options.UpsampleFactor, options.ShuffleChunkTokens, options.Sources[i].WholeDocuments,
+                    options.Sources[i].AnswersOnly ? LossTails.Read(dir, _train[i]) : null);
             }
         }
         catch
@@ -69,6 +71,7 @@ internal sealed class TrainingData : IDisposable
         _mixture = new MixtureSampler(weights, options.Seed ^ 0xD1B54A32D192ED03UL);
         _tokens = new int[_seqLen + 1];
         _segs = new int[_seqLen + 1];
+        _noLoss = new bool[_seqLen + 1];
     }
 
     /// <summary>Documents and tokens of each source's training shard, in pairs.</summary>
@@ -87,15 +90,21 @@ internal sealed class TrainingData : IDisposable
         _mixture.State = mixture;
     }
 
-    /// <summary>Fills B sequences: inputs are tokens [0, T), targets [1, T], segments the inputs' document ids.</summary>
+    /// <summary>
+    /// Fills B sequences: inputs are tokens [0, T), targets [1, T] (the ignore index where a whole-document source
+    /// padded the sequence), segments the inputs' document ids.
+    /// </summary>
     public void NextBatch(int batch, Span<int> inputs, Span<int> targets, Span<int> segments)
     {
         int T = _seqLen;
         for (int b = 0; b < batch; b++)
         {
-            _packers[_mixture.Next()].Next(_tokens, _segs);
+            _packers[_mixture.Next()].Next(_tokens, _segs, _noLoss);
             _tokens.AsSpan(0, T).CopyTo(inputs.Slice(b * T, T));
             _tokens.AsSpan(1, T).CopyTo(targets.Slice(b * T, T));
+            // Token i + 1 is target i: padding, and tokens before an answers-only document's answer, get no loss.
+            for (int t = 0; t < T; t++)
+                if (_noLoss[t + 1]) targets[b * T + t] = CrossEntropy.DefaultIgnoreIndex;
             _segs.AsSpan(0, T).CopyTo(segments.Slice(b * T, T));
         }
     }

@@ -96,6 +96,66 @@ public sealed class DataPipelineTests : IDisposable
     }
 
     [Fact]
+    public void Whole_document_packing_never_cuts_a_document_that_fits_and_pads_the_rest()
+    {
+        // Documents of 1–50 tokens and a few longer than the window (cut, as when packing).
+        var (path, docs) = MakeShard(60, 300, 4, maxLen: 50);
+        var longDocs = Enumerable.Range(0, 3).Select(i => Enumerable.Range(1, 70 + i).ToArray()).ToArray();
+        var longPath = Path.Combine(_dir, "long.tokens");
+        using (var w = new TokenShardWriter(longPath, 300))
+        {
+            foreach (var d in docs.Concat(longDocs)) w.Add(d);
+            w.Complete();
+        }
+        using var shard = TokenShard.Open(longPath);
+        const int T = 40;
+        var packer = new SequencePacker(shard, T, seed: 2, wholeDocuments: true);
+        var tokens = new int[T + 1];
+        var segments = new int[T + 1];
+        var seen = new List<int[]>();
+        var pieces = new List<int>();
+        int padded = 0;
+        var current = new List<int>();
+        int currentSegment = -1;
+        for (int i = 0; i < 200 && seen.Count < docs.Length + longDocs.Length; i++)
+        {
+            int real = packer.Next(tokens, segments);
+            Assert.InRange(real, 1, T + 1);
+            if (real < T + 1)
+            {
+                padded++;
+                Assert.All(tokens[real..], t => Assert.Equal(0, t));
+                Assert.All(segments[real..], g => Assert.Equal(segments[real], g));
+                Assert.NotEqual(segments[real - 1], segments[real]);
+            }
+            for (int t = 0; t < real; t++)
+            {
+                // A long document's continuation repeats the previous window's last token as its first input.
+                if (t == 0 && segments[0] == currentSegment) continue;
+                if (segments[t] != currentSegment)
+                {
+                    if (current.Count > 0) seen.Add([.. current]);
+                    current.Clear();
+                    currentSegment = segments[t];
+                }
+                current.Add(tokens[t]);
+            }
+        }
+        if (current.Count > 0) seen.Add([.. current]);
+        // Every document comes back whole, in some order; those that fit were never split across two windows.
+        var expected = docs.Concat(longDocs).Select(d => string.Join(",", d)).Order().ToList();
+        Assert.Equal(expected, seen.Take(expected.Count).Select(d => string.Join(",", d)).Order().ToList());
+        Assert.True(padded > 10, $"only {padded} windows were padded");
+
+        // Resume from a saved position continues exactly.
+        var saved = packer.State;
+        var after = Enumerable.Range(0, 20).Select(_ => { packer.Next(tokens, segments); return (int[])tokens.Clone(); }).ToList();
+        var resumed = new SequencePacker(shard, T, seed: 2, wholeDocuments: true);
+        resumed.Restore(saved);
+        foreach (var e in after) { resumed.Next(tokens, segments); Assert.Equal(e, tokens); }
+    }
+
+    [Fact]
     public void Packing_resumes_exactly_from_saved_state_and_is_seed_deterministic()
     {
         var (path, _) = MakeShard(25, 300, 4);

@@ -107,13 +107,22 @@ public sealed class RetrievalDocumentsTests
                 Assert.EndsWith(FirstSentenceEvaluation.Instruction + " " + d.Answer, t);
                 Assert.Equal(d.Answer, FirstSentence.Extract(t));
                 break;
+            case RetrievalKind.CopyList:
+                // The list after its header, filler, then the list again closing the document; nothing but the copy
+                // makes its second occurrence predictable (random codes and made-up names).
+                Assert.EndsWith($"{RetrievalDocuments.CopyListAgain} {d.Answer}", t);
+                int list = t.IndexOf($"{RetrievalDocuments.CopyListHeader} {d.Answer}", StringComparison.Ordinal);
+                Assert.True(list >= 0, t);
+                Assert.InRange(d.Answer.Split(' ').Length, 2, 16);
+                Assert.Equal(Words(t[(list + RetrievalDocuments.CopyListHeader.Length + 1)..^d.Answer.Length]), d.Distance);
+                break;
         }
     }
 
     [Fact]
     public void Passkey_documents_use_the_probe_filler_in_the_set_share()
     {
-        var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 2, MaxLength = 250, PasskeyWeight = 1, KeyValueWeight = 0, RepeatedPassageWeight = 0, FirstSentenceWeight = 0, ProbeFillerShare = 0.5 });
+        var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 2, MaxLength = 250, PasskeyWeight = 1, KeyValueWeight = 0, RepeatedPassageWeight = 0, FirstSentenceWeight = 0, CopyListWeight = 0, ProbeFillerShare = 0.5 });
         var docs = gen.Documents(0, 200).ToList();
         Assert.All(docs, d => Assert.Equal(RetrievalKind.Passkey, d.Kind));
         int probe = docs.Count(d => d.Text.Contains(PasskeyProbe.Filler, StringComparison.Ordinal));
@@ -155,7 +164,7 @@ public sealed class RetrievalDocumentsTests
             }
             Assert.Throws<ArgumentException>(() => new RetrievalDocuments(["One sentence only."], new RetrievalDocumentOptions()));
             Assert.Throws<ArgumentException>(() => new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { MaxLength = 4 }));
-            Assert.Throws<ArgumentException>(() => new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { PasskeyWeight = 0, KeyValueWeight = 0, RepeatedPassageWeight = 0, FirstSentenceWeight = 0 }));
+            Assert.Throws<ArgumentException>(() => new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { PasskeyWeight = 0, KeyValueWeight = 0, RepeatedPassageWeight = 0, FirstSentenceWeight = 0, CopyListWeight = 0 }));
         }
         finally { dir.Delete(true); }
     }
