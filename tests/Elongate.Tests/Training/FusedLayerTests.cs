@@ -5,7 +5,8 @@ namespace Elongate.Tests.Training;
 
 /// <summary>
 /// The fused element-wise kernels of the training model against the unfused composition they replace: residual add +
-/// RMSNorm (forward and backward) bit for bit, since every element sees the same operations in the same order; SwiGLU's
+/// RMSNorm forward and the backward's input gradient bit for bit, since every element sees the same operations in the
+/// same order, the gain gradient (summed in 32-row partials) to a rounding bound; SwiGLU's
 /// one-pass backward bit for bit against the accumulating form and, in float, against a double evaluation of the
 /// formula within a rounding bound (its exp is the vectorized one). Sizes cover both the serial path and the parallel
 /// one (≥ 2¹⁵ elements), with row counts that leave a partial last task.
@@ -55,7 +56,7 @@ public class FusedLayerTests
 
     [Theory]
     [MemberData(nameof(NormShapes))]
-    public void Residual_rmsnorm_backward_equals_the_serial_rmsnorm_backward_bit_for_bit(int rows, int n)
+    public void Residual_rmsnorm_backward_equals_the_serial_rmsnorm_backward(int rows, int n)
     {
         var rng = new Random(rows * 17 + n);
         var s = GradCheck.RandomFloat(rng, rows * n, 2);
@@ -74,7 +75,20 @@ public class FusedLayerTests
         var dGain = (float[])dGain0.Clone();
         ResidualRmsNormLayer.Backward<float>(dSum, dGain, dy, s, gain, rstd, rows);
         Assert.Equal(dSumRef, dSum);
-        Assert.Equal(dGainRef, dGain);
+        // dGain sums its rows in 32-row partials (a fixed order, but not the serial running sum): both orders are
+        // within (rows + 1)·u·Σ|terms| of the exact sum, so they differ by at most twice that.
+        for (int i = 0; i < n; i++)
+        {
+            double abs = Math.Abs(dGain0[i]);
+            for (int t = 0; t < rows; t++) abs += Math.Abs((double)dy[t * n + i] * s[t * n + i] * rstd[t]);
+            double bound = 2 * (rows + 2) * Math.Pow(2, -24) * abs;
+            Assert.True(Math.Abs(dGain[i] - dGainRef[i]) <= bound, $"dGain[{i}] = {dGain[i]}, serial {dGainRef[i]}, bound {bound}");
+        }
+        // And the same bits on a second call (the partials' order does not depend on scheduling).
+        var dSum2 = (float[])dSum0.Clone();
+        var dGain2 = (float[])dGain0.Clone();
+        ResidualRmsNormLayer.Backward<float>(dSum2, dGain2, dy, s, gain, rstd, rows);
+        Assert.Equal(dGain, dGain2);
     }
 
     [Fact]
