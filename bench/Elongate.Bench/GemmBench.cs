@@ -7,7 +7,7 @@ namespace Elongate.Bench;
 
 /// <summary>
 /// `gemm` subcommand: our <see cref="Gemm"/> against OpenBLAS cblas_sgemm in the same process, same inputs, same thread
-/// counts, interleaved repetitions (best-of), so the ratio is measured under the same machine load.
+/// counts, interleaved repetitions (medians), so the ratio is measured under the same machine load.
 /// </summary>
 internal static unsafe class GemmBench
 {
@@ -66,12 +66,13 @@ internal static unsafe class GemmBench
         Console.WriteLine($"CPU: {CpuInfo.Current}");
         Console.WriteLine($"our plan: {blocking}");
         Console.WriteLine($"OpenBLAS: {blasDesc}");
-        Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; median of {reps} interleaved repetitions (ours, OpenBLAS, ours, …); load average {MachineInfo.LoadAverage()}");
+        Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; median of {reps} interleaved repetitions (ours, OpenBLAS, ours, …), each after the process is idle; load average {MachineInfo.LoadAverage()}");
         if (!haveBlas) Console.WriteLine("OpenBLAS library libopenblas.so.0 is missing: reporting our numbers only.");
         Console.WriteLine();
         Console.WriteLine($"{"case",-18} {"op",-3} {"M",5} {"N",5} {"K",5} {"thr",3} {"ours GF/s",10} {"OpenBLAS",10} {"ratio",6} {"max rel diff",12}");
 
         var rows = new List<Row>();
+        var settleWaits = new List<double>();
         var threadCounts = threadList ?? (cores > 1 ? new[] { 1, cores } : new[] { 1 });
         foreach (var cs in cases)
         {
@@ -103,8 +104,13 @@ internal static unsafe class GemmBench
                 Ours(); if (haveBlas) Blas();
                 for (int r = 0; r < reps; r++)
                 {
+                    if (haveBlas) settleWaits.Add(Settle());
                     times.Add(Time(Ours, inner));
-                    if (haveBlas) blasTimes.Add(Time(Blas, inner));
+                    if (haveBlas)
+                    {
+                        settleWaits.Add(Settle());
+                        blasTimes.Add(Time(Blas, inner));
+                    }
                 }
                 // Medians, not minima: on a machine shared with other jobs the median of interleaved samples is the
                 // fairer comparison (both sides see the same load), and the ratio is what the results report.
@@ -118,6 +124,9 @@ internal static unsafe class GemmBench
             }
         }
 
+        if (settleWaits.Count > 0)
+            Console.WriteLine($"settle before each sample: median {Median(settleWaits) * 1e3:F0} ms, max {settleWaits.Max() * 1e3:F0} ms (cap {SettleCapSeconds * 1e3:F0} ms)");
+
         if (outPath is not null)
         {
             var doc = new
@@ -126,6 +135,8 @@ internal static unsafe class GemmBench
                 ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
                 blocking = new { blocking.MR, blocking.NR, blocking.MC, blocking.KC, blocking.NC, blocking.Origin, caches = blocking.Caches.ToString() },
                 statistic = "median",
+                settle = "each sample starts once the process has used < 1 ms of CPU in a 10 ms window (OpenBLAS's workers spin ~0.1 s after each call)",
+                settleMedianMs = settleWaits.Count > 0 ? Median(settleWaits) * 1e3 : 0,
                 loadAverage = MachineInfo.LoadAverage(),
                 openBlas = haveBlas ? new { config = OpenBlas.Config, core = OpenBlas.CoreName } : null,
                 openBlasMissing = haveBlas ? null : blasError,
@@ -138,6 +149,26 @@ internal static unsafe class GemmBench
             Console.WriteLine($"wrote {outPath}");
         }
         return 0;
+    }
+
+    private const double SettleCapSeconds = 1.0;
+
+    /// <summary>
+    /// Waits until this process is idle: OpenBLAS's pthread workers keep spinning (sched_yield) for about 2^28 TSC ticks
+    /// (~0.1 s) after every call, so a sample of ours timed right after an OpenBLAS sample shared one of the two cores
+    /// with that spinner — two-thread ratios swung from 0.5 to 1.5 between runs. Our pool spins 200 µs, so the wait is
+    /// applied before both sides' samples. Returns the seconds waited.
+    /// </summary>
+    private static double Settle()
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < SettleCapSeconds)
+        {
+            var cpu0 = Environment.CpuUsage.TotalTime;
+            Thread.Sleep(10);
+            if ((Environment.CpuUsage.TotalTime - cpu0).TotalMilliseconds < 1) break;
+        }
+        return sw.Elapsed.TotalSeconds;
     }
 
     private static string Fmt(double? v, string f) => v is null ? "-" : v.Value.ToString(f, CultureInfo.InvariantCulture);

@@ -6,6 +6,7 @@ using Elongate.Kernels;
 //   dotnet run -c Release --project bench/Elongate.Bench -- gemm [--out gemm.json] [--reps 3] [--sizes 256,512] [--threads 1,2] [--isa avx2] [--quick]
 //   dotnet run -c Release --project bench/Elongate.Bench -- train [--seq 256,1024] [--preset 20m] [--out train.json]   (tokens/s and MFU)
 //   dotnet run -c Release --project bench/Elongate.Bench -- decode [--presets 5m,20m] [--vocab 4096,32000] [--out decode.json]  (vs llama.cpp)
+//   dotnet run -c Release --project bench/Elongate.Bench -- elementwise [--rows 4096] [--dim 512] [--ffn 1408] [--reps 21]   (fused vs unfused SwiGLU / residual RMSNorm)
 //   dotnet run -c Release --project bench/Elongate.Bench -- attention [--seq 256,1024,4096]   (FlashAttention fwd/bwd GFLOP/s)
 //   dotnet run -c Release --project bench/Elongate.Bench -- quant [--types q4_0,q4_k] [--threads 1,2] [--rows 512] [--small] [--stream]   (quantized matvec GB/s, matmul GFLOP/s; --stream: from DRAM)
 //   dotnet run -c Release --project bench/Elongate.Bench -- quant --matmul [--rows 512,4096] [--shapes 768x768,...] [--quick] [--cputime]   (prompt GFLOP/s per type vs fp32 Gemm)
@@ -24,6 +25,8 @@ if (args.Length > 0 && args[0] == "gemm")
     return GemmBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "train")
     return TrainBench.Run(args[1..]);
+if (args.Length > 0 && args[0] == "elementwise")
+    return ElementwiseBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "attention")
     return AttentionBench.Run(args[1..]);
 if (args.Length > 0 && args[0] == "decode")

@@ -157,7 +157,15 @@ public static class Gemm
                 // so that no thread waits at the end of a step for a lone block.
                 int rowSlivers = (m + mr - 1) / mr;
                 int numIc = (m + plan.MC - 1) / plan.MC;
-                if (threads > 1) numIc = (numIc + threads - 1) / threads * threads;
+                if (threads > 1)
+                {
+                    // Enough tasks for dynamic balancing on a shared machine (4 per thread) come first from smaller row
+                    // blocks (down to 4 slivers), and only then from splitting the columns: a column split re-packs its
+                    // A block (a strided transpose) once per split, while a smaller block only re-reads the packed B
+                    // panel from L3. At n = 1024 this turns 6 blocks × 2 splits into 8 blocks × 1.
+                    numIc = Math.Max(numIc, Math.Min(4 * threads, rowSlivers / 4));
+                    numIc = (numIc + threads - 1) / threads * threads;
+                }
                 numIc = Math.Min(numIc, rowSlivers);
                 job.IcBlocks = numIc; job.RowSlivers = rowSlivers;
                 if (threads == 1)
@@ -168,8 +176,8 @@ public static class Gemm
                 }
                 else
                 {
-                    // Enough tasks for dynamic balancing on a shared machine, but column ranges of at least 4 slivers
-                    // so each re-pack of the A block is amortized over ≥ 4·NR columns.
+                    // Column splits only where the rows alone give too few tasks (short M), in ranges of at least 4
+                    // slivers so each re-pack of the A block is amortized over ≥ 4·NR columns.
                     job.Splits = Math.Clamp((4 * threads + numIc - 1) / numIc, 1, Math.Max(1, slivers / 4));
                     ParallelStep(job, threads);
                 }

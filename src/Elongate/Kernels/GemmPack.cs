@@ -101,21 +101,9 @@ internal static class GemmPack
     /// <summary>12 rows of A, K-contiguous, into a K-major 12-wide sliver, 16 k at a time through a 16×16 transpose.</summary>
     private static unsafe void TransposeA12(float* src, nint lda, int kc, float* d)
     {
-        Vector512<float>* r = stackalloc Vector512<float>[16];
-        Vector512<float>* o = stackalloc Vector512<float>[16];
-        for (int i = 12; i < 16; i++) r[i] = default;
         int p = 0;
         for (; p + 16 <= kc; p += 16)
-        {
-            for (int i = 0; i < 12; i++) r[i] = Vector512.Load(src + i * lda + p);
-            GemmTranspose16.Run(r, o);
-            float* dp = d + p * 12;
-            for (int q = 0; q < 16; q++, dp += 12)
-            {
-                o[q].GetLower().Store(dp);
-                o[q].GetUpper().GetLower().Store(dp + 8);
-            }
-        }
+            GemmTranspose16.Block(src + p, lda, 12, d + p * 12, 12);
         for (; p < kc; p++)
             for (int i = 0; i < 12; i++) d[p * 12 + i] = src[i * lda + p];
     }
@@ -131,23 +119,27 @@ internal static class GemmPack
     }
 
     /// <summary>32 rows of the stored [N, K] matrix (NT) into a K-major 32-wide sliver via two 16×16 transposes per 16 k.</summary>
+    /// <summary>
+    /// 32 rows of the stored [N, K] matrix (NT) into a K-major 32-wide sliver, 16×16 transposes. One 16-row half at a
+    /// time over all of kc, with each row's line 64 floats ahead prefetched: the rows are ldb apart (usually a multiple
+    /// of 4 KiB, so every one maps to the same L1 set), and 32 interleaved row streams were more than the hardware
+    /// prefetcher follows. Measured on a Zen 4 (2048³ NT, one thread): B packing 3.5 → 2.7 ms, now as fast as NN's copy.
+    /// </summary>
     private static unsafe void TransposeB32(float* src, nint ldb, int kc, float* d)
     {
-        Vector512<float>* r = stackalloc Vector512<float>[16];
-        Vector512<float>* o = stackalloc Vector512<float>[16];
-        int p = 0;
-        for (; p + 16 <= kc; p += 16)
+        int full = kc & ~15;
+        for (int h = 0; h < 2; h++)
         {
-            for (int h = 0; h < 2; h++)
+            float* sh = src + 16 * h * ldb;
+            float* dh = d + 16 * h;
+            for (int p = 0; p < full; p += 16)
             {
-                float* sh = src + 16 * h * ldb + p;
-                for (int i = 0; i < 16; i++) r[i] = Vector512.Load(sh + i * ldb);
-                GemmTranspose16.Run(r, o);
-                float* dp = d + p * 32 + 16 * h;
-                for (int q = 0; q < 16; q++) o[q].Store(dp + q * 32);
+                if (p + 64 < kc)
+                    for (int i = 0; i < 16; i++) Sse.Prefetch0(sh + i * ldb + p + 64);
+                GemmTranspose16.Block(sh + p, ldb, 16, dh + p * 32, 32);
             }
         }
-        for (; p < kc; p++)
+        for (int p = full; p < kc; p++)
             for (int j = 0; j < 32; j++) d[p * 32 + j] = src[j * ldb + p];
     }
 

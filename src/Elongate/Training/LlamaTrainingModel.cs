@@ -365,8 +365,10 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         T eps = T.CreateChecked(Config.RmsNormEps);
 
         Embedding.Forward(_res[0].AsSpan(), inputs, P(_tokEmb, _vocab * dim), dim);
-        for (int l = 0; l < L; l++) LayerForward(l);
-        RmsNormLayer.Forward(_lnf.AsSpan(), _rstdf, _res[L], P(_finalNorm, dim), BT, eps);
+        if (L == 0) RmsNormLayer.Forward(_lnf.AsSpan(), _rstdf, _res[0], P(_finalNorm, dim), BT, eps);
+        else RmsNormLayer.Forward(_acts[0].Ln1.AsSpan(), _acts[0].Rstd1, _res[0], P(_off[0].AttnNorm, dim), BT, eps);
+        // Each layer ends with its residual add fused with the next norm (the last one's with the final norm).
+        for (int l = 0; l < L; l++) LayerForward(l, recompute: false);
         Linear.Forward(_logits.AsSpan(), _lnf, P(_classifier, _vocab * dim), BT, dim, _vocab);
         _forwardDone = true;
         return _weighted
@@ -374,15 +376,21 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
             : CrossEntropy.Forward(_logits, _ceLse, targets, BT, _vocab, IgnoreIndex);
     }
 
-    /// <summary>Layer l: reads _res[l], fills _acts[l] and writes _res[l+1]. Also the recomputation under checkpointing.</summary>
-    private void LayerForward(int l)
+    /// <summary>
+    /// Layer l: reads _res[l], fills _acts[l] and writes _res[l+1]. In the forward pass (<paramref name="recompute"/>
+    /// false) the layer's input norm (Ln1, Rstd1) was already written by the previous layer's fused residual add, and
+    /// the closing residual add is fused with the next layer's input norm (or the final norm). As the recomputation
+    /// under checkpointing, it computes its own input norm and writes nothing past its own activations: the shared
+    /// buffers then hold layer l's, and _res[l+1] is no longer read.
+    /// </summary>
+    private void LayerForward(int l, bool recompute)
     {
         int BT = _rows, dim = _dim;
         var o = _off[l];
         var a = _acts[l];
         ReadOnlySpan<int> seg = _hasSegments ? _segments : default;
         T eps = T.CreateChecked(Config.RmsNormEps);
-        RmsNormLayer.Forward(a.Ln1.AsSpan(), a.Rstd1, _res[l], P(o.AttnNorm, dim), BT, eps);
+        if (recompute) RmsNormLayer.Forward(a.Ln1.AsSpan(), a.Rstd1, _res[l], P(o.AttnNorm, dim), BT, eps);
         Linear.Forward(a.Q.AsSpan(), a.Ln1, P(o.Wq, _qDim * dim), BT, dim, _qDim);
         Linear.Forward(a.K.AsSpan(), a.Ln1, P(o.Wk, _kvDim * dim), BT, dim, _kvDim);
         Linear.Forward(a.V.AsSpan(), a.Ln1, P(o.Wv, _kvDim * dim), BT, dim, _kvDim);
@@ -397,8 +405,7 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         FlashAttention.Forward(a.Att.AsSpan(), a.Lse, a.Q, a.K, a.V, _shape, seg, AttentionTileSize);
         Linear.Forward(_proj.AsSpan(), a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim);
         if (_lora is not null) LoraForward(l, TensorRole.Wo, _proj, a.Att);
-        TensorPrimitives.Add(_res[l], _proj, a.ResMid);
-        RmsNormLayer.Forward(a.Ln2.AsSpan(), a.Rstd2, a.ResMid, P(o.FfnNorm, dim), BT, eps);
+        ResidualRmsNormLayer.Forward(a.ResMid.AsSpan(), a.Ln2, a.Rstd2, _res[l], _proj, P(o.FfnNorm, dim), BT, eps);
         Linear.Forward(a.Gate.AsSpan(), a.Ln2, P(o.WGate, _hid * dim), BT, dim, _hid);
         Linear.Forward(a.Up.AsSpan(), a.Ln2, P(o.WUp, _hid * dim), BT, dim, _hid);
         if (_lora is not null)
@@ -409,7 +416,15 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         SwiGluLayer.Forward(a.H.AsSpan(), a.Gate, a.Up);
         Linear.Forward(_proj.AsSpan(), a.H, P(o.WDown, dim * _hid), BT, _hid, dim);
         if (_lora is not null) LoraForward(l, TensorRole.WDown, _proj, a.H);
-        TensorPrimitives.Add(a.ResMid, _proj, _res[l + 1]);
+        if (recompute) return;
+        if (l + 1 < _off.Length)
+        {
+            // Under checkpointing _acts[l + 1] is _acts[l]: overwriting its Ln1 is fine here, layer l is recomputed
+            // before its backward.
+            var next = _acts[l + 1];
+            ResidualRmsNormLayer.Forward(_res[l + 1].AsSpan(), next.Ln1, next.Rstd1, a.ResMid, _proj, P(_off[l + 1].AttnNorm, dim), BT, eps);
+        }
+        else ResidualRmsNormLayer.Forward(_res[l + 1].AsSpan(), _lnf, _rstdf, a.ResMid, _proj, P(_finalNorm, dim), BT, eps);
     }
 
     /// <summary>Adds the gradient of the last forward's loss (the mean, or the weighted sum) to <see cref="Gradients"/> (or, with adapters, to <see cref="LoraGradients"/>).</summary>
@@ -425,12 +440,12 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         Array.Clear(_dLn);
         LinearBackward(_dLn, _classifier, _logits, _lnf, BT, dim, _vocab);
         Array.Clear(_dRes);
-        RmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(_finalNorm), _dLn, _res[L], P(_finalNorm, dim), _rstdf, BT);
+        ResidualRmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(_finalNorm), _dLn, _res[L], P(_finalNorm, dim), _rstdf, BT);
         for (int l = L - 1; l >= 0; l--)
         {
             // Checkpointing: refill the shared activation buffers from the stored layer input. The last layer's are
-            // still there from the forward. _res[l + 1] is rewritten with the same bits and is no longer read.
-            if (GradientCheckpointing && l < L - 1) LayerForward(l);
+            // still there from the forward (its closing add wrote only _res[L] and the final norm).
+            if (GradientCheckpointing && l < L - 1) LayerForward(l, recompute: true);
             LayerBackward(l);
         }
         if (TrainBase) Embedding.Backward(G(_tokEmb, _vocab * dim), _dRes, _inputs, dim);
@@ -459,8 +474,7 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         Array.Clear(_dH);
         LinearBackward(_dH, o.WDown, _dRes, a.H, BT, _hid, dim);
         if (lora) LoraBackward(l, TensorRole.WDown, _dRes, a.H, _dH);
-        Array.Clear(_dGate); Array.Clear(_dUp);
-        SwiGluLayer.Backward(_dGate.AsSpan(), _dUp, _dH, a.Gate, a.Up);
+        SwiGluLayer.BackwardOverwrite(_dGate.AsSpan(), _dUp, _dH, a.Gate, a.Up);
         Array.Clear(_dLn);
         LinearBackward(_dLn, o.WGate, _dGate, a.Ln2, BT, dim, _hid);
         LinearBackward(_dLn, o.WUp, _dUp, a.Ln2, BT, dim, _hid);
@@ -469,7 +483,7 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
             LoraBackward(l, TensorRole.WGate, _dGate, a.Ln2, _dLn);
             LoraBackward(l, TensorRole.WUp, _dUp, a.Ln2, _dLn);
         }
-        RmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(o.FfnNorm), _dLn, a.ResMid, P(o.FfnNorm, dim), a.Rstd2, BT);
+        ResidualRmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(o.FfnNorm), _dLn, a.ResMid, P(o.FfnNorm, dim), a.Rstd2, BT);
         // Attention: resMid = res[l] + Wo(attn(rope(q), rope(k), v)); dRes now holds dL/dresMid.
         Array.Clear(_dAtt);
         LinearBackward(_dAtt, o.Wo, _dRes, a.Att, BT, _qDim, dim);
@@ -488,7 +502,7 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
             LoraBackward(l, TensorRole.Wk, _dk, a.Ln1, _dLn);
             LoraBackward(l, TensorRole.Wv, _dv, a.Ln1, _dLn);
         }
-        RmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(o.AttnNorm), _dLn, _res[l], P(o.AttnNorm, dim), a.Rstd1, BT);
+        ResidualRmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(o.AttnNorm), _dLn, _res[l], P(o.AttnNorm, dim), a.Rstd1, BT);
     }
 
     private ReadOnlySpan<T> P(int offset, int length) => Parameters.AsSpan(offset, length);
