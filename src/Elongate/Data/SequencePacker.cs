@@ -99,7 +99,6 @@ public sealed class SequencePacker
         if (tokens.Length != _length + 1 || segments.Length != _length + 1 || (!noLoss.IsEmpty && noLoss.Length != _length + 1))
             throw new ArgumentException($"buffers must hold T + 1 = {_length + 1} tokens");
         if (!noLoss.IsEmpty) noLoss.Clear();
-        if (_wholeDocuments) return NextWhole(tokens, segments, noLoss);
         int filled = 0;
         while (filled < tokens.Length)
         {
@@ -111,8 +110,10 @@ public sealed class SequencePacker
                 _offset = 0;
             }
             var (doc, start, end) = _order[_orderIndex];
-            int available = end - start - _offset;
-            int take = Math.Min(available, tokens.Length - filled);
+            int available = end - start - _offset, space = tokens.Length - filled;
+            // Whole documents: one that would fit a window on its own but not the rest of this one waits for the next.
+            if (_wholeDocuments && available > space && _offset == 0 && end - start <= tokens.Length && filled > 0) break;
+            int take = Math.Min(available, space);
             if (take > 0)
             {
                 _shard.ReadDocument(doc, start + _offset, tokens.Slice(filled, take));
@@ -128,9 +129,17 @@ public sealed class SequencePacker
                 _segmentCounter++;
             }
         }
-        // Step back one token so the next window's first input is this window's last target.
+        if (filled < tokens.Length)
+        {
+            // Only with whole documents: the rest of the window is padding, a segment of its own, with no loss.
+            if (!noLoss.IsEmpty) noLoss[filled..].Fill(true);
+            tokens[filled..].Clear();
+            segments[filled..].Fill(_segmentCounter++);
+        }
+        // Step back one token so the next window's first input is this window's last target (a document cut across
+        // windows continues from there in either mode).
         if (_offset > 0) _offset--;
-        else
+        else if (!_wholeDocuments)
         {
             // The window ended exactly at a document end: re-read that document's last token next time.
             _orderIndex--;
@@ -138,7 +147,7 @@ public sealed class SequencePacker
             var (_, start, end) = _order[_orderIndex];
             _offset = end - start - 1;
         }
-        return tokens.Length;
+        return filled;
     }
 
     /// <summary>Sets <paramref name="noLoss"/> for the tokens read from <paramref name="doc"/> at <paramref name="from"/> that precede its loss tail.</summary>
@@ -147,45 +156,5 @@ public sealed class SequencePacker
         if (_lossTails is null || noLoss.IsEmpty) return;
         int lossFrom = _shard.DocumentLength(doc) - _lossTails[doc];
         for (int k = 0; k < count && from + k < lossFrom; k++) noLoss[at + k] = true;
-    }
-
-    private int NextWhole(Span<int> tokens, Span<int> segments, Span<bool> noLoss)
-    {
-        int filled = 0;
-        while (filled < tokens.Length)
-        {
-            if (_orderIndex >= _order.Length)
-            {
-                _epoch++;
-                _order = BuildOrder(_epoch);
-                _orderIndex = 0;
-                _offset = 0;
-            }
-            var (doc, start, end) = _order[_orderIndex];
-            int available = end - start - _offset, space = tokens.Length - filled;
-            // A document that would fit a window on its own but not the rest of this one waits for the next window.
-            if (available > space && _offset == 0 && end - start <= tokens.Length && filled > 0) break;
-            int take = Math.Min(available, space);
-            _shard.ReadDocument(doc, start + _offset, tokens.Slice(filled, take));
-            MarkNoLoss(noLoss, filled, doc, start + _offset, take);
-            segments.Slice(filled, take).Fill(_segmentCounter);
-            filled += take;
-            _offset += take;
-            if (_offset >= end - start)
-            {
-                _orderIndex++;
-                _offset = 0;
-                _segmentCounter++;
-            }
-        }
-        if (filled < tokens.Length)
-        {
-            if (!noLoss.IsEmpty) noLoss[filled..].Fill(true);
-            tokens[filled..].Clear();
-            segments[filled..].Fill(_segmentCounter++);
-        }
-        // A document longer than a window continues in the next one from this window's last token, as when packing.
-        if (_offset > 0) _offset--;
-        return filled;
     }
 }

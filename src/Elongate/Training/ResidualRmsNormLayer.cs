@@ -125,22 +125,13 @@ public static class ResidualRmsNormLayer
         public readonly void Run(int index)
         {
             int n = N;
-            T count = T.CreateChecked(n);
             T* part = Partials + (long)index * n;
             new Span<T>(part, n).Clear();
             int end = Math.Min(Rows, (index + 1) * RowsPerTask);
             for (int t = index * RowsPerTask; t < end; t++)
             {
-                T* x = Sum + (long)t * n, dy = Dy + (long)t * n, dx = DSum + (long)t * n;
-                T r = Rstd[t];
-                T dot = T.Zero;
-                for (int i = 0; i < n; i++) dot += Gain[i] * dy[i] * x[i];
-                T c = r * r * r * dot / count;
-                for (int i = 0; i < n; i++)
-                {
-                    dx[i] += r * Gain[i] * dy[i] - c * x[i];
-                    part[i] += dy[i] * x[i] * r;
-                }
+                RmsNormLayer.BackwardRow(new Span<T>(DSum + (long)t * n, n), new Span<T>(part, n), new ReadOnlySpan<T>(Dy + (long)t * n, n),
+                    new ReadOnlySpan<T>(Sum + (long)t * n, n), new ReadOnlySpan<T>(Gain, n), Rstd[t]);
             }
         }
     }

@@ -37,21 +37,22 @@ public static class RmsNormLayer
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = gain.Length;
-        T count = T.CreateChecked(n);
         for (int t = 0; t < rows; t++)
+            BackwardRow(dx.Slice(t * n, n), dGain, dy.Slice(t * n, n), x.Slice(t * n, n), gain, rstd[t]);
+    }
+
+    /// <summary>One row of <see cref="Backward"/> (r = that row's 1/rms): adds into <paramref name="dx"/> and <paramref name="dGain"/>.</summary>
+    internal static void BackwardRow<T>(Span<T> dx, Span<T> dGain, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, ReadOnlySpan<T> gain, T r)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = gain.Length;
+        T dot = T.Zero;
+        for (int i = 0; i < n; i++) dot += gain[i] * dy[i] * x[i];
+        T c = r * r * r * dot / T.CreateChecked(n);
+        for (int i = 0; i < n; i++)
         {
-            var xr = x.Slice(t * n, n);
-            var dyr = dy.Slice(t * n, n);
-            var dxr = dx.Slice(t * n, n);
-            T r = rstd[t];
-            T dot = T.Zero;
-            for (int i = 0; i < n; i++) dot += gain[i] * dyr[i] * xr[i];
-            T c = r * r * r * dot / count;
-            for (int i = 0; i < n; i++)
-            {
-                dxr[i] += r * gain[i] * dyr[i] - c * xr[i];
-                dGain[i] += dyr[i] * xr[i] * r;
-            }
+            dx[i] += r * gain[i] * dy[i] - c * x[i];
+            dGain[i] += dy[i] * x[i] * r;
         }
     }
 }
