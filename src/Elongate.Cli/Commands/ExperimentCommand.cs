@@ -29,7 +29,7 @@ internal static class ExperimentCommand
         var preset = new Option<string?>("--preset") { Description = "Model size preset (1m, 5m, 20m, 100m; default 1m)" };
         var seqLen = new Option<int?>("--seq-len") { Description = "Base (pretraining) context; extensions train at --extend-factor × it (default 256, --quick 128)" };
         var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step for both stages (default 4096, --quick 2048)" };
-        var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 500, --quick 60)" };
+        var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 1000, --quick 60)" };
         var extendSteps = new Option<int?>("--extend-steps") { Description = "Continual-pretraining steps per variant (default 125, --quick 15)" };
         var baseLr = new Option<float?>("--base-lr") { Description = "Peak learning rate of pretraining (default 2e-3)" };
         var extendLr = new Option<float?>("--extend-lr") { Description = "Peak learning rate of each extension (default 5e-4)" };
@@ -38,7 +38,7 @@ internal static class ExperimentCommand
         var theta = new Option<double?>("--theta") { Description = "RoPE base of the base model (default: scaled so the longest wavelength keeps Llama 2's multiple of the trained length, 823 for head dim 32 at 256 tokens; 10000 is the unscaled setting)" };
         var abfFactor = new Option<double?>("--abf-factor") { Description = "ABF multiplies the base by this (default 50, the paper's 10,000 → 500,000)" };
         var extendFactor = new Option<int?>("--extend-factor") { Description = "Extended length ÷ base length; PI interpolates by it (default 8, the paper's 4,096 → 32,768)" };
-        var retrievalMix = new Option<double?>("--retrieval-mix") { Description = "Share of training tokens from synthetic retrieval documents (passkeys, key→value lookups, repeated passages, first-sentence questions), both stages; 0 turns it off (default 0.25)" };
+        var retrievalMix = new Option<double?>("--retrieval-mix") { Description = "Share of training tokens from synthetic retrieval documents (passkeys, key→value lookups, repeated passages, first-sentence questions), both stages; 0 turns it off (default 0.5)" };
         var retrievalLoss = new Option<string?>("--retrieval-loss") { Description = "Loss on the retrieval documents' answers only (answers, the default: the filler otherwise drowns the answer's signal and no small model learns to copy) or on every token (all)" };
         retrievalLoss.AcceptOnlyFromAmong("answers", "all");
         var evalCorpus = new Option<string?>("--eval-corpus") { Description = "Folder of held-out .txt/.jsonl documents for every loss and retrieval probe (default: the corpus's held-out documents)" };

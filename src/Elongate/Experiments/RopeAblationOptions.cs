@@ -46,7 +46,7 @@ public sealed record RopeAblationOptions
     /// Share of training tokens drawn from synthetic retrieval documents (<see cref="Data.RetrievalDocuments"/>),
     /// in both stages, each stage's documents up to its own sequence length; 0 trains on the corpus alone.
     /// </summary>
-    public double RetrievalMix { get; init; } = 0.25;
+    public double RetrievalMix { get; init; } = 0.5;
 
     /// <summary>
     /// Train the retrieval documents with loss on their answers only (the default; <see cref="Data.LossTails"/> says
@@ -66,7 +66,7 @@ public sealed record RopeAblationOptions
     /// <summary>Tokens per optimizer step, the same for the base run and every extension (the paper's rule).</summary>
     public int TokensPerStep { get; init; } = 4096;
 
-    public int BaseSteps { get; init; } = 500;
+    public int BaseSteps { get; init; } = 1000;
     public int ExtendSteps { get; init; } = 125;
     public float BaseLearningRate { get; init; } = 2e-3f;
     public float ExtendLearningRate { get; init; } = 5e-4f;

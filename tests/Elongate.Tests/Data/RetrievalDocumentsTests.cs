@@ -54,7 +54,10 @@ public sealed class RetrievalDocumentsTests
     public void Every_kind_holds_its_answer_and_distances_span_the_length()
     {
         const int max = 300;
-        var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 1, MaxLength = max });
+        var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions
+        {
+            Seed = 1, MaxLength = max, PasskeyWeight = 1, KeyValueWeight = 1, RepeatedPassageWeight = 1, FirstSentenceWeight = 1, CopyListWeight = 1,
+        });
         var docs = gen.Documents(0, 800).ToList();
         Assert.Equal("words", gen.Unit);
         foreach (var kind in Enum.GetValues<RetrievalKind>())
