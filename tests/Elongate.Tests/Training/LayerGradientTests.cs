@@ -167,10 +167,12 @@ public class LayerGradientTests
         Assert.Equal(Math.Cos(3.0), cos[3 * 2 + 0], 6);
     }
 
-    [Fact]
-    public void SwiGlu_backward_matches_finite_differences()
+    [Theory]
+    [InlineData(false)] // Backward: adds into the gradients
+    [InlineData(true)]  // BackwardOverwrite: the one-pass form that writes them (NaN-filled first: never read)
+    public void SwiGlu_backward_matches_finite_differences(bool overwrite)
     {
-        var rng = new Random(7);
+        var rng = new Random(overwrite ? 13 : 7);
         int n = 12;
         var gate = GradCheck.Random(rng, n, 4);
         var up = GradCheck.Random(rng, n, 2);
@@ -179,7 +181,13 @@ public class LayerGradientTests
         double Loss() { SwiGluLayer.Forward<double>(h, gate, up); return GradCheck.Dot(h, dy); }
         var dGate = new double[n];
         var dUp = new double[n];
-        SwiGluLayer.Backward<double>(dGate, dUp, dy, gate, up);
+        if (overwrite)
+        {
+            Array.Fill(dGate, double.NaN);
+            Array.Fill(dUp, double.NaN);
+            SwiGluLayer.BackwardOverwrite<double>(dGate, dUp, dy, gate, up);
+        }
+        else SwiGluLayer.Backward<double>(dGate, dUp, dy, gate, up);
         GradCheck.Check("swiglu dGate", gate, dGate, Loss);
         GradCheck.Check("swiglu dUp", up, dUp, Loss);
     }
