@@ -248,7 +248,10 @@ public static class RopeAblation
         (int Docs, long Tokens, string Prepared, Dictionary<string, int> Kinds) Stage(string name, int seqLen, int steps, ulong seed)
         {
             // Two tokens of each sequence length go to BOS and EOS, so a document and its question fit one window.
-            var gen = new RetrievalDocuments(sentences, new RetrievalDocumentOptions { Seed = seed, MaxLength = seqLen - 2 }, tokenizer);
+            // Both stages start at the base's shortest document (a quarter of T), so the extension keeps practising the
+            // distances the base can already bridge while it meets the longer ones: with extension documents of
+            // TL/4 … TL only, every extension forgot passkey retrieval even at 1× (docs/rope-ablation-retrieval).
+            var gen = new RetrievalDocuments(sentences, new RetrievalDocumentOptions { Seed = seed, MaxLength = seqLen - 2, MinLength = Math.Max(1, (T - 2) / 4) }, tokenizer);
             long want = (long)Math.Ceiling(steps * (double)o.TokensPerStep * o.RetrievalMix);
             int count = Math.Max(gen.CountFor(want), gen.CountFor(4L * seqLen));
             var prepared = Path.Combine(dir, $"retrieval-{name}");
