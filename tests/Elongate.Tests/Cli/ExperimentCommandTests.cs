@@ -41,7 +41,7 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.True(theta.GetProperty("derived").GetBoolean());
         Assert.Equal(Elongate.Rope.ScaledRopeBase.MatchLongestWavelength(32, 32), theta.GetProperty("theta").GetDouble(), 1e-9);
         Assert.Equal(13.284, theta.GetProperty("wavelength_over_trained").GetDouble(), 0.001);
-        Assert.Equal(0.25, root.GetProperty("retrieval_mix").GetProperty("share").GetDouble());
+        Assert.Equal(new Elongate.Experiments.RopeAblationOptions { OutputDirectory = "x" }.RetrievalMix, root.GetProperty("retrieval_mix").GetProperty("share").GetDouble());
         Assert.True(root.GetProperty("retrieval_mix").GetProperty("base_documents").GetInt32() > 0);
         foreach (var v in variants)
         {
