@@ -41,6 +41,8 @@ internal static class ExperimentCommand
         var retrievalMix = new Option<double?>("--retrieval-mix") { Description = "Share of training tokens from synthetic retrieval documents (passkeys, key→value lookups, repeated passages, first-sentence questions), both stages; 0 turns it off (default 0.5)" };
         var retrievalLoss = new Option<string?>("--retrieval-loss") { Description = "Loss on the retrieval documents' answers only (answers, the default: the filler otherwise drowns the answer's signal and no small model learns to copy) or on every token (all)" };
         retrievalLoss.AcceptOnlyFromAmong("answers", "all");
+        var retrievalLengths = new Option<string?>("--extend-retrieval-lengths") { Description = "How the extension stage's retrieval document lengths are drawn between a quarter of the base length and the extended length: uniform (the default), or log-uniform (every doubling of distance equally often, so the distances the base bridges keep their share)" };
+        retrievalLengths.AcceptOnlyFromAmong("uniform", "log-uniform");
         var evalCorpus = new Option<string?>("--eval-corpus") { Description = "Folder of held-out .txt/.jsonl documents for every loss and retrieval probe (default: the corpus's held-out documents)" };
         var seeds = new Option<int?>("--seeds") { Description = "Extension runs per variant with different data-order seeds; the base is trained once (default 3, --quick 2)" };
         var passkeyTrials = new Option<int?>("--passkey-trials") { Description = "Passkeys per length and depth (default 3, --quick 1)" };
@@ -52,7 +54,7 @@ internal static class ExperimentCommand
             + "and the base on held-out text: loss at 1×, 2×, 4× and 8× L with the power-law fit, passkey and first-sentence retrieval; the paper's claims are judged "
             + "against the spread over seeds. Writes report.md, results.json and PNGs. Runs with no arguments on a built-in synthetic corpus and tokenizer.")
         { output, corpus, tokenizer, vocabSize, shuffleChunk, valDocs, quick, smoke, preset, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants,
-          theta, abfFactor, extendFactor, retrievalMix, retrievalLoss, evalCorpus, seeds, passkeyTrials, firstTrials, logEvery };
+          theta, abfFactor, extendFactor, retrievalMix, retrievalLoss, retrievalLengths, evalCorpus, seeds, passkeyTrials, firstTrials, logEvery };
         cmd.SetAction(parse => CliErrors.Run(parse, "experiment rope-ablation", (stdout, stderr) =>
         {
             var outDir = parse.GetValue(output)!;
@@ -69,6 +71,7 @@ internal static class ExperimentCommand
                 Seed = parse.GetValue(seed) ?? o.Seed, Variants = parse.GetValue(variants) is { } vs ? Split(vs) : o.Variants,
                 RopeTheta = parse.GetValue(theta) ?? o.RopeTheta, AbfFactor = parse.GetValue(abfFactor) ?? o.AbfFactor,
                 ExtendFactor = parse.GetValue(extendFactor) ?? o.ExtendFactor, RetrievalMix = parse.GetValue(retrievalMix) ?? o.RetrievalMix, RetrievalAnswersOnly = (parse.GetValue(retrievalLoss) ?? "answers") == "answers",
+                ExtendLogUniformLengths = parse.GetValue(retrievalLengths) is { } lengthsText ? lengthsText == "log-uniform" : o.ExtendLogUniformLengths,
                 EvalCorpusDirectory = parse.GetValue(evalCorpus), Seeds = parse.GetValue(seeds) ?? o.Seeds,
                 PasskeyTrials = parse.GetValue(passkeyTrials) ?? o.PasskeyTrials, FirstSentenceTrials = parse.GetValue(firstTrials) ?? o.FirstSentenceTrials,
             };

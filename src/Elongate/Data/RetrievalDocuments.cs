@@ -113,7 +113,9 @@ public sealed class RetrievalDocuments
         if (ki < 0) ki = _lastWithShare;
         var kind = (RetrievalKind)ki;
         int min = _options.EffectiveMinLength, max = _options.MaxLength;
-        int length = min + rng.NextInt(max - min + 1);
+        int length = _options.LogUniformLengths
+            ? Math.Clamp((int)Math.Floor(min * Math.Pow((max + 1.0) / min, rng.NextDouble())), min, max)
+            : min + rng.NextInt(max - min + 1);
         var b = new Builder(this);
         return kind switch
         {
@@ -131,11 +133,15 @@ public sealed class RetrievalDocuments
         for (int i = 0; i < count; i++) yield return Document(start + i);
     }
 
-    /// <summary>How many documents hold about <paramref name="units"/> length units (the mean length is (min + max) / 2).</summary>
+    /// <summary>
+    /// How many documents hold about <paramref name="units"/> length units: the mean drawn length is (min + max) / 2 for
+    /// uniform lengths and (max + 1 − min) / ln((max + 1) / min) for log-uniform ones.
+    /// </summary>
     public int CountFor(long units)
     {
         if (units < 0) throw new ArgumentOutOfRangeException(nameof(units));
-        double mean = (_options.EffectiveMinLength + _options.MaxLength) / 2.0;
+        int min = _options.EffectiveMinLength, max = _options.MaxLength;
+        double mean = _options.LogUniformLengths && max > min ? (max + 1.0 - min) / Math.Log((max + 1.0) / min) : (min + max) / 2.0;
         return (int)Math.Min(int.MaxValue, Math.Ceiling(units / mean));
     }
 

@@ -245,13 +245,13 @@ public static class RopeAblation
         }).ToList();
         if (sentences.Count < 2) throw new ArgumentException("the training texts hold too few sentences (4–40 words ending in . ! or ?) for the retrieval documents' filler; use --retrieval-mix 0");
         var dir = Path.Combine(outDir, "data");
-        (int Docs, long Tokens, string Prepared, Dictionary<string, int> Kinds) Stage(string name, int seqLen, int steps, ulong seed)
+        (int Docs, long Tokens, string Prepared, Dictionary<string, int> Kinds) Stage(string name, int seqLen, int steps, ulong seed, bool logUniform)
         {
             // Two tokens of each sequence length go to BOS and EOS, so a document and its question fit one window.
             // Both stages start at the base's shortest document (a quarter of T), so the extension keeps practising the
             // distances the base can already bridge while it meets the longer ones: with extension documents of
             // TL/4 … TL only, every extension forgot passkey retrieval even at 1× (docs/rope-ablation-retrieval).
-            var gen = new RetrievalDocuments(sentences, new RetrievalDocumentOptions { Seed = seed, MaxLength = seqLen - 2, MinLength = Math.Max(1, (T - 2) / 4) }, tokenizer);
+            var gen = new RetrievalDocuments(sentences, new RetrievalDocumentOptions { Seed = seed, MaxLength = seqLen - 2, MinLength = Math.Max(1, (T - 2) / 4), LogUniformLengths = logUniform }, tokenizer);
             long want = (long)Math.Ceiling(steps * (double)o.TokensPerStep * o.RetrievalMix);
             int count = Math.Max(gen.CountFor(want), gen.CountFor(4L * seqLen));
             var prepared = Path.Combine(dir, $"retrieval-{name}");
@@ -260,8 +260,8 @@ public static class RopeAblation
             log(string.Create(CultureInfo.InvariantCulture, $"retrieval documents for the {name} stage: {count} documents, {tokens} tokens, up to {seqLen - 2} tokens each ({string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))})"));
             return (count, tokens, prepared, kinds);
         }
-        var b = Stage("base", T, o.BaseSteps, o.Seed * 31 + 7);
-        var x = Stage("extend", TL, o.ExtendSteps, o.Seed * 31 + 11);
+        var b = Stage("base", T, o.BaseSteps, o.Seed * 31 + 7, logUniform: false);
+        var x = Stage("extend", TL, o.ExtendSteps, o.Seed * 31 + 11, o.ExtendLogUniformLengths);
         return (new RetrievalMixSummary(o.RetrievalMix, sentences.Count, b.Docs, b.Tokens, T - 2, x.Docs, x.Tokens, TL - 2, b.Kinds), b.Prepared, x.Prepared);
     }
 

@@ -55,6 +55,14 @@ public sealed record RopeAblationOptions
     public bool RetrievalAnswersOnly { get; init; } = true;
 
     /// <summary>
+    /// Draw the extension stage's retrieval document lengths log-uniformly between a quarter of the base length and the
+    /// extended length (<see cref="Data.RetrievalDocumentOptions.LogUniformLengths"/>), so every doubling of distance
+    /// is practised equally and the distances the base already bridges keep their share; false draws them uniformly.
+    /// The base stage's lengths (a factor of 4) are drawn uniformly either way.
+    /// </summary>
+    public bool ExtendLogUniformLengths { get; init; }
+
+    /// <summary>
     /// Folder of held-out documents (.txt / .jsonl) for every loss and retrieval probe; null uses the corpus's
     /// held-out documents. It must not be the corpus folder.
     /// </summary>

@@ -122,6 +122,31 @@ public sealed class RetrievalDocumentsTests
         }
     }
 
+    /// <summary>
+    /// Log-uniform lengths give every doubling the same share: from 63 to 2,046 words the share within the first 254 is
+    /// ln(255/63)/ln(2047/63) = 0.40 (uniform: 192/1984 = 0.10), and CountFor uses that distribution's mean,
+    /// (2047 − 63)/ln(2047/63) = 570. A document can end up to a sentence (≤ 40 words) short of its drawn length, hence
+    /// the bands; 2,000 documents put the binomial standard error of a share near 0.011.
+    /// </summary>
+    [Fact]
+    public void Log_uniform_lengths_give_each_doubling_the_same_share()
+    {
+        RetrievalDocuments Gen(bool log) => new(Sentences, new RetrievalDocumentOptions { Seed = 3, MinLength = 63, MaxLength = 2046, LogUniformLengths = log });
+        double Share(RetrievalDocuments g) => g.Documents(0, 2000).Count(d => Words(d.Text) <= 254) / 2000.0;
+        var logUniform = Gen(true);
+        double share = Share(logUniform), uniformShare = Share(Gen(false));
+        Assert.InRange(share, 0.36, 0.47);
+        Assert.InRange(uniformShare, 0.07, 0.14);
+        var lengths = logUniform.Documents(0, 2000).Select(d => Words(d.Text)).ToList();
+        Assert.True(lengths.Max() <= 2046 + 4, $"longest {lengths.Max()}");
+        // Octaves 63–126, 126–252, …: each about a fifth of the documents.
+        for (int lo = 63; lo < 1008; lo *= 2)
+            Assert.InRange(lengths.Count(l => l > lo && l <= 2 * lo) / 2000.0, 0.14, 0.26);
+        double mean = (2047.0 - 63) / Math.Log(2047.0 / 63);
+        Assert.Equal((int)Math.Ceiling(1_000_000 / mean), logUniform.CountFor(1_000_000));
+        Assert.InRange(lengths.Average(), 0.9 * mean, 1.02 * mean);
+    }
+
     [Fact]
     public void Passkey_documents_use_the_probe_filler_in_the_set_share()
     {
