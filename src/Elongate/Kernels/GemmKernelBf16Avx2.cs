@@ -20,7 +20,10 @@ internal static class GemmKernelBf16Avx2
     public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, int m, int n, float alpha, float beta)
     {
         uint* a = (uint*)pa, b = (uint*)pb;
-        var high = Vector256.Create(0xFFFF_0000u);
+        // The odd steps read the same words through float pointers and a float mask: as a different expression the JIT
+        // does not keep the even steps' broadcasts alive for them (32 zmm cannot hold 12 more, it spilled them to the stack).
+        float* af = pa, bf = pb;
+        var high = Vector256.Create(0xFFFF_0000u).AsSingle();
         Vector256<float> c0_0 = default, c0_1 = default;
         Vector256<float> c1_0 = default, c1_1 = default;
         Vector256<float> c2_0 = default, c2_1 = default;
@@ -50,28 +53,30 @@ internal static class GemmKernelBf16Avx2
             x = Avx2.ShiftLeftLogical(Vector256.Create(a[5]), 16).AsSingle();
             c5_0 = Fma.MultiplyAdd(x, b0, c5_0);
             c5_1 = Fma.MultiplyAdd(x, b1, c5_1);
-            b0 = (Vector256.Load(b) & high).AsSingle();
-            b1 = (Vector256.Load(b + 8) & high).AsSingle();
-            x = (Vector256.Create(a[0]) & high).AsSingle();
+            b0 = Vector256.Load(bf) & high;
+            b1 = Vector256.Load(bf + 8) & high;
+            x = Vector256.Create(af[0]) & high;
             c0_0 = Fma.MultiplyAdd(x, b0, c0_0);
             c0_1 = Fma.MultiplyAdd(x, b1, c0_1);
-            x = (Vector256.Create(a[1]) & high).AsSingle();
+            x = Vector256.Create(af[1]) & high;
             c1_0 = Fma.MultiplyAdd(x, b0, c1_0);
             c1_1 = Fma.MultiplyAdd(x, b1, c1_1);
-            x = (Vector256.Create(a[2]) & high).AsSingle();
+            x = Vector256.Create(af[2]) & high;
             c2_0 = Fma.MultiplyAdd(x, b0, c2_0);
             c2_1 = Fma.MultiplyAdd(x, b1, c2_1);
-            x = (Vector256.Create(a[3]) & high).AsSingle();
+            x = Vector256.Create(af[3]) & high;
             c3_0 = Fma.MultiplyAdd(x, b0, c3_0);
             c3_1 = Fma.MultiplyAdd(x, b1, c3_1);
-            x = (Vector256.Create(a[4]) & high).AsSingle();
+            x = Vector256.Create(af[4]) & high;
             c4_0 = Fma.MultiplyAdd(x, b0, c4_0);
             c4_1 = Fma.MultiplyAdd(x, b1, c4_1);
-            x = (Vector256.Create(a[5]) & high).AsSingle();
+            x = Vector256.Create(af[5]) & high;
             c5_0 = Fma.MultiplyAdd(x, b0, c5_0);
             c5_1 = Fma.MultiplyAdd(x, b1, c5_1);
             a += MR;
             b += NR;
+            af += MR;
+            bf += NR;
         }
         float* t = stackalloc float[MR * NR];
         c0_0.Store(t + 0);

@@ -27,7 +27,10 @@ internal static class GemmKernelBf16Avx512
     public static unsafe void Run(int kc, float* pa, float* pb, float* c, nint ldc, int m, int n, float alpha, float beta)
     {
         uint* a = (uint*)pa, b = (uint*)pb;
-        var high = Vector512.Create(0xFFFF_0000u);
+        // The odd steps read the same words through float pointers and a float mask: as a different expression the JIT
+        // does not keep the even steps' broadcasts alive for them (32 zmm cannot hold 12 more, it spilled them to the stack).
+        float* af = pa, bf = pb;
+        var high = Vector512.Create(0xFFFF_0000u).AsSingle();
         Vector512<float> c0_0 = default, c0_1 = default;
         Vector512<float> c1_0 = default, c1_1 = default;
         Vector512<float> c2_0 = default, c2_1 = default;
@@ -88,46 +91,48 @@ internal static class GemmKernelBf16Avx512
             c11_0 = Avx512F.FusedMultiplyAdd(x, b0, c11_0);
             c11_1 = Avx512F.FusedMultiplyAdd(x, b1, c11_1);
             // Step 2q + 1: the high halves, masked.
-            b0 = (Vector512.Load(b) & high).AsSingle();
-            b1 = (Vector512.Load(b + 16) & high).AsSingle();
-            x = (Vector512.Create(a[0]) & high).AsSingle();
+            b0 = Vector512.Load(bf) & high;
+            b1 = Vector512.Load(bf + 16) & high;
+            x = Vector512.Create(af[0]) & high;
             c0_0 = Avx512F.FusedMultiplyAdd(x, b0, c0_0);
             c0_1 = Avx512F.FusedMultiplyAdd(x, b1, c0_1);
-            x = (Vector512.Create(a[1]) & high).AsSingle();
+            x = Vector512.Create(af[1]) & high;
             c1_0 = Avx512F.FusedMultiplyAdd(x, b0, c1_0);
             c1_1 = Avx512F.FusedMultiplyAdd(x, b1, c1_1);
-            x = (Vector512.Create(a[2]) & high).AsSingle();
+            x = Vector512.Create(af[2]) & high;
             c2_0 = Avx512F.FusedMultiplyAdd(x, b0, c2_0);
             c2_1 = Avx512F.FusedMultiplyAdd(x, b1, c2_1);
-            x = (Vector512.Create(a[3]) & high).AsSingle();
+            x = Vector512.Create(af[3]) & high;
             c3_0 = Avx512F.FusedMultiplyAdd(x, b0, c3_0);
             c3_1 = Avx512F.FusedMultiplyAdd(x, b1, c3_1);
-            x = (Vector512.Create(a[4]) & high).AsSingle();
+            x = Vector512.Create(af[4]) & high;
             c4_0 = Avx512F.FusedMultiplyAdd(x, b0, c4_0);
             c4_1 = Avx512F.FusedMultiplyAdd(x, b1, c4_1);
-            x = (Vector512.Create(a[5]) & high).AsSingle();
+            x = Vector512.Create(af[5]) & high;
             c5_0 = Avx512F.FusedMultiplyAdd(x, b0, c5_0);
             c5_1 = Avx512F.FusedMultiplyAdd(x, b1, c5_1);
-            x = (Vector512.Create(a[6]) & high).AsSingle();
+            x = Vector512.Create(af[6]) & high;
             c6_0 = Avx512F.FusedMultiplyAdd(x, b0, c6_0);
             c6_1 = Avx512F.FusedMultiplyAdd(x, b1, c6_1);
-            x = (Vector512.Create(a[7]) & high).AsSingle();
+            x = Vector512.Create(af[7]) & high;
             c7_0 = Avx512F.FusedMultiplyAdd(x, b0, c7_0);
             c7_1 = Avx512F.FusedMultiplyAdd(x, b1, c7_1);
-            x = (Vector512.Create(a[8]) & high).AsSingle();
+            x = Vector512.Create(af[8]) & high;
             c8_0 = Avx512F.FusedMultiplyAdd(x, b0, c8_0);
             c8_1 = Avx512F.FusedMultiplyAdd(x, b1, c8_1);
-            x = (Vector512.Create(a[9]) & high).AsSingle();
+            x = Vector512.Create(af[9]) & high;
             c9_0 = Avx512F.FusedMultiplyAdd(x, b0, c9_0);
             c9_1 = Avx512F.FusedMultiplyAdd(x, b1, c9_1);
-            x = (Vector512.Create(a[10]) & high).AsSingle();
+            x = Vector512.Create(af[10]) & high;
             c10_0 = Avx512F.FusedMultiplyAdd(x, b0, c10_0);
             c10_1 = Avx512F.FusedMultiplyAdd(x, b1, c10_1);
-            x = (Vector512.Create(a[11]) & high).AsSingle();
+            x = Vector512.Create(af[11]) & high;
             c11_0 = Avx512F.FusedMultiplyAdd(x, b0, c11_0);
             c11_1 = Avx512F.FusedMultiplyAdd(x, b1, c11_1);
             a += MR;
             b += NR;
+            af += MR;
+            bf += NR;
         }
         float* t = stackalloc float[MR * NR];
         c0_0.Store(t + 0);
