@@ -7,14 +7,29 @@ namespace Elongate.Bench;
 
 /// <summary>
 /// `gemm` subcommand: our <see cref="Gemm"/> against OpenBLAS cblas_sgemm in the same process, same inputs, same thread
-/// counts, interleaved repetitions (medians), so the ratio is measured under the same machine load.
+/// counts, interleaved repetitions (medians), so the ratio is measured under the same machine load. With
+/// <c>--precision bf16</c> each repetition also times our bf16-input path (<see cref="GemmPrecision.Bf16"/>), and every
+/// result is compared with an fp64 reference on sampled elements.
 /// </summary>
 internal static unsafe class GemmBench
 {
     private sealed record Case(string Name, GemmTranspose TA, GemmTranspose TB, int M, int N, int K);
 
     private sealed record Row(string Case, string Op, int M, int N, int K, int Threads, double OursGflops,
-        double? OpenBlasGflops, double? Ratio, double? MaxRelDiff);
+        double? OpenBlasGflops, double? Ratio, double? MaxRelDiff)
+    {
+        /// <summary>Our bf16-input path (null unless --precision bf16).</summary>
+        public double? Bf16Gflops { get; init; }
+        /// <summary>bf16 GF/s over our fp32 GF/s.</summary>
+        public double? Bf16OverFp32 { get; init; }
+        /// <summary>Max |C − C₆₄| / max |C₆₄| over the sampled elements, for ours fp32, ours bf16, OpenBLAS.</summary>
+        public double? Fp32ErrVsFp64 { get; init; }
+        public double? Bf16ErrVsFp64 { get; init; }
+        public double? OpenBlasErrVsFp64 { get; init; }
+    }
+
+    /// <summary>Elements of C compared with the fp64 reference (a full fp64 product of the 4096³ cases would take minutes).</summary>
+    private const int ReferenceSamples = 512;
 
     public static int Run(string[] args)
     {
@@ -24,6 +39,7 @@ internal static unsafe class GemmBench
         bool quick = false;
         int[]? threadList = null;
         var isa = GemmIsa.Auto;
+        var precision = GemmPrecision.Fp32;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -33,9 +49,10 @@ internal static unsafe class GemmBench
                 case "--sizes": sizes = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 case "--quick": quick = true; break;
                 case "--isa": isa = Enum.Parse<GemmIsa>(args[++i], ignoreCase: true); break;
+                case "--precision": precision = Enum.Parse<GemmPrecision>(args[++i], ignoreCase: true); break;
                 case "--threads": threadList = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray(); break;
                 default:
-                    Console.Error.WriteLine($"unknown option {args[i]}; usage: gemm [--out file.json] [--reps N] [--sizes 256,512,...] [--threads 1,2] [--isa auto|avx512|avx2|scalar] [--quick]");
+                    Console.Error.WriteLine($"unknown option {args[i]}; usage: gemm [--out file.json] [--reps N] [--sizes 256,512,...] [--threads 1,2] [--isa auto|avx512|avx2|scalar] [--precision fp32|bf16] [--quick]");
                     return 2;
             }
         }
@@ -63,13 +80,23 @@ internal static unsafe class GemmBench
         string blasDesc = haveBlas ? $"{OpenBlas.Config} | core {OpenBlas.CoreName}" : $"NOT AVAILABLE ({blasError}); install libopenblas0-pthread";
         int cores = Environment.ProcessorCount;
         var blocking = Gemm.Blocking(isa);
+        bool bf16 = precision == GemmPrecision.Bf16;
         Console.WriteLine($"CPU: {CpuInfo.Current}");
         Console.WriteLine($"our plan: {blocking}");
+        if (bf16)
+        {
+            Console.WriteLine($"our bf16 plan: {Gemm.Blocking(isa, GemmPrecision.Bf16)}");
+            Console.WriteLine("bf16 = inputs rounded to bfloat16 while packing, widened in the kernel, fp32 accumulation (emulated: .NET exposes no AVX-512-BF16 instruction)");
+            Console.WriteLine($"errors: max |C − C_fp64| / max |C_fp64| over {ReferenceSamples} sampled elements");
+        }
         Console.WriteLine($"OpenBLAS: {blasDesc}");
         Console.WriteLine($"OPENBLAS_CORETYPE={coretype} OPENBLAS_L2_SIZE={l2}; median of {reps} interleaved repetitions (ours, OpenBLAS, ours, …), each after the process is idle; load average {MachineInfo.LoadAverage()}");
         if (!haveBlas) Console.WriteLine("OpenBLAS library libopenblas.so.0 is missing: reporting our numbers only.");
         Console.WriteLine();
-        Console.WriteLine($"{"case",-18} {"op",-3} {"M",5} {"N",5} {"K",5} {"thr",3} {"ours GF/s",10} {"OpenBLAS",10} {"ratio",6} {"max rel diff",12}");
+        if (bf16)
+            Console.WriteLine($"{"case",-18} {"op",-3} {"M",5} {"N",5} {"K",5} {"thr",3} {"fp32 GF/s",10} {"bf16 GF/s",10} {"OpenBLAS",10} {"bf16/fp32",9} {"fp32/BLAS",9} {"err fp32",9} {"err bf16",9} {"err BLAS",9}");
+        else
+            Console.WriteLine($"{"case",-18} {"op",-3} {"M",5} {"N",5} {"K",5} {"thr",3} {"ours GF/s",10} {"OpenBLAS",10} {"ratio",6} {"max rel diff",12}");
 
         var rows = new List<Row>();
         var settleWaits = new List<double>();
@@ -82,11 +109,14 @@ internal static unsafe class GemmBench
             var b = Random((long)cs.K * cs.N, 2);
             var c1 = new float[(long)cs.M * cs.N];
             var c2 = new float[(long)cs.M * cs.N];
+            var c3 = bf16 ? new float[(long)cs.M * cs.N] : [];
+            var samples = bf16 ? ReferenceSample(cs, a, lda, b, ldb) : default;
             double flops = 2.0 * cs.M * cs.N * cs.K;
             string op = (ta ? "T" : "N") + (tb ? "T" : "N");
             foreach (int thr in threadCounts)
             {
                 void Ours() => Gemm.Multiply(cs.TA, cs.TB, cs.M, cs.N, cs.K, 1f, a, lda, b, ldb, 0f, c1, cs.N, isa, thr);
+                void Ours16() => Gemm.Multiply(cs.TA, cs.TB, cs.M, cs.N, cs.K, 1f, a, lda, b, ldb, 0f, c3, cs.N, isa, thr, GemmPrecision.Bf16);
                 void Blas()
                 {
                     fixed (float* pa = a, pb = b, pc = c2)
@@ -101,11 +131,18 @@ internal static unsafe class GemmBench
                 int inner = (int)Math.Clamp(5e9 / flops, 1, 10000);
                 var times = new List<double>();
                 var blasTimes = new List<double>();
+                var times16 = new List<double>();
                 Ours(); if (haveBlas) Blas();
+                if (bf16) Ours16();
                 for (int r = 0; r < reps; r++)
                 {
                     if (haveBlas) settleWaits.Add(Settle());
                     times.Add(Time(Ours, inner));
+                    if (bf16)
+                    {
+                        if (haveBlas) settleWaits.Add(Settle());
+                        times16.Add(Time(Ours16, inner));
+                    }
                     if (haveBlas)
                     {
                         settleWaits.Add(Settle());
@@ -119,8 +156,20 @@ internal static unsafe class GemmBench
                 double? blas = haveBlas ? flops / bestBlas / 1e9 : null;
                 double? diff = haveBlas ? MaxRelDiff(c1, c2) : null;
                 var row = new Row(cs.Name, op, cs.M, cs.N, cs.K, thr, ours, blas, blas is null ? null : ours / blas, diff);
+                if (bf16)
+                {
+                    double ours16 = flops / Median(times16) / 1e9;
+                    row = row with
+                    {
+                        Bf16Gflops = ours16, Bf16OverFp32 = ours16 / ours, Fp32ErrVsFp64 = SampledError(c1, cs.N, samples),
+                        Bf16ErrVsFp64 = SampledError(c3, cs.N, samples), OpenBlasErrVsFp64 = haveBlas ? SampledError(c2, cs.N, samples) : null,
+                    };
+                    Console.WriteLine($"{cs.Name,-18} {op,-3} {cs.M,5} {cs.N,5} {cs.K,5} {thr,3} {ours,10:F1} {ours16,10:F1} {Fmt(blas, "F1"),10} {Fmt(row.Bf16OverFp32, "F2"),9} "
+                        + $"{Fmt(row.Ratio, "F2"),9} {Fmt(row.Fp32ErrVsFp64, "E1"),9} {Fmt(row.Bf16ErrVsFp64, "E1"),9} {Fmt(row.OpenBlasErrVsFp64, "E1"),9}");
+                }
+                else
+                    Console.WriteLine($"{cs.Name,-18} {op,-3} {cs.M,5} {cs.N,5} {cs.K,5} {thr,3} {ours,10:F1} {Fmt(blas, "F1"),10} {Fmt(row.Ratio, "F2"),6} {Fmt(diff, "E1"),12}");
                 rows.Add(row);
-                Console.WriteLine($"{cs.Name,-18} {op,-3} {cs.M,5} {cs.N,5} {cs.K,5} {thr,3} {ours,10:F1} {Fmt(blas, "F1"),10} {Fmt(row.Ratio, "F2"),6} {Fmt(diff, "E1"),12}");
             }
         }
 
@@ -133,6 +182,9 @@ internal static unsafe class GemmBench
             {
                 cpu = MachineInfo.CpuName(), cpuDetail = CpuInfo.Current.ToString(), logicalCores = cores,
                 ourIsa = (isa == GemmIsa.Auto ? Gemm.BestIsa : isa).ToString(),
+                precision = precision.ToString().ToLowerInvariant(),
+                bf16Blocking = bf16 ? Gemm.Blocking(isa, GemmPrecision.Bf16).ToString() : null,
+                errorMeasure = bf16 ? $"max |C - C_fp64| / max |C_fp64| over {ReferenceSamples} sampled elements" : null,
                 blocking = new { blocking.MR, blocking.NR, blocking.MC, blocking.KC, blocking.NC, blocking.Origin, caches = blocking.Caches.ToString() },
                 statistic = "median",
                 settle = "each sample starts once the process has used < 1 ms of CPU in a 10 ms window (OpenBLAS's workers spin ~0.1 s after each call)",
@@ -169,6 +221,35 @@ internal static unsafe class GemmBench
             if ((Environment.CpuUsage.TotalTime - cpu0).TotalMilliseconds < 1) break;
         }
         return sw.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>fp64 values of <see cref="ReferenceSamples"/> elements of op(A)·op(B) at seeded random positions.</summary>
+    private static (int[] I, int[] J, double[] V) ReferenceSample(Case cs, float[] a, int lda, float[] b, int ldb)
+    {
+        bool ta = cs.TA == GemmTranspose.Transpose, tb = cs.TB == GemmTranspose.Transpose;
+        var rng = new Random(3);
+        int count = Math.Min(ReferenceSamples, cs.M * cs.N);
+        var (ii, jj, vv) = (new int[count], new int[count], new double[count]);
+        for (int s = 0; s < count; s++)
+        {
+            int i = rng.Next(cs.M), j = rng.Next(cs.N);
+            double sum = 0;
+            for (int p = 0; p < cs.K; p++)
+                sum += (double)(ta ? a[(long)p * lda + i] : a[(long)i * lda + p]) * (tb ? b[(long)j * ldb + p] : b[(long)p * ldb + j]);
+            (ii[s], jj[s], vv[s]) = (i, j, sum);
+        }
+        return (ii, jj, vv);
+    }
+
+    private static double SampledError(float[] c, int ldc, (int[] I, int[] J, double[] V) r)
+    {
+        double maxAbs = 0, maxDiff = 0;
+        for (int s = 0; s < r.V.Length; s++)
+        {
+            maxAbs = Math.Max(maxAbs, Math.Abs(r.V[s]));
+            maxDiff = Math.Max(maxDiff, Math.Abs(c[(long)r.I[s] * ldc + r.J[s]] - r.V[s]));
+        }
+        return maxAbs == 0 ? maxDiff : maxDiff / maxAbs;
     }
 
     private static string Fmt(double? v, string f) => v is null ? "-" : v.Value.ToString(f, CultureInfo.InvariantCulture);

@@ -3,8 +3,8 @@ using Elongate.Bench;
 using Elongate.Kernels;
 
 // Benchmarks are separate commands, never part of the test suite:
-//   dotnet run -c Release --project bench/Elongate.Bench -- gemm [--out gemm.json] [--reps 3] [--sizes 256,512] [--threads 1,2] [--isa avx2] [--quick]
-//   dotnet run -c Release --project bench/Elongate.Bench -- train [--seq 256,1024] [--preset 20m] [--out train.json]   (tokens/s and MFU)
+//   dotnet run -c Release --project bench/Elongate.Bench -- gemm [--out gemm.json] [--reps 3] [--sizes 256,512] [--threads 1,2] [--isa avx2] [--precision bf16] [--quick]
+//   dotnet run -c Release --project bench/Elongate.Bench -- train [--seq 256,1024] [--preset 20m] [--precision bf16] [--out train.json]   (tokens/s and MFU)
 //   dotnet run -c Release --project bench/Elongate.Bench -- decode [--presets 5m,20m] [--vocab 4096,32000] [--out decode.json]  (vs llama.cpp)
 //   dotnet run -c Release --project bench/Elongate.Bench -- elementwise [--rows 4096] [--dim 512] [--ffn 1408] [--reps 21]   (fused vs unfused SwiGLU / residual RMSNorm)
 //   dotnet run -c Release --project bench/Elongate.Bench -- attention [--seq 256,1024,4096]   (FlashAttention fwd/bwd GFLOP/s)

@@ -13,6 +13,9 @@ namespace Elongate.Bench;
 /// (N = non-embedding parameters plus the output head) plus 6·L·T·d for attention scores and values (causal: half of
 /// the 12·L·T·d full-matrix count). MFU = achieved model FLOP/s ÷ peak sgemm FLOP/s on all cores; "MFU(probe)" divides by the median of sgemm probes
 /// timed right after each step instead, i.e. under the same machine load (step time: the median over steps).
+/// <c>--precision bf16</c> trains a second model, identical but for bf16 linear-layer GEMM inputs
+/// (<see cref="LlamaTrainingModel{T}.MatmulPrecision"/>), alternating steps with the fp32 one so both see the same load;
+/// MFU there still counts the same model FLOPs against the fp32 sgemm peak.
 /// </summary>
 internal static class TrainBench
 {
@@ -22,6 +25,7 @@ internal static class TrainBench
         int steps = 3, tokens = 4096;
         string preset = "20m";
         string? outPath = null;
+        var precisions = new List<Kernels.GemmPrecision> { Kernels.GemmPrecision.Fp32 };
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -31,6 +35,10 @@ internal static class TrainBench
                 case "--tokens": tokens = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--preset": preset = args[++i]; break;
                 case "--out": outPath = args[++i]; break;
+                case "--precision":
+                    var p = Enum.Parse<Kernels.GemmPrecision>(args[++i], ignoreCase: true);
+                    if (p != Kernels.GemmPrecision.Fp32) precisions.Add(p);
+                    break;
                 default: Console.Error.WriteLine($"train bench: unknown option {args[i]}"); return 2;
             }
         }
@@ -63,14 +71,18 @@ internal static class TrainBench
 
         var probe = new float[3][];
         var rows = new List<object>();
-        Console.WriteLine($"{"preset",-7}{"T",6}{"B",4}{"params",12}{"tok/s",10}{"GFLOP/s",10}{"MFU",8}{"peak MiB",10}{"probe GF/s",12}{"MFU(probe)",12}");
+        if (precisions.Count > 1) Console.WriteLine($"bf16 GEMM plan: {Kernels.Gemm.Blocking(precision: Kernels.GemmPrecision.Bf16)}");
+        Console.WriteLine($"{"preset",-7}{"prec",5}{"T",6}{"B",4}{"params",12}{"tok/s",10}{"GFLOP/s",10}{"MFU",8}{"peak MiB",10}{"probe GF/s",12}{"MFU(probe)",12}{"last loss",10}");
         foreach (int T in seqs)
         {
             int batch = Math.Max(1, tokens / T);
             var config = ModelPresets.Create(preset, 512, T);
-            var model = new LlamaTrainingModel<float>(config, batch, T);
-            model.InitializeRandom(1);
-            var adam = new AdamW(model);
+            var models = precisions.Select(p =>
+            {
+                var m = new LlamaTrainingModel<float>(config, batch, T) { MatmulPrecision = p };
+                m.InitializeRandom(1);
+                return (Model: m, Adam: new AdamW(m));
+            }).ToArray();
             var rng = new Random(1);
             var ids = Enumerable.Range(0, batch * (T + 1)).Select(_ => rng.Next(config.VocabSize)).ToArray();
             var inputs = new int[batch * T];
@@ -80,37 +92,49 @@ internal static class TrainBench
                 ids.AsSpan(b * (T + 1), T).CopyTo(inputs.AsSpan(b * T));
                 ids.AsSpan(b * (T + 1) + 1, T).CopyTo(targets.AsSpan(b * T));
             }
-            void Step()
+            var losses = new float[models.Length];
+            void Step(int i)
             {
+                var (model, adam) = models[i];
                 model.ZeroGrad();
-                model.Forward(inputs, targets);
+                losses[i] = model.Forward(inputs, targets);
                 model.Backward();
                 adam.Step(model.Parameters, model.Gradients, 1e-4f);
             }
-            Step(); // warm-up: JIT and first-touch of buffers
+            for (int i = 0; i < models.Length; i++) Step(i); // warm-up: JIT and first-touch of buffers
             // Each step is followed by one sgemm probe (ours, n = 2048, all cores) so that a second MFU, against the
-            // sgemm rate under the same machine load, can be formed from medians (the machine is shared).
-            var stepTimes = new List<double>();
+            // sgemm rate under the same machine load, can be formed from medians (the machine is shared). With two
+            // precisions their steps alternate, so both meet the same load.
+            var stepTimes = models.Select(_ => new List<double>()).ToArray();
             var probes = new List<double>();
             for (int s = 0; s < steps; s++)
+                for (int i = 0; i < models.Length; i++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    Step(i);
+                    stepTimes[i].Add(sw.Elapsed.TotalSeconds);
+                    probes.Add(SgemmOnce(probe, 2048));
+                }
+            for (int i = 0; i < models.Length; i++)
             {
-                var sw = Stopwatch.StartNew();
-                Step();
-                stepTimes.Add(sw.Elapsed.TotalSeconds);
-                probes.Add(SgemmOnce(probe, 2048));
+                var model = models[i].Model;
+                string prec = precisions[i].ToString().ToLowerInvariant();
+                double seconds = Median(stepTimes[i]);
+                long embedding = (long)config.VocabSize * config.HiddenSize;
+                long n6 = model.Parameters.LongLength - (config.TieWordEmbeddings ? 0 : embedding); // the input embedding is a lookup, not a matmul
+                double flopsPerToken = 6.0 * n6 + 6.0 * config.NumLayers * T * config.HiddenSize;
+                double tokPerSec = batch * T / seconds;
+                double gflops = tokPerSec * flopsPerToken / 1e9;
+                double mfu = gflops / peak;
+                double probePeak = Median(probes), mfuSameLoad = gflops / probePeak;
+                long peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{preset,-7}{prec,5}{T,6}{batch,4}{model.Parameters.LongLength,12:N0}{tokPerSec,10:F0}{gflops,10:F1}{mfu,8:P1}{peakMiB,10}{probePeak,12:F0}{mfuSameLoad,12:P1}{losses[i],10:F4}"));
+                rows.Add(new { preset, precision = prec, seq_len = T, batch, parameters = model.Parameters.LongLength, tokens_per_second = tokPerSec, model_gflops = gflops, mfu, sgemm_probe_gflops = probePeak, mfu_vs_probe = mfuSameLoad, peak_working_set_mib = peakMiB, last_step_loss = losses[i], steps = steps + 1 });
             }
-            double seconds = Median(stepTimes);
-            long embedding = (long)config.VocabSize * config.HiddenSize;
-            long n6 = model.Parameters.LongLength - (config.TieWordEmbeddings ? 0 : embedding); // the input embedding is a lookup, not a matmul
-            double flopsPerToken = 6.0 * n6 + 6.0 * config.NumLayers * T * config.HiddenSize;
-            double tokPerSec = batch * T / seconds;
-            double gflops = tokPerSec * flopsPerToken / 1e9;
-            double mfu = gflops / peak;
-            double probePeak = Median(probes), mfuSameLoad = gflops / probePeak;
-            long peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{preset,-7}{T,6}{batch,4}{model.Parameters.LongLength,12:N0}{tokPerSec,10:F0}{gflops,10:F1}{mfu,8:P1}{peakMiB,10}{probePeak,12:F0}{mfuSameLoad,12:P1}"));
-            rows.Add(new { preset, seq_len = T, batch, parameters = model.Parameters.LongLength, tokens_per_second = tokPerSec, model_gflops = gflops, mfu, sgemm_probe_gflops = probePeak, mfu_vs_probe = mfuSameLoad, peak_working_set_mib = peakMiB });
+            if (models.Length > 1)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  T {T}: bf16/fp32 tok/s ratio {Median(stepTimes[0]) / Median(stepTimes[1]):F2}, loss after {steps + 1} steps Δ {losses[1] - losses[0]:E2}"));
         }
         if (outPath is not null)
         {

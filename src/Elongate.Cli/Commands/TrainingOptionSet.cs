@@ -32,6 +32,12 @@ internal sealed class TrainingOptionSet
     public Option<bool> Deterministic { get; } = new("--deterministic") { Description = "Train on one thread (the command re-runs itself with DOTNET_PROCESSOR_COUNT=1), so --resume reproduces an uninterrupted run's losses bit for bit; under mpirun (with -x DOTNET_PROCESSOR_COUNT=1) N ranks also reproduce one process bit for bit" };
     public Option<int> LogEvery { get; } = new("--log-every") { Description = "When stdout is not a terminal, print one line every N steps", DefaultValueFactory = _ => 10 };
     public Option<string?> Out { get; } = new("--out", "-o") { Description = "Run folder: checkpoint.elck, metrics.jsonl, loss.png, model.gguf, hf/" };
+    public Option<string> Precision { get; } = new("--precision")
+    {
+        Description = "Input format of the linear layers' matrix products: fp32, or bf16 (inputs rounded to bfloat16, fp32 accumulation; master weights, "
+            + "AdamW state, gradients, norms, softmax and attention stay fp32 — PyTorch autocast's split). bf16 is emulated on this CPU path; see docs/kernels-perf.md",
+        DefaultValueFactory = _ => "fp32",
+    };
     public Option<int> SkipNonFinite { get; } = new("--skip-nonfinite") { Description = "Skip up to N batches whose loss or gradient is NaN/∞ (no update, counted in metrics.jsonl) instead of stopping at the first", DefaultValueFactory = _ => 0 };
     public Option<string?> Resume { get; } = new("--resume")
     {
@@ -42,7 +48,7 @@ internal sealed class TrainingOptionSet
     public void AddTo(Command command)
     {
         foreach (var o in new Option[] { Data, Mix, SeqLen, TokensPerStep, BatchSize, Steps, MinLr, Warmup, WeightDecay, GradClip, ValEvery, ValWindows,
-                     CheckpointEvery, Seed, ShuffleChunk, UpsampleThreshold, UpsampleFactor, DocMask, Deterministic, LogEvery, SkipNonFinite, Out, Resume })
+                     CheckpointEvery, Seed, ShuffleChunk, UpsampleThreshold, UpsampleFactor, DocMask, Deterministic, Precision, LogEvery, SkipNonFinite, Out, Resume })
             command.Options.Add(o);
     }
 
@@ -86,8 +92,17 @@ internal sealed class TrainingOptionSet
             ValidationWindows = parse.GetValue(ValWindows), CheckpointEvery = parse.GetValue(CheckpointEvery), Seed = parse.GetValue(Seed),
             ShuffleChunkTokens = parse.GetValue(ShuffleChunk), UpsampleThreshold = parse.GetValue(UpsampleThreshold), UpsampleFactor = parse.GetValue(UpsampleFactor),
             DocumentMasking = parse.GetValue(DocMask), Deterministic = parse.GetValue(Deterministic), SkipNonFinite = parse.GetValue(SkipNonFinite),
+            MatmulPrecision = ParsePrecision(parse.GetValue(Precision)),
         };
     }
+
+    /// <summary>"fp32" or "bf16" (any case) as a <see cref="Kernels.GemmPrecision"/>.</summary>
+    public static Kernels.GemmPrecision ParsePrecision(string? text) => text?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "fp32" or "f32" => Kernels.GemmPrecision.Fp32,
+        "bf16" => Kernels.GemmPrecision.Bf16,
+        _ => throw new ArgumentException($"--precision {text}: expected fp32 or bf16 (fp16 is not offered: see docs/kernels-perf.md)"),
+    };
 
     /// <summary>
     /// The changes a `--resume` may make (--steps, --lr, --skip-nonfinite); any other option of <paramref name="command"/>

@@ -23,7 +23,7 @@ internal static class TrainingRunner
             string.Create(CultureInfo.InvariantCulture,
                 $"model: {trainer.Model.Parameters.Length / 1e6:F2}M parameters ({ModelPresets.NonEmbeddingParameters(c) / 1e6:F2}M non-embedding), dim {c.HiddenSize}, {c.NumLayers} layers, {c.NumHeads}/{c.NumKvHeads} heads, ffn {c.IntermediateSize}, vocab {c.VocabSize}; RoPE θ {c.RopeTheta:G}{(c.RopeScaling is { } s ? ", " + s : "")}"),
             string.Create(CultureInfo.InvariantCulture,
-                $"steps {trainer.Step}→{o.Steps}: {o.TokensPerStep} tokens/step = {trainer.SequencesPerStep} sequences × {o.SeqLen} tokens, {trainer.MicroBatches} micro-batches of {o.BatchSize}; lr {o.LearningRate:G3}, warmup {o.WarmupSteps}{(o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : "")}"),
+                $"steps {trainer.Step}→{o.Steps}: {o.TokensPerStep} tokens/step = {trainer.SequencesPerStep} sequences × {o.SeqLen} tokens, {trainer.MicroBatches} micro-batches of {o.BatchSize}; lr {o.LearningRate:G3}, warmup {o.WarmupSteps}{(o.MatmulPrecision == Kernels.GemmPrecision.Fp32 ? "" : $", {o.MatmulPrecision.ToString().ToLowerInvariant()} linear-layer matmuls (fp32 accumulation and master weights)")}{(o.Deterministic ? $", deterministic ({Environment.ProcessorCount} thread{(Environment.ProcessorCount == 1 ? "" : "s")})" : "")}"),
         ];
         if (trainer.WorldSize > 1)
             header = [.. header, $"data parallel: {trainer.WorldSize} ranks × {trainer.MicroBatches / trainer.WorldSize} micro-batches each; gradients summed with MPI_Allreduce{(o.Deterministic ? " (ordered, deterministic)" : "")}"];

@@ -32,47 +32,54 @@ public static class Gemm
     };
 
     /// <summary>C[m,n] = α·A[m,k]·B[k,n] (+ C when <paramref name="accumulate"/>), all densely packed row-major.</summary>
-    public static void NN(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false) =>
-        Multiply(GemmTranspose.None, GemmTranspose.None, m, n, k, alpha, a, Ld(k), b, Ld(n), accumulate ? 1f : 0f, c, Ld(n));
+    public static void NN(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false,
+        GemmPrecision precision = GemmPrecision.Fp32) =>
+        Multiply(GemmTranspose.None, GemmTranspose.None, m, n, k, alpha, a, Ld(k), b, Ld(n), accumulate ? 1f : 0f, c, Ld(n), precision: precision);
 
     /// <summary>
     /// C[m,n] = α·A[m,k]·Bᵀ (+ C) with B stored [n,k] — the nn.Linear forward y = x·Wᵀ and the input gradient's
     /// counterpart dX = dY·W is <see cref="NN"/>.
     /// </summary>
-    public static void NT(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false) =>
-        Multiply(GemmTranspose.None, GemmTranspose.Transpose, m, n, k, alpha, a, Ld(k), b, Ld(k), accumulate ? 1f : 0f, c, Ld(n));
+    public static void NT(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false,
+        GemmPrecision precision = GemmPrecision.Fp32) =>
+        Multiply(GemmTranspose.None, GemmTranspose.Transpose, m, n, k, alpha, a, Ld(k), b, Ld(k), accumulate ? 1f : 0f, c, Ld(n), precision: precision);
 
     /// <summary>C[m,n] = α·Aᵀ·B[k,n] (+ C) with A stored [k,m] — the weight gradient dW = dYᵀ·X.</summary>
-    public static void TN(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false) =>
-        Multiply(GemmTranspose.Transpose, GemmTranspose.None, m, n, k, alpha, a, Ld(m), b, Ld(n), accumulate ? 1f : 0f, c, Ld(n));
+    public static void TN(Span<float> c, ReadOnlySpan<float> a, ReadOnlySpan<float> b, int m, int n, int k, float alpha = 1f, bool accumulate = false,
+        GemmPrecision precision = GemmPrecision.Fp32) =>
+        Multiply(GemmTranspose.Transpose, GemmTranspose.None, m, n, k, alpha, a, Ld(m), b, Ld(n), accumulate ? 1f : 0f, c, Ld(n), precision: precision);
 
     /// <summary>
     /// BLAS-style C = α·op(A)·op(B) + β·C on row-major storage with leading dimensions (row strides). β = 0 overwrites C
     /// without reading it (NaNs in C do not propagate). <paramref name="maxThreads"/> ≤ 0 uses every core;
     /// <paramref name="isa"/> forces a kernel path (tests), throwing <see cref="PlatformNotSupportedException"/> if the CPU
-    /// lacks it.
+    /// lacks it. <paramref name="precision"/> <see cref="GemmPrecision.Bf16"/> rounds every element of op(A) and op(B) to
+    /// bfloat16 as it is packed and accumulates in fp32 (see <see cref="GemmPrecision"/>); every product, single rows
+    /// included, then goes through the blocked path, so all of them see the same rounding.
     /// </summary>
     public static void Multiply(GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
-        GemmIsa isa = GemmIsa.Auto, int maxThreads = 0) =>
-        Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, maxThreads, null);
+        GemmIsa isa = GemmIsa.Auto, int maxThreads = 0, GemmPrecision precision = GemmPrecision.Fp32) =>
+        Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, isa, maxThreads, null, precision);
 
     /// <summary>
     /// The register tile and cache blocks of <paramref name="isa"/>'s path on this host (Auto: <see cref="BestIsa"/>),
     /// derived once per process from <see cref="CpuInfo.Current"/>'s cache sizes (rule: <see cref="GemmPlan.Create"/>)
     /// unless the environment variable ELONGATE_GEMM_BLOCKING="MC,KC,NC" overrides it.
     /// </summary>
-    public static GemmBlocking Blocking(GemmIsa isa = GemmIsa.Auto) => GemmPlan.For(isa == GemmIsa.Auto ? BestIsa : isa).Describe();
+    public static GemmBlocking Blocking(GemmIsa isa = GemmIsa.Auto, GemmPrecision precision = GemmPrecision.Fp32) =>
+        GemmPlan.For(isa == GemmIsa.Auto ? BestIsa : isa, precision).Describe();
 
     /// <summary><see cref="Multiply"/> with an explicit blocking plan (tests: block edges at small sizes).</summary>
     internal static void MultiplyWithPlan(GemmPlan plan, GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, int maxThreads = 0) =>
-        Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, plan.Isa, maxThreads, plan);
+        Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, plan.Isa, maxThreads, plan, plan.Precision);
 
     private static unsafe void Run(GemmTranspose transA, GemmTranspose transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc,
-        GemmIsa isa, int maxThreads, GemmPlan? explicitPlan)
+        GemmIsa isa, int maxThreads, GemmPlan? explicitPlan, GemmPrecision precision)
     {
+        _ = GemmPlan.ElementSize(precision);
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         ArgumentOutOfRangeException.ThrowIfNegative(k);
@@ -92,7 +99,8 @@ public static class Gemm
                 ScaleC(pc, ldc, m, n, beta);
                 return;
             }
-            if (m == 1)
+            bool fp32 = precision == GemmPrecision.Fp32;
+            if (m == 1 && fp32)
             {
                 float* x = pa;
                 if (ta && lda != 1)
@@ -105,14 +113,14 @@ public static class Gemm
                 else Gemv.Axpys(x, pb, ldb, k, n, pc, alpha, beta, isa, threads);
                 return;
             }
-            if (m <= SkinnyRows && tb && !ta)
+            if (m <= SkinnyRows && tb && !ta && fp32)
             {
                 // A few rows against an [n, k] weight (batched decoding): packing the weight would cost more than
                 // the product, so stream it once through the GEMV dot kernel.
                 Gemv.RowDots(pa, lda, m, pb, ldb, n, k, pc, ldc, alpha, beta, isa, threads);
                 return;
             }
-            var plan = explicitPlan ?? GemmPlan.For(isa);
+            var plan = explicitPlan ?? GemmPlan.For(isa, precision);
             if (2L * m * n * k < ParallelFlops) threads = 1;
             Blocked(plan, ta, tb, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, threads);
         }
@@ -142,7 +150,7 @@ public static class Gemm
     {
         int mr = plan.MR, nr = plan.NR;
         int kcMax = Math.Min(plan.KC, k), ncMax = Math.Min(plan.NC, n);
-        float* bp = GemmBuffer.B((long)RoundUp(ncMax, nr) * kcMax);
+        float* bp = GemmBuffer.B(GemmJob.BufferFloats(plan, (long)RoundUp(ncMax, nr) * GemmJob.PackedDepth(plan, kcMax)));
         var job = new GemmJob { Plan = plan, TransA = ta, A = a, Lda = lda, TransB = tb, B = b, Ldb = ldb, C = c, Ldc = ldc, M = m, Alpha = alpha, Bp = bp };
         for (int jc = 0; jc < n; jc += plan.NC)
         {

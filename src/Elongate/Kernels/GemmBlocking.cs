@@ -11,9 +11,15 @@ namespace Elongate.Kernels;
 /// <param name="NC">Columns of the packed panel of B shared by all threads (kept in L3).</param>
 /// <param name="Caches">The cache sizes the blocks were derived from.</param>
 /// <param name="Origin">"cache rule", or the environment variable that overrode it.</param>
-public readonly record struct GemmBlocking(GemmIsa Isa, int MR, int NR, int MC, int KC, int NC, CacheSizes Caches, string Origin)
+/// <param name="Precision">Format of the packed blocks (their bytes per element).</param>
+public readonly record struct GemmBlocking(GemmIsa Isa, int MR, int NR, int MC, int KC, int NC, CacheSizes Caches, string Origin,
+    GemmPrecision Precision = GemmPrecision.Fp32)
 {
     /// <inheritdoc/>
-    public override string ToString() =>
-        $"{Isa} tile {MR}×{NR}, MC {MC} KC {KC} NC {NC} (A block {(long)MC * KC * 4 >> 10} KiB, B panel {(long)KC * NC * 4 >> 10} KiB; {Origin} from {Caches})";
+    public override string ToString()
+    {
+        int e = Precision == GemmPrecision.Bf16 ? 2 : 4;
+        string format = Precision == GemmPrecision.Fp32 ? "" : $" {Precision.ToString().ToLowerInvariant()}";
+        return $"{Isa}{format} tile {MR}×{NR}, MC {MC} KC {KC} NC {NC} (A block {(long)MC * KC * e >> 10} KiB, B panel {(long)KC * NC * e >> 10} KiB; {Origin} from {Caches})";
+    }
 }

@@ -14,6 +14,7 @@ internal sealed unsafe class GemmBuffer
     [ThreadStatic] private static GemmBuffer? t_a;
     [ThreadStatic] private static GemmBuffer? t_b;
     [ThreadStatic] private static GemmBuffer? t_tile;
+    [ThreadStatic] private static GemmBuffer? t_sliver;
 
     /// <summary>Buffer for packed A blocks (one per worker thread).</summary>
     public static float* A(long floats) => (t_a ??= new GemmBuffer()).Get(floats);
@@ -23,6 +24,9 @@ internal sealed unsafe class GemmBuffer
 
     /// <summary>Scratch for one attention tile task (packed tiles, scores, accumulators) on this thread.</summary>
     public static float* Tile(long floats) => (t_tile ??= new GemmBuffer()).Get(floats);
+
+    /// <summary>One fp32 sliver on its way to a 16-bit packed layout (<see cref="GemmPack16"/>), on this thread.</summary>
+    public static float* Sliver(long floats) => (t_sliver ??= new GemmBuffer()).Get(floats);
 
     private float* Get(long floats)
     {

@@ -140,6 +140,24 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
     /// <summary>Logits [B·T, vocab] of the last forward; <see cref="Backward"/> overwrites them with their gradient.</summary>
     public ReadOnlySpan<T> Logits => _logits;
 
+    /// <summary>
+    /// Input format of the base projections' matrix products (q, k, v, o, gate, up, down and the classifier), forward
+    /// and backward: <see cref="GemmPrecision.Bf16"/> is mixed precision as PyTorch's bf16 autocast does it for
+    /// nn.Linear — both inputs of y = x·Wᵀ, dX = dY·W and dW = dYᵀ·X are rounded to bfloat16, the products accumulate
+    /// in fp32 into fp32 outputs and fp32 gradient buffers. Everything else stays fp32: the master weights and AdamW
+    /// moments, gradient accumulation and clipping, embeddings, RMSNorm, RoPE, attention (scores, softmax, values),
+    /// SwiGLU, cross-entropy, and the LoRA adapters' low-rank products. Float models only.
+    /// </summary>
+    public GemmPrecision MatmulPrecision
+    {
+        get;
+        set
+        {
+            MatrixProducts.CheckPrecision<T>(value);
+            field = value;
+        }
+    }
+
     /// <summary>Vocabulary carried from the model this one was loaded from, handed back by <see cref="ToModel"/>.</summary>
     public TokenVocabulary? Vocabulary { get; set; }
 
@@ -369,7 +387,7 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         else RmsNormLayer.Forward(_acts[0].Ln1.AsSpan(), _acts[0].Rstd1, _res[0], P(_off[0].AttnNorm, dim), BT, eps);
         // Each layer ends with its residual add fused with the next norm (the last one's with the final norm).
         for (int l = 0; l < L; l++) LayerForward(l, recompute: false);
-        Linear.Forward(_logits.AsSpan(), _lnf, P(_classifier, _vocab * dim), BT, dim, _vocab);
+        Linear.Forward(_logits.AsSpan(), _lnf, P(_classifier, _vocab * dim), BT, dim, _vocab, MatmulPrecision);
         _forwardDone = true;
         return _weighted
             ? CrossEntropy.ForwardWeighted<T>(_logits, _ceLse, targets, _lossWeights, BT, _vocab, IgnoreIndex)
@@ -391,9 +409,9 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         ReadOnlySpan<int> seg = _hasSegments ? _segments : default;
         T eps = T.CreateChecked(Config.RmsNormEps);
         if (recompute) RmsNormLayer.Forward(a.Ln1.AsSpan(), a.Rstd1, _res[l], P(o.AttnNorm, dim), BT, eps);
-        Linear.Forward(a.Q.AsSpan(), a.Ln1, P(o.Wq, _qDim * dim), BT, dim, _qDim);
-        Linear.Forward(a.K.AsSpan(), a.Ln1, P(o.Wk, _kvDim * dim), BT, dim, _kvDim);
-        Linear.Forward(a.V.AsSpan(), a.Ln1, P(o.Wv, _kvDim * dim), BT, dim, _kvDim);
+        Linear.Forward(a.Q.AsSpan(), a.Ln1, P(o.Wq, _qDim * dim), BT, dim, _qDim, MatmulPrecision);
+        Linear.Forward(a.K.AsSpan(), a.Ln1, P(o.Wk, _kvDim * dim), BT, dim, _kvDim, MatmulPrecision);
+        Linear.Forward(a.V.AsSpan(), a.Ln1, P(o.Wv, _kvDim * dim), BT, dim, _kvDim, MatmulPrecision);
         if (_lora is not null)
         {
             LoraForward(l, TensorRole.Wq, a.Q, a.Ln1);
@@ -403,18 +421,18 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         RopeRotation.Forward(a.Q.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
         RopeRotation.Forward(a.K.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
         FlashAttention.Forward(a.Att.AsSpan(), a.Lse, a.Q, a.K, a.V, _shape, seg, AttentionTileSize);
-        Linear.Forward(_proj.AsSpan(), a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim);
+        Linear.Forward(_proj.AsSpan(), a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim, MatmulPrecision);
         if (_lora is not null) LoraForward(l, TensorRole.Wo, _proj, a.Att);
         ResidualRmsNormLayer.Forward(a.ResMid.AsSpan(), a.Ln2, a.Rstd2, _res[l], _proj, P(o.FfnNorm, dim), BT, eps);
-        Linear.Forward(a.Gate.AsSpan(), a.Ln2, P(o.WGate, _hid * dim), BT, dim, _hid);
-        Linear.Forward(a.Up.AsSpan(), a.Ln2, P(o.WUp, _hid * dim), BT, dim, _hid);
+        Linear.Forward(a.Gate.AsSpan(), a.Ln2, P(o.WGate, _hid * dim), BT, dim, _hid, MatmulPrecision);
+        Linear.Forward(a.Up.AsSpan(), a.Ln2, P(o.WUp, _hid * dim), BT, dim, _hid, MatmulPrecision);
         if (_lora is not null)
         {
             LoraForward(l, TensorRole.WGate, a.Gate, a.Ln2);
             LoraForward(l, TensorRole.WUp, a.Up, a.Ln2);
         }
         SwiGluLayer.Forward(a.H.AsSpan(), a.Gate, a.Up);
-        Linear.Forward(_proj.AsSpan(), a.H, P(o.WDown, dim * _hid), BT, _hid, dim);
+        Linear.Forward(_proj.AsSpan(), a.H, P(o.WDown, dim * _hid), BT, _hid, dim, MatmulPrecision);
         if (_lora is not null) LoraForward(l, TensorRole.WDown, _proj, a.H);
         if (recompute) return;
         if (l + 1 < _off.Length)
@@ -455,8 +473,8 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
     private void LinearBackward(Span<T> dx, int weightOffset, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int rows, int inDim, int outDim)
     {
         var w = P(weightOffset, outDim * inDim);
-        if (TrainBase) Linear.Backward(dx, G(weightOffset, outDim * inDim), dy, x, w, rows, inDim, outDim);
-        else MatrixProducts.AccumulateInputGradient(dx, dy, w, rows, inDim, outDim);
+        if (TrainBase) Linear.Backward(dx, G(weightOffset, outDim * inDim), dy, x, w, rows, inDim, outDim, MatmulPrecision);
+        else MatrixProducts.AccumulateInputGradient(dx, dy, w, rows, inDim, outDim, MatmulPrecision);
     }
 
     /// <summary>Where a norm gain's gradient goes: its slot in <see cref="Gradients"/>, or a scratch row when the base is frozen.</summary>

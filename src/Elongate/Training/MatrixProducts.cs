@@ -9,7 +9,9 @@ namespace Elongate.Training;
 /// The three matrix products training needs. Weights are row-major [out, in] (nn.Linear layout). In float they run
 /// on the blocked GEMM (<see cref="Kernels.Gemm"/>; the forward through <see cref="MatMul.Forward"/>, so training
 /// logits agree with <see cref="Model.InferenceSession"/>); the generic paths exist so the same layer code runs in
-/// double for finite-difference gradient checks.
+/// double for finite-difference gradient checks. Each takes a <see cref="GemmPrecision"/>: <see cref="GemmPrecision.Bf16"/>
+/// rounds both inputs to bfloat16 and accumulates in fp32 into the fp32 output (mixed-precision training); it applies to
+/// float only.
 /// </summary>
 public static class MatrixProducts
 {
@@ -17,13 +19,18 @@ public static class MatrixProducts
     private const long ParallelThreshold = 1 << 17;
 
     /// <summary>y[t, o] = Σ_i x[t, i]·w[o, i] (overwrites y).</summary>
-    public static unsafe void Forward<T>(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> w, int rows, int inDim, int outDim)
+    public static unsafe void Forward<T>(Span<T> y, ReadOnlySpan<T> x, ReadOnlySpan<T> w, int rows, int inDim, int outDim,
+        GemmPrecision precision = GemmPrecision.Fp32)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(y.Length, x.Length, w.Length, rows, inDim, outDim, "y", "x");
+        CheckPrecision<T>(precision);
         if (typeof(T) == typeof(float))
         {
-            MatMul.Forward(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), rows, inDim, outDim);
+            if (precision == GemmPrecision.Fp32)
+                MatMul.Forward(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), rows, inDim, outDim);
+            else
+                Kernels.Gemm.NT(MemoryMarshal.Cast<T, float>(y), MemoryMarshal.Cast<T, float>(x), MemoryMarshal.Cast<T, float>(w), rows, outDim, inDim, precision: precision);
             return;
         }
         fixed (T* px = x, pw = w, py = y)
@@ -43,14 +50,17 @@ public static class MatrixProducts
     }
 
     /// <summary>dx[t, i] += Σ_o dy[t, o]·w[o, i]: the input gradient of y = x·wᵀ.</summary>
-    public static unsafe void AccumulateInputGradient<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, int rows, int inDim, int outDim)
+    public static unsafe void AccumulateInputGradient<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> w, int rows, int inDim, int outDim,
+        GemmPrecision precision = GemmPrecision.Fp32)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(dy.Length, dx.Length, w.Length, rows, inDim, outDim, "dy", "dx");
+        CheckPrecision<T>(precision);
         if (typeof(T) == typeof(float))
         {
             // dx[rows, in] += dy[rows, out] · w[out, in]
-            Kernels.Gemm.NN(MemoryMarshal.Cast<T, float>(dx), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(w), rows, inDim, outDim, accumulate: true);
+            Kernels.Gemm.NN(MemoryMarshal.Cast<T, float>(dx), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(w), rows, inDim, outDim,
+                accumulate: true, precision: precision);
             return;
         }
         fixed (T* pdx = dx, pdy = dy, pw = w)
@@ -75,14 +85,17 @@ public static class MatrixProducts
     }
 
     /// <summary>dw[o, i] += Σ_t dy[t, o]·x[t, i]: the weight gradient of y = x·wᵀ.</summary>
-    public static unsafe void AccumulateWeightGradient<T>(Span<T> dw, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int rows, int inDim, int outDim)
+    public static unsafe void AccumulateWeightGradient<T>(Span<T> dw, ReadOnlySpan<T> dy, ReadOnlySpan<T> x, int rows, int inDim, int outDim,
+        GemmPrecision precision = GemmPrecision.Fp32)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(dy.Length, x.Length, dw.Length, rows, inDim, outDim, "dy", "x");
+        CheckPrecision<T>(precision);
         if (typeof(T) == typeof(float))
         {
             // dw[out, in] += dy[rows, out]ᵀ · x[rows, in]
-            Kernels.Gemm.TN(MemoryMarshal.Cast<T, float>(dw), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(x), outDim, inDim, rows, accumulate: true);
+            Kernels.Gemm.TN(MemoryMarshal.Cast<T, float>(dw), MemoryMarshal.Cast<T, float>(dy), MemoryMarshal.Cast<T, float>(x), outDim, inDim, rows,
+                accumulate: true, precision: precision);
             return;
         }
         fixed (T* pdw = dw, pdy = dy, px = x)
@@ -104,6 +117,14 @@ public static class MatrixProducts
                 }
             });
         }
+    }
+
+    /// <summary>bf16 inputs are a property of the float GEMM; the double path (gradient checks) has no such variant.</summary>
+    internal static void CheckPrecision<T>(GemmPrecision precision)
+    {
+        if (precision != GemmPrecision.Fp32 && typeof(T) != typeof(float))
+            throw new ArgumentException($"{precision} matrix products apply to float training only, not {typeof(T).Name}", nameof(precision));
+        _ = GemmPlan.ElementSize(precision);
     }
 
     private static void Check(long outLength, long inLength, long wLength, int rows, int inDim, int outDim, string outName, string inName)

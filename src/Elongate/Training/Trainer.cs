@@ -89,6 +89,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
     {
         Model = model;
         Options = options;
+        model.MatmulPrecision = options.MatmulPrecision;
         _data = data;
         RunDirectory = runDirectory;
         (SequencesPerStep, MicroBatches) = options.Shape;
@@ -330,6 +331,7 @@ public sealed class Trainer : IDisposable, ITrainingLoop
             TokensSeen, val, _elapsedBefore + _clock.Elapsed.TotalSeconds)
         {
             Skipped = skipped ? true : null, Warning = warning,
+            Precision = Options.MatmulPrecision == Kernels.GemmPrecision.Fp32 ? null : Options.MatmulPrecision.ToString().ToLowerInvariant(),
         };
         metrics = _parallel.AppendMetrics(MetricsPath, metrics, ref _metricsLength);
         if ((Options.CheckpointEvery > 0 && Step % Options.CheckpointEvery == 0) || Step == Options.Steps) SaveCheckpoint();

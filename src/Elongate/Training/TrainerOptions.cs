@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Elongate.Kernels;
 
 namespace Elongate.Training;
 
@@ -98,6 +99,15 @@ public sealed record TrainerOptions
     /// </summary>
     public bool Deterministic { get; init; }
 
+    /// <summary>
+    /// Input format of the linear layers' matrix products (<see cref="LlamaTrainingModel{T}.MatmulPrecision"/>, which
+    /// lists the ops it covers): fp32 (the default) or bf16 mixed precision; master weights, optimizer state, gradients,
+    /// norms, softmax and attention stay fp32 either way. Saved in the checkpoint ("matmulPrecision"; absent in
+    /// checkpoints written before the option existed, which were fp32), so a resume keeps it.
+    /// </summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<GemmPrecision>))]
+    public GemmPrecision MatmulPrecision { get; init; } = GemmPrecision.Fp32;
+
     /// <summary>Sequences per step and micro-batches per step for this run (see <see cref="StepShape"/>).</summary>
     [JsonIgnore]
     public (int Sequences, int MicroBatches) Shape => StepShape(TokensPerStep, SeqLen, BatchSize);
@@ -137,6 +147,7 @@ public sealed record TrainerOptions
         if (UpsampleThreshold < 0 || UpsampleFactor < 1) throw new ArgumentException("--upsample-threshold must be ≥ 0 and --upsample-factor ≥ 1");
         if (!(WeightDecay >= 0) || !(MaxGradNorm >= 0)) throw new ArgumentException("--weight-decay and --grad-clip must be ≥ 0");
         if (SkipNonFinite < 0) throw new ArgumentException($"--skip-nonfinite must be ≥ 0, got {SkipNonFinite}");
+        if (!Enum.IsDefined(MatmulPrecision)) throw new ArgumentException($"--precision must be fp32 or bf16, got {MatmulPrecision}");
     }
 
     /// <summary>

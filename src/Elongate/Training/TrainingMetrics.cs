@@ -30,6 +30,10 @@ public sealed record TrainingMetrics(
     [JsonPropertyName("warning")]
     public string? Warning { get; init; }
 
+    /// <summary>Input format of the linear layers' matrix products ("bf16"); omitted for fp32 (<see cref="TrainerOptions.MatmulPrecision"/>).</summary>
+    [JsonPropertyName("precision")]
+    public string? Precision { get; init; }
+
     /// <summary>Processes of a data-parallel run (MPI ranks); omitted for a single process.</summary>
     [JsonPropertyName("world_size")]
     public int? WorldSize { get; init; }

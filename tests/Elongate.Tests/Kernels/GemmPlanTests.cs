@@ -39,6 +39,34 @@ public class GemmPlanTests
         Assert.Equal((4, 4, 256, 512), (scalar.MR, scalar.NR, scalar.MC, scalar.KC));
     }
 
+    /// <summary>
+    /// The rule budgets bytes: bf16's 2-byte packed elements fit twice as many in the same L2 half and L3 quarter, so a
+    /// 1 MiB L2 gets the A block a 2 MiB L2 gets in fp32 (KC 768, MC 336), and the B panel twice the elements.
+    /// </summary>
+    [Fact]
+    public void Bf16_blocks_hold_twice_the_elements_in_the_same_bytes()
+    {
+        var caches = new CacheSizes(48 << 10, 1 << 20, 32 << 20);
+        var fp32 = GemmPlan.Create(GemmIsa.Avx512, caches);
+        var bf16 = GemmPlan.Create(GemmIsa.Avx512, caches, GemmPrecision.Bf16);
+        var fp32Large = GemmPlan.Create(GemmIsa.Avx512, caches with { L2 = 2 << 20 });
+        Assert.Equal((4, 2), (fp32.ElementBytes, bf16.ElementBytes));
+        Assert.Equal((252, 512), (fp32.MC, fp32.KC));
+        Assert.Equal((fp32Large.MC, fp32Large.KC), (bf16.MC, bf16.KC));
+        Assert.Equal((336, 768), (bf16.MC, bf16.KC));
+        Assert.True((long)bf16.MC * bf16.KC * 2 <= caches.L2 / 2);
+        Assert.True((long)bf16.MC * bf16.KC > (long)fp32.MC * fp32.KC * 3 / 2, "bf16 A block should hold about twice the elements");
+        // B panel: 8 MiB / (768·2 B) = 5461 → 5440 columns (a multiple of 32); fp32 gets 8 MiB / (512·4 B) = 4096.
+        Assert.Equal(5440, bf16.NC);
+        Assert.Equal(4096, fp32.NC);
+        Assert.True((long)bf16.KC * bf16.NC * 2 <= caches.L3 / 4);
+        // Same depth, same L3 → exactly twice the columns.
+        Assert.Equal(2 * fp32.NC, GemmPlan.Create(GemmIsa.Avx512, caches, GemmPrecision.Bf16, kc: 512).NC);
+        Assert.Equal(GemmPrecision.Bf16, bf16.Describe().Precision);
+        Assert.Contains("bf16", bf16.Describe().ToString());
+        Assert.Contains("A block 504 KiB", bf16.Describe().ToString()); // 336·768·2 B
+    }
+
     [Fact]
     public void B_panel_takes_a_quarter_of_the_L3_share()
     {
