@@ -63,7 +63,7 @@ internal static class InputLossCommand
     /// <summary>The CI smoke setting: every phase runs, on the smallest inputs that still exercise it.</summary>
     private static InputLossOptions Smoke(string outDir) => InputLossOptions.Quick(outDir) with
     {
-        ShortLength = 32, TokensPerStep = 512, BaseSteps = 4, ExtendSteps = 2, TrainDocuments = 24, TestDocuments = 6, Epochs = 1, FineTuneTokensPerStep = 512,
+        ShortLength = 64, TokensPerStep = 512, BaseSteps = 4, ExtendSteps = 2, TrainDocuments = 24, TestDocuments = 6, Epochs = 1, FineTuneTokensPerStep = 512,
         PairsPerDocument = 8, ChunkTokens = 48, SyntheticTrainDocuments = 6, SyntheticValidationDocuments = 2, SyntheticWords = 600, VocabSize = 300,
     };
 }

@@ -46,12 +46,13 @@ public static partial class InputLossExperiment
 
     /// <summary>
     /// The harness prompt: exactly the self-instruct user turn the models were tuned on (document, a blank line, the
-    /// question), sent through the chat template; the answer ends at the first line break.
+    /// question), sent through the chat template; the answer ends at the first line break and may take
+    /// <paramref name="maxNewTokens"/> tokens (<see cref="AnswerBudget"/>: the longest restated fact must fit).
     /// </summary>
-    public const string PromptTemplate = """
+    public static string PromptTemplate(int maxNewTokens) => $$"""
         # The self-instruct user turn the models were tuned on: the document, a blank line, the question.
         [settings]
-        max_new_tokens = 24
+        max_new_tokens = {{maxNewTokens}}
         stop = \n
         stop = <|im_end|>
         [example]
@@ -65,6 +66,36 @@ public static partial class InputLossExperiment
 
         {question}
         """;
+
+    /// <summary>
+    /// Tokens a reply may take: the longest fact the tuned models restate ("The password of the ADJ NOUN is VALUE.")
+    /// in this tokenizer, plus 4 for the line break that ends it. A fixed 24 cut the restated fact before its value
+    /// with a 512-piece SentencePiece vocabulary, where the fact takes up to 27 tokens.
+    /// </summary>
+    public static int AnswerBudget(ITokenizer tokenizer)
+    {
+        int longest = 0;
+        foreach (var adjective in PasswordFacts.Adjectives)
+            foreach (var noun in PasswordFacts.Nouns)
+                foreach (var value in PasswordFacts.Values)
+                    longest = Math.Max(longest, tokenizer.Encode(PasswordTeacher.Fact(adjective + " " + noun, value), addBos: false, addEos: false).Length);
+        return longest + 4;
+    }
+
+    /// <summary>
+    /// The longest QA document that fits the evaluation prompt uncut: the long length less the answer budget and the
+    /// prompt around the document (chat markup, the blank line, the longest question, BOS) — so the harness never
+    /// truncates a document and never cuts its fact out.
+    /// </summary>
+    public static int LongestDocument(InputLossOptions o, ITokenizer tokenizer, ChatTemplate template, int answerBudget)
+    {
+        int question = 0;
+        foreach (var adjective in PasswordFacts.Adjectives)
+            foreach (var noun in PasswordFacts.Nouns)
+                question = Math.Max(question, PromptEncoding.EncodeChat(tokenizer, template, [new ChatTurn("user", "\n\n" + PasswordTeacher.Question(adjective + " " + noun))]).Length);
+        // 2 more for the seams where the document meets the markup and the blank line.
+        return Math.Min(o.DocumentTokens.Max, o.LongLength - answerBudget - question - 2);
+    }
 
     /// <summary>Runs the whole experiment.</summary>
     /// <param name="log">Hears one line per phase and step of the evaluation.</param>
@@ -128,10 +159,16 @@ public static partial class InputLossExperiment
         watch.Restart();
         Log(Phase() + $"long QA: {options.TrainDocuments} training documents through self-instruct, {options.TestDocuments} held out");
         var template = Tokenization.ChatTemplate.FromName(options.ChatTemplate);
-        var (trainJsonl, taskFile, selfInstruct, documents) = BuildQa(options, tokenizer, trainTexts, heldOutTexts, outDir, Log);
+        int answerBudget = AnswerBudget(tokenizer);
+        int longestDocument = LongestDocument(options, tokenizer, template, answerBudget);
+        // A small vocabulary spells the chat markup and the answer in many pieces; the documents then shrink to fit.
+        if (longestDocument < 48)
+            throw new ArgumentException($"at {options.LongLength} tokens the prompt around a QA document and its {answerBudget}-token answer leave only {longestDocument} tokens for the document: use a longer --seq-len");
+        var (trainJsonl, taskFile, selfInstruct, documents) = BuildQa(options, tokenizer, trainTexts, heldOutTexts, outDir, longestDocument, Log);
         var promptsDir = Path.Combine(outDir, "prompts");
         Directory.CreateDirectory(promptsDir);
-        AtomicFile.WriteAllText(Path.Combine(promptsDir, TaskName + ".txt"), PromptTemplate + "\n");
+        AtomicFile.WriteAllText(Path.Combine(promptsDir, TaskName + ".txt"), PromptTemplate(answerBudget) + "\n");
+        Log(string.Create(CultureInfo.InvariantCulture, $"answers may take {answerBudget} tokens; documents {Math.Min(options.DocumentTokens.Min, longestDocument * 2 / 3)}–{longestDocument} tokens, so no prompt is cut"));
         phases["long QA"] = watch.Elapsed.TotalSeconds;
         Log(string.Create(CultureInfo.InvariantCulture,
             $"self-instruct kept {selfInstruct.Kept} training pairs from {selfInstruct.Documents} documents ({selfInstruct.Generated} teacher replies); {options.TestDocuments} held-out questions in {taskFile}"));
@@ -218,7 +255,7 @@ public static partial class InputLossExperiment
     }
 
     private static (string TrainJsonl, string TaskFile, SelfInstructReport Report, InputLossDocuments Documents) BuildQa(InputLossOptions o, ITokenizer tok,
-        List<string> trainTexts, List<string> heldOutTexts, string outDir, Action<string> log)
+        List<string> trainTexts, List<string> heldOutTexts, string outDir, int longestDocument, Action<string> log)
     {
         var qaDir = Path.Combine(outDir, "qa");
         var docsDir = Path.Combine(qaDir, "docs-train");
@@ -228,7 +265,7 @@ public static partial class InputLossExperiment
         var trainSentences = trainTexts.SelectMany(PasswordFacts.Sentences).ToList();
         var testSentences = heldOutTexts.SelectMany(PasswordFacts.Sentences).ToList();
         if (trainSentences.Count < 3 || testSentences.Count < 3) throw new ArgumentException("the corpus has too few sentences to cut QA documents from");
-        var (min, max) = o.DocumentTokens;
+        var (min, max) = (Math.Min(o.DocumentTokens.Min, longestDocument * 2 / 3), longestDocument);
         var trainTokens = new List<int>();
         var factOffsets = new List<int>();
         for (int d = 0; d < o.TrainDocuments; d++)
@@ -297,7 +334,7 @@ public static partial class InputLossExperiment
         log(string.Create(CultureInfo.InvariantCulture, $"eval {name}: token F1 {scores.Average():F3} [{lo:F3}, {hi:F3}], right value named {values.Average():F3} [{vlo:F3}, {vhi:F3}]"));
         return new InputLossModel(name, description, data?.Examples, data?.LossTokenCount, data?.Tokens, summary?.Steps, summary?.FinalLoss, 0, w.Elapsed.TotalSeconds,
             scores.Average(), lo, hi, values.Average(), vlo, vhi, results.Count(r => PasswordFacts.Values.Contains(ValueOf(r.Prediction))),
-            results.Select(r => r.Id).ToList(), scores, values, samples, report.Cells.FirstOrDefault()?.Seconds ?? 0);
+            results.Select(r => r.Id).ToList(), scores, values, samples, report.Cells.FirstOrDefault()?.Seconds ?? 0, results.Count(r => r.Truncated));
     }
 
     /// <summary>The value a reply names: the word after "is" when it restates the fact, else its first word (lower case).</summary>

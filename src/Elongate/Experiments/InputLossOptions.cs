@@ -75,7 +75,7 @@ public sealed record InputLossOptions
     /// <summary>The few-minutes setting.</summary>
     public static InputLossOptions Quick(string outputDirectory) => new()
     {
-        OutputDirectory = outputDirectory, ShortLength = 32, TokensPerStep = 2048, BaseSteps = 40, ExtendSteps = 10, TrainDocuments = 120, TestDocuments = 24,
+        OutputDirectory = outputDirectory, ShortLength = 64, TokensPerStep = 2048, BaseSteps = 40, ExtendSteps = 10, TrainDocuments = 120, TestDocuments = 24,
         Epochs = 2, FineTuneTokensPerStep = 2048, SyntheticTrainDocuments = 24, SyntheticValidationDocuments = 3, SyntheticWords = 1500, VocabSize = 400,
     };
 

@@ -21,11 +21,11 @@ public static class InputLossReport
             $"One extended model ({r.BaseModel}) instruction-tuned twice on the same self-instruct long QA at {o.LongLength} tokens — loss on the answers only, and on the answers and the input — and asked {r.Documents.Test} held-out long-QA questions through the long-task harness."));
         sb.AppendLine().AppendLine("## Verdict (computed from the numbers below)").AppendLine().AppendLine(r.Conclusion).AppendLine();
         sb.AppendLine("## Held-out long QA").AppendLine();
-        sb.AppendLine("| model | loss on | token F1 [95% CI] | right value named [95% CI] | replies naming one of the 16 values | tuning examples | loss tokens / tokens | steps | tune s | eval s |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| model | loss on | token F1 [95% CI] | right value named [95% CI] | replies naming one of the 16 values | tuning examples | loss tokens / tokens | steps | tune s | eval s | documents cut |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var m in r.Models)
             sb.AppendLine(string.Create(ci,
-                $"| {m.Name} | {m.Description} | {m.Score:F3} [{m.Lower:F3}, {m.Upper:F3}] | {m.ValueScore:F3} [{m.ValueLower:F3}, {m.ValueUpper:F3}] | {m.RepliesNamingAValue}/{m.Scores.Count} | {F(m.Examples, "F0")} | {(m.LossTokens is null ? "–" : $"{m.LossTokens:N0} / {m.Tokens:N0}")} | {F(m.Steps, "F0")} | {(m.Name == "base" ? "–" : m.TuneSeconds.ToString("F0", ci))} | {m.EvalSeconds:F0} |"));
+                $"| {m.Name} | {m.Description} | {m.Score:F3} [{m.Lower:F3}, {m.Upper:F3}] | {m.ValueScore:F3} [{m.ValueLower:F3}, {m.ValueUpper:F3}] | {m.RepliesNamingAValue}/{m.Scores.Count} | {F(m.Examples, "F0")} | {(m.LossTokens is null ? "–" : $"{m.LossTokens:N0} / {m.Tokens:N0}")} | {F(m.Steps, "F0")} | {(m.Name == "base" ? "–" : m.TuneSeconds.ToString("F0", ci))} | {m.EvalSeconds:F0} | {m.Truncated} |"));
         var d = r.Difference;
         var v = r.ValueDifference;
         sb.AppendLine().AppendLine(string.Create(ci,

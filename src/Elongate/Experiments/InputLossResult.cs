@@ -40,10 +40,11 @@ public sealed record InputLossSample(string Id, string Reference, string Predict
 /// <param name="Values">Per-question value match.</param>
 /// <param name="Samples">The first answers.</param>
 /// <param name="GenerationSeconds">The harness's generation time.</param>
+/// <param name="Truncated">Questions whose document the harness had to cut to fit the context (0 by construction: documents are sized to fit).</param>
 public sealed record InputLossModel(string Name, string Description, int? Examples, long? LossTokens, long? Tokens, int? Steps, float? FinalLoss,
     double TuneSeconds, double EvalSeconds, double Score, double Lower, double Upper, double ValueScore, double ValueLower, double ValueUpper,
     int RepliesNamingAValue, IReadOnlyList<string> Ids, IReadOnlyList<double> Scores, IReadOnlyList<double> Values, IReadOnlyList<InputLossSample> Samples,
-    double GenerationSeconds);
+    double GenerationSeconds, int Truncated);
 
 /// <summary>Everything results.json holds.</summary>
 /// <param name="Difference">answers+input − answers on the harness score (paired bootstrap over questions).</param>

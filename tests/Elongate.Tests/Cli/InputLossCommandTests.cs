@@ -20,13 +20,15 @@ public sealed class InputLossCommandTests : IDisposable
         var outDir = Path.Combine(_dir.FullName, "out");
         var (rc, output, err) = CliTests.Run("experiment", "input-loss", "--smoke", "--out", outDir);
         Assert.True(rc == 0, err + output);
-        Assert.Contains("phase: extend to 256 tokens with ABF θ 500000", output);
+        Assert.Contains("phase: extend to 512 tokens with ABF θ 500000", output);
         Assert.Contains("instruction-tune with loss on answers+input", output);
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "results.json")));
         var root = json.RootElement;
         var models = root.GetProperty("models").EnumerateArray().ToArray();
         Assert.Equal(["base", "answers", "answers+input"], models.Select(m => m.GetProperty("name").GetString()));
+        // Documents are sized so the harness never cuts one (and so never cuts a fact out).
+        Assert.All(models, m => Assert.Equal(0, m.GetProperty("truncated").GetInt32()));
         // The same examples and tokens, more of them carrying loss with the input.
         Assert.Equal(models[1].GetProperty("tokens").GetInt64(), models[2].GetProperty("tokens").GetInt64());
         Assert.Equal(models[1].GetProperty("examples").GetInt32(), models[2].GetProperty("examples").GetInt32());

@@ -27,7 +27,7 @@ public sealed class InputLossExperimentTests
     }
 
     private static InputLossModel M(string name, double score, double lower, double upper) =>
-        new(name, name, null, null, null, null, null, 0, 0, score, lower, upper, score, lower, upper, 0, [], [], [], [], 0);
+        new(name, name, null, null, null, null, null, 0, 0, score, lower, upper, score, lower, upper, 0, [], [], [], [], 0, 0);
 
     [Fact]
     public void Verdict_needs_a_model_above_chance_then_follows_the_interval_of_the_difference()
@@ -60,5 +60,38 @@ public sealed class InputLossExperimentTests
         Assert.Equal(doc.IndexOf(fact, StringComparison.Ordinal) == 0 ? 0 : tok.Encode(doc[..(doc.IndexOf(fact, StringComparison.Ordinal) - 1)], false, false).Length, factToken);
         Assert.Throws<ArgumentException>(() => PasswordFacts.Document(sentences, tok, tok.Encode(fact, false, false).Length + 5, fact, ref rng));
         Directory.Delete(dir, true);
+    }
+
+    /// <summary>
+    /// The answer budget holds the longest restated fact, and a document of the longest allowed size with the longest
+    /// question still fits the long length through the chat template with that budget — so the harness cuts nothing.
+    /// </summary>
+    [Fact]
+    public void Answer_budget_and_document_size_leave_every_prompt_uncut()
+    {
+        var dir = Directory.CreateTempSubdirectory("elongate-budget").FullName;
+        try
+        {
+            var tok = Elongate.Formats.TokenizerLoader.Load(Elongate.Tests.Training.TrainingTestData.WriteTokenizer(dir));
+            int budget = InputLossExperiment.AnswerBudget(tok);
+            int longestFact = PasswordFacts.Adjectives.SelectMany(a => PasswordFacts.Nouns.Select(n => PasswordTeacher.Fact(a + " " + n, "moon")))
+                .Max(f => tok.Encode(f, false, false).Length);
+            Assert.True(budget >= longestFact + 4, $"budget {budget}, longest fact {longestFact}");
+            var template = Elongate.Tokenization.ChatTemplate.FromName("chatml");
+            var o = new InputLossOptions { OutputDirectory = dir, ShortLength = 64 };
+            int longest = InputLossExperiment.LongestDocument(o, tok, template, budget);
+            Assert.InRange(longest, 48, o.DocumentTokens.Max);
+            var text = string.Join(" ", Enumerable.Range(0, 400).Select(i => $"Sentence number {i} says little."));
+            var rng = new SplitMix64(5);
+            var (doc, _, tokens) = PasswordFacts.Document(PasswordFacts.Sentences(text), tok, longest, PasswordTeacher.Fact("ancient captain", "cake"), ref rng);
+            Assert.True(tokens <= longest);
+            foreach (var key in new[] { "ancient captain", "red fox", "crooked lantern" })
+            {
+                var prompt = Elongate.Tokenization.PromptEncoding.EncodeChat(tok, template, [new Elongate.Tokenization.ChatTurn("user", doc + "\n\n" + PasswordTeacher.Question(key))]);
+                Assert.True(prompt.Length + budget <= o.LongLength, $"{prompt.Length} prompt tokens + {budget} > {o.LongLength}");
+            }
+            Assert.Contains("max_new_tokens = " + budget, InputLossExperiment.PromptTemplate(budget));
+        }
+        finally { Directory.Delete(dir, true); }
     }
 }
