@@ -69,17 +69,19 @@ public static partial class InputLossExperiment
 
     /// <summary>
     /// Tokens a reply may take: the longest fact the tuned models restate ("The password of the ADJ NOUN is VALUE.")
-    /// in this tokenizer, plus 4 for the line break that ends it. A fixed 24 cut the restated fact before its value
-    /// with a 512-piece SentencePiece vocabulary, where the fact takes up to 27 tokens.
+    /// in this tokenizer, plus the template's longest end-of-turn marker (a vocabulary without it as a special token
+    /// spells "&lt;|im_end|&gt;" in several pieces, and a reply cut inside it keeps the pieces as words), plus 4. A fixed 24
+    /// cut the restated fact before its value with a 512-piece SentencePiece vocabulary, where the fact takes up to 27.
     /// </summary>
-    public static int AnswerBudget(ITokenizer tokenizer)
+    public static int AnswerBudget(ITokenizer tokenizer, ChatTemplate template)
     {
         int longest = 0;
         foreach (var adjective in PasswordFacts.Adjectives)
             foreach (var noun in PasswordFacts.Nouns)
                 foreach (var value in PasswordFacts.Values)
                     longest = Math.Max(longest, tokenizer.Encode(PasswordTeacher.Fact(adjective + " " + noun, value), addBos: false, addEos: false).Length);
-        return longest + 4;
+        int marker = template.EndOfTurnMarkers.Select(m => tokenizer.Encode(m, addBos: false, addEos: false).Length).DefaultIfEmpty(0).Max();
+        return longest + marker + 4;
     }
 
     /// <summary>
@@ -159,7 +161,7 @@ public static partial class InputLossExperiment
         watch.Restart();
         Log(Phase() + $"long QA: {options.TrainDocuments} training documents through self-instruct, {options.TestDocuments} held out");
         var template = Tokenization.ChatTemplate.FromName(options.ChatTemplate);
-        int answerBudget = AnswerBudget(tokenizer);
+        int answerBudget = AnswerBudget(tokenizer, template);
         int longestDocument = LongestDocument(options, tokenizer, template, answerBudget);
         // A small vocabulary spells the chat markup and the answer in many pieces; the documents then shrink to fit.
         if (longestDocument < 48)

@@ -73,11 +73,12 @@ public sealed class InputLossExperimentTests
         try
         {
             var tok = Elongate.Formats.TokenizerLoader.Load(Elongate.Tests.Training.TrainingTestData.WriteTokenizer(dir));
-            int budget = InputLossExperiment.AnswerBudget(tok);
+            var template = Elongate.Tokenization.ChatTemplate.FromName("chatml");
+            int budget = InputLossExperiment.AnswerBudget(tok, template);
             int longestFact = PasswordFacts.Adjectives.SelectMany(a => PasswordFacts.Nouns.Select(n => PasswordTeacher.Fact(a + " " + n, "moon")))
                 .Max(f => tok.Encode(f, false, false).Length);
-            Assert.True(budget >= longestFact + 4, $"budget {budget}, longest fact {longestFact}");
-            var template = Elongate.Tokenization.ChatTemplate.FromName("chatml");
+            int marker = tok.Encode("<|im_end|>", false, false).Length;
+            Assert.True(budget >= longestFact + marker + 4, $"budget {budget}, longest fact {longestFact}, end marker {marker}");
             var o = new InputLossOptions { OutputDirectory = dir, ShortLength = 64 };
             int longest = InputLossExperiment.LongestDocument(o, tok, template, budget);
             Assert.InRange(longest, 48, o.DocumentTokens.Max);
