@@ -12,8 +12,6 @@ namespace Elongate.Bench;
 /// 2·(QKᵀ + PV) = 4·B·H·T²/2·d, backward 2.5× that (dV, dP, dS·K, dSᵀ·Q, and the recomputation of S), the
 /// FlashAttention-2 convention. The reference rate is our sgemm on a training-shaped product (x·Wᵀ, 4096×1536×512, all
 /// cores), timed between the attention repetitions so both see the same machine load; times are medians.
-/// With `--rope` it instead compares RoPE applied inside the kernels (<see cref="AttentionRope{T}"/>) with the separate
-/// passes it replaced (RopeRotation on q and k, attention, RopeRotation's backward on dq and dk), interleaved.
 /// </summary>
 internal static class AttentionBench
 {
@@ -22,7 +20,6 @@ internal static class AttentionBench
         int[] seqs = [1024, 4096];
         int[] kvHeadsList = [1, 8];
         int batch = 1, heads = 8, hd = 64, reps = 3, fwdOnlyFrom = int.MaxValue, tileOption = 0;
-        bool rope = false;
         string? outPath = null;
         for (int i = 0; i < args.Length; i++)
         {
@@ -37,11 +34,9 @@ internal static class AttentionBench
                 case "--fwd-only-from": fwdOnlyFrom = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--tile": tileOption = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--out": outPath = args[++i]; break;
-                case "--rope": rope = true; break;
                 default: Console.Error.WriteLine($"attention bench: unknown option {args[i]}"); return 2;
             }
         }
-        if (rope) return RunRope(seqs, kvHeadsList, batch, heads, hd, reps, tileOption);
         Console.WriteLine($"CPU: {CpuInfo.Current}");
         Console.WriteLine($"load average {MachineInfo.LoadAverage()}; B {batch}, {heads} heads × {hd}, tile {(tileOption > 0 ? tileOption.ToString(CultureInfo.InvariantCulture) : "FlashAttention.TrainingTileSize(T)")}; medians of {reps}; GEMM = sgemm 4096×1536×512 NT, same run");
         Console.WriteLine($"{"T",6} {"kv",3} {"tile",4} {"fwd ms",9} {"fwd GF/s",9} {"bwd ms",9} {"bwd GF/s",9} {"GEMM GF/s",10} {"fwd/GEMM",9} {"bwd/GEMM",9}");
@@ -90,84 +85,6 @@ internal static class AttentionBench
             File.Move(outPath + ".tmp", outPath, overwrite: true);
             Console.WriteLine($"wrote {outPath}");
         }
-        return 0;
-    }
-
-    /// <summary>
-    /// `--rope`: per (T, kv heads), interleaved repetitions of the separate passes + attention and the fused kernels
-    /// (which goes first alternates), forward and backward (the backward includes clearing dq, dk, dv, as the training
-    /// model does); medians. Plain RoPE over the whole head (rotary dim = head dim, no xPos), as the 20m preset.
-    /// </summary>
-    private static int RunRope(int[] seqs, int[] kvHeadsList, int batch, int heads, int hd, int reps, int tileOption)
-    {
-        Console.WriteLine($"CPU: {CpuInfo.Current}");
-        Console.WriteLine($"load average {MachineInfo.LoadAverage()}; B {batch}, {heads} heads × {hd}, RoPE over all {hd} dims; medians of {reps} interleaved repetitions");
-        Console.WriteLine($"{"T",6} {"kv",3} {"rope fwd",9} {"attn fwd",9} {"sum",9} {"fused",9} {"Δ fwd",7} {"rope bwd",9} {"attn bwd",9} {"sum",9} {"fused",9} {"Δ bwd",7}");
-        foreach (int T in seqs)
-            foreach (int kvHeads in kvHeadsList)
-            {
-                int tile = tileOption > 0 ? tileOption : FlashAttention.TrainingTileSize(T), pairs = hd / 2;
-                var rng = new Random(1);
-                var shape = new AttentionShape(batch, T, heads, kvHeads, hd);
-                int rows = batch * T, nq = rows * heads * hd, nkv = rows * kvHeads * hd;
-                float[] Rand(int n) { var x = new float[n]; for (int j = 0; j < n; j++) x[j] = (float)(rng.NextDouble() - 0.5); return x; }
-                float[] q = Rand(nq), k = Rand(nkv), v = Rand(nkv), dOut = Rand(nq), o = new float[nq], lse = new float[batch * heads * T];
-                float[] dq = new float[nq], dk = new float[nkv], dv = new float[nkv];
-                var cos = new float[T * pairs]; var sin = new float[T * pairs];
-                for (int p = 0; p < T; p++)
-                    for (int i = 0; i < pairs; i++)
-                    {
-                        double angle = p * Math.Pow(10000, -2.0 * i / hd);
-                        cos[p * pairs + i] = (float)Math.Cos(angle);
-                        sin[p * pairs + i] = (float)Math.Sin(angle);
-                    }
-                var t = new List<double>[8];
-                for (int j = 0; j < t.Length; j++) t[j] = [];
-                void Separate(bool record)
-                {
-                    // Rotating in place every repetition only changes the angles the data sits at, not the work.
-                    var sw = Stopwatch.StartNew();
-                    RopeRotation.Forward<float>(q, rows, T, heads, hd, hd, cos, sin);
-                    RopeRotation.Forward<float>(k, rows, T, kvHeads, hd, hd, cos, sin);
-                    double rf = sw.Elapsed.TotalMilliseconds;
-                    sw.Restart();
-                    FlashAttention.Forward<float>(o, lse, q, k, v, shape, default, tile);
-                    double af = sw.Elapsed.TotalMilliseconds;
-                    sw.Restart();
-                    Array.Clear(dq); Array.Clear(dk); Array.Clear(dv);
-                    FlashAttention.Backward<float>(dq, dk, dv, dOut, q, k, v, o, lse, shape, default, tile);
-                    double ab = sw.Elapsed.TotalMilliseconds;
-                    sw.Restart();
-                    RopeRotation.Backward<float>(dq, rows, T, heads, hd, hd, cos, sin);
-                    RopeRotation.Backward<float>(dk, rows, T, kvHeads, hd, hd, cos, sin);
-                    double rb = sw.Elapsed.TotalMilliseconds;
-                    if (!record) return;
-                    t[0].Add(rf); t[1].Add(af); t[2].Add(rf + af); t[4].Add(rb); t[5].Add(ab); t[6].Add(rb + ab);
-                }
-                void Fused(bool record)
-                {
-                    var rope = new AttentionRope<float>(hd, cos, sin);
-                    var sw = Stopwatch.StartNew();
-                    FlashAttention.Forward<float>(o, lse, q, k, v, shape, default, tile, rope);
-                    double f = sw.Elapsed.TotalMilliseconds;
-                    sw.Restart();
-                    Array.Clear(dq); Array.Clear(dk); Array.Clear(dv);
-                    FlashAttention.Backward<float>(dq, dk, dv, dOut, q, k, v, o, lse, shape, default, tile, rope);
-                    double b = sw.Elapsed.TotalMilliseconds;
-                    if (!record) return;
-                    t[3].Add(f); t[7].Add(b);
-                }
-                Separate(false); Fused(false); // warm-up
-                for (int r = 0; r < reps; r++)
-                {
-                    if (r % 2 == 0) { Separate(true); Fused(true); }
-                    else { Fused(true); Separate(true); }
-                }
-                var m = t.Select(Median).ToArray();
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{T,6} {kvHeads,3} {m[0],9:F2} {m[1],9:F1} {m[2],9:F1} {m[3],9:F1} {(m[3] / m[2] - 1) * 100,6:+0.0;-0.0}% {m[4],9:F2} {m[5],9:F1} {m[6],9:F1} {m[7],9:F1} {(m[7] / m[6] - 1) * 100,6:+0.0;-0.0}%"));
-            }
-        Console.WriteLine($"load average at the end {MachineInfo.LoadAverage()}");
         return 0;
     }
 

@@ -8,7 +8,6 @@ using Elongate.Kernels;
 //   dotnet run -c Release --project bench/Elongate.Bench -- decode [--presets 5m,20m] [--vocab 4096,32000] [--out decode.json]  (vs llama.cpp)
 //   dotnet run -c Release --project bench/Elongate.Bench -- elementwise [--rows 4096] [--dim 512] [--ffn 1408] [--reps 21]   (fused vs unfused SwiGLU / residual RMSNorm)
 //   dotnet run -c Release --project bench/Elongate.Bench -- attention [--seq 256,1024,4096]   (FlashAttention fwd/bwd GFLOP/s)
-//   dotnet run -c Release --project bench/Elongate.Bench -- attention --rope [--seq 1024,4096] [--kv-heads 8] [--reps 5]   (RoPE inside the kernels vs separate passes)
 //   dotnet run -c Release --project bench/Elongate.Bench -- quant [--types q4_0,q4_k] [--threads 1,2] [--rows 512] [--small] [--stream]   (quantized matvec GB/s, matmul GFLOP/s; --stream: from DRAM)
 //   dotnet run -c Release --project bench/Elongate.Bench -- quant --matmul [--rows 512,4096] [--shapes 768x768,...] [--quick] [--cputime]   (prompt GFLOP/s per type vs fp32 Gemm)
 //   dotnet run -c Release --project bench/Elongate.Bench -- memory [--seq 512,1024,2048,4096] [--out memory.json]

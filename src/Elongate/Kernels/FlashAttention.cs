@@ -52,55 +52,25 @@ public static class FlashAttention
     /// </remarks>
     /// <param name="segments">Per-token document id [B·T], or empty for plain causal attention; <see cref="PaddingSegment"/> marks padding.</param>
     /// <param name="tileSize">Rows per tile; any positive value gives the same result up to rounding.</param>
-    /// <param name="rope">
-    /// RoPE to apply to q and k inside the kernel (q and k are then the un-rotated projections); default: none, q and k
-    /// are used as they are.
-    /// </param>
     public static unsafe void Forward<T>(Span<T> output, Span<T> logSumExp, ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v,
-        AttentionShape shape, ReadOnlySpan<int> segments = default, int tileSize = DefaultTileSize, AttentionRope<T> rope = default)
+        AttentionShape shape, ReadOnlySpan<int> segments = default, int tileSize = DefaultTileSize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         shape.Check(Math.Min(q.Length, output.Length), Math.Min(k.Length, v.Length), segments);
         if (logSumExp.Length < (long)shape.Batch * shape.NumHeads * shape.SeqLen) throw new ArgumentException("logSumExp is shorter than [B, n_heads, T]");
         if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
-        if (rope.Enabled) rope.Check(shape.SeqLen, shape.HeadDim);
         fixed (T* po = output, plse = logSumExp, pq = q, pk = k, pv = v)
-        fixed (T* pc = rope.Cos, ps = rope.Sin, pqs = rope.QueryScale, pks = rope.KeyScale)
         fixed (int* pseg = segments)
         {
-            var tables = new RopePointers<T>(rope.RotaryDim, pc, ps, pqs, pks);
             if (typeof(T) == typeof(float) && FlashAttentionTiled.Supported)
             {
                 FlashAttentionTiled.Forward((float*)po, (float*)plse, (float*)pq, (float*)pk, (float*)pv, shape.Batch, shape.SeqLen,
-                    shape.NumHeads, shape.NumKvHeads, shape.HeadDim, segments.IsEmpty ? null : pseg, tileSize, tables.AsFloat());
+                    shape.NumHeads, shape.NumKvHeads, shape.HeadDim, segments.IsEmpty ? null : pseg, tileSize);
                 return;
             }
             ForwardCore(po, plse, pq, pk, pv, shape.Batch, shape.SeqLen, 0, shape.SeqLen, shape.NumHeads, shape.NumKvHeads, shape.HeadDim,
-                segments.IsEmpty ? null : pseg, tileSize, rope: tables);
+                segments.IsEmpty ? null : pseg, tileSize);
         }
-    }
-
-    /// <summary>
-    /// The RoPE tables of an <see cref="AttentionRope{T}"/> as the kernels use them (pinned by the caller for the call):
-    /// <see cref="RotaryDim"/> 0 means no rotation, a null scale none.
-    /// </summary>
-    internal readonly unsafe struct RopePointers<T>(int rotaryDim, T* cos, T* sin, T* queryScale, T* keyScale)
-        where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        public readonly int RotaryDim = rotaryDim;
-        public readonly T* Cos = cos, Sin = sin, QueryScale = queryScale, KeyScale = keyScale;
-        public bool Enabled => RotaryDim > 0;
-        public RopePointers<float> AsFloat() => new(RotaryDim, (float*)Cos, (float*)Sin, (float*)QueryScale, (float*)KeyScale);
-
-        /// <summary>Rows [pos0, pos0 + rows) of one query (or key) head, src → dst, rotated forward.</summary>
-        public void Load(T* src, long srcStride, T* dst, long dstStride, int rows, int pos0, int headDim, bool key) =>
-            RopeRotation.RotateRows(src, srcStride, dst, dstStride, rows, pos0, headDim, RotaryDim, Cos, Sin,
-                key ? KeyScale : QueryScale, backward: false, accumulate: false);
-
-        /// <summary>A gradient of rotated rows, rotated back (the transpose) and added to dst.</summary>
-        public void StoreGradient(T* src, long srcStride, T* dst, long dstStride, int rows, int pos0, int headDim, bool key) =>
-            RopeRotation.RotateRows(src, srcStride, dst, dstStride, rows, pos0, headDim, RotaryDim, Cos, Sin,
-                key ? KeyScale : QueryScale, backward: true, accumulate: true);
     }
 
     /// <summary>
@@ -158,17 +128,15 @@ public static class FlashAttention
     /// each writes only its own output rows and log-sum-exp entries.
     /// </summary>
     private static unsafe void ForwardCore<T>(T* po, T* plse, T* pq, T* pk, T* pv, int B, int nq, int qOff, int keyRows,
-        int nh, int nkv, int hd, int* pseg, int tileSize, KvRowType kvType = KvRowType.Dense, int kvRowBytes = 0, int maxThreads = 0,
-        RopePointers<T> rope = default)
+        int nh, int nkv, int hd, int* pseg, int tileSize, KvRowType kvType = KvRowType.Dense, int kvRowBytes = 0, int maxThreads = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         int qDim = nh * hd, kvDim = nkv * hd, group = nh / nkv;
         int tile = Math.Min(tileSize, keyRows), tiles = (nq + tile - 1) / tile;
         T scale = T.One / T.Sqrt(T.CreateChecked(hd));
         bool stored = kvType != KvRowType.Dense;
-        // Stored (F16/Q8_0) rows: each task expands its head's key and value tile into two more tile × hd blocks; with
-        // RoPE the rotated key tile takes the first of them and the rotated query tile one more.
-        int scratchLength = tile * tile + 2 * tile + tile * hd + (stored || rope.Enabled ? 2 * tile * hd : 0) + (rope.Enabled ? tile * hd : 0);
+        // Stored (F16/Q8_0) rows: each task expands its head's key and value tile into two more tile × hd blocks.
+        int scratchLength = tile * tile + 2 * tile + tile * hd + (stored ? 2 * tile * hd : 0);
         nint op = (nint)po, lp = (nint)plse, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv, sp = (nint)pseg;
         void Work(int task, T[] scratch)
         {
@@ -179,10 +147,7 @@ public static class FlashAttention
             fixed (T* scratchBase = scratch)
             {
                 T* S = scratchBase, m = S + tile * tile, l = m + tile, acc = l + tile, kConv = acc + tile * hd, vConv = kConv + tile * hd;
-                T* qRot = vConv + tile * hd;
                 for (int r = 0; r < qn; r++) { m[r] = T.NegativeInfinity; l[r] = T.Zero; }
-                // The query tile, rotated once for all key tiles.
-                if (rope.Enabled) rope.Load(Q + ((long)b * nq + q0) * qDim + h * hd, qDim, qRot, hd, qn, qOff + q0, hd, key: false);
                 new Span<T>(acc, qn * hd).Clear();
                 long kvBase = (long)b * keyRows;
                 // Causal: this query tile sees keys 0 .. qOff+q0+qn−1 only. Key tiles are aligned to absolute position
@@ -213,7 +178,7 @@ public static class FlashAttention
                         if (segMin > segMax) continue; // only padding keys
                     }
                     T* kTile, vTile;
-                    long kStride = kvDim, vStride = kvDim;
+                    long kStride = kvDim;
                     if (!stored)
                     {
                         kTile = K + (kvBase + k0) * kvDim + g * hd;
@@ -225,12 +190,6 @@ public static class FlashAttention
                         KvRows.Expand(kvType, (byte*)vp, kvRowBytes, k0, kn, g, hd, (float*)vConv);
                         kTile = kConv;
                         vTile = vConv;
-                        kStride = vStride = hd;
-                    }
-                    if (rope.Enabled)
-                    {
-                        rope.Load(kTile, kStride, kConv, hd, kn, k0, hd, key: true); // in place when expanded
-                        kTile = kConv;
                         kStride = hd;
                     }
                     for (int r = 0; r < qn; r++)
@@ -244,8 +203,7 @@ public static class FlashAttention
                             if (own == PaddingSegment || own < segMin || own > segMax) continue;
                         }
                         T* s = S + r * tile;
-                        T* qRow = rope.Enabled ? qRot + r * hd : Q + ((long)b * nq + q0 + r) * qDim + h * hd;
-                        TileMath.Dots(qRow, kTile, kStride, visible, hd, scale, s);
+                        TileMath.Dots(Q + ((long)b * nq + q0 + r) * qDim + h * hd, kTile, kStride, visible, hd, scale, s);
                         if (seg != null)
                             for (int c = 0; c < visible; c++)
                                 if (seg[kvBase + k0 + c] != seg[kvBase + t]) s[c] = T.NegativeInfinity;
@@ -261,7 +219,7 @@ public static class FlashAttention
                         TensorPrimitives.Exp<T>(sRow, sRow);
                         l[r] = l[r] * correction + TensorPrimitives.Sum<T>(sRow);
                         m[r] = mNew;
-                        TileMath.WeightedSum(acc + r * hd, s, vTile, vStride, visible, hd);
+                        TileMath.WeightedSum(acc + r * hd, s, vTile, kStride, visible, hd);
                     }
                 }
                 for (int r = 0; r < qn; r++)
@@ -291,36 +249,28 @@ public static class FlashAttention
     /// head): such a task owns the dK/dV rows of its head and the dQ rows of every query head in its group, so no
     /// two tasks write the same value.
     /// </summary>
-    /// <param name="rope">
-    /// The forward's RoPE (see <see cref="Forward{T}"/>): q and k are then the un-rotated inputs, and dq, dk receive the
-    /// gradients with respect to them (each tile's contribution rotated back as it is added).
-    /// </param>
     public static unsafe void Backward<T>(Span<T> dq, Span<T> dk, Span<T> dv, ReadOnlySpan<T> dOutput,
         ReadOnlySpan<T> q, ReadOnlySpan<T> k, ReadOnlySpan<T> v, ReadOnlySpan<T> output, ReadOnlySpan<T> logSumExp,
-        AttentionShape shape, ReadOnlySpan<int> segments = default, int tileSize = DefaultTileSize, AttentionRope<T> rope = default)
+        AttentionShape shape, ReadOnlySpan<int> segments = default, int tileSize = DefaultTileSize)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         shape.Check(Math.Min(Math.Min(q.Length, output.Length), Math.Min(dq.Length, dOutput.Length)),
             Math.Min(Math.Min(k.Length, v.Length), Math.Min(dk.Length, dv.Length)), segments);
         if (logSumExp.Length < (long)shape.Batch * shape.NumHeads * shape.SeqLen) throw new ArgumentException("logSumExp is shorter than [B, n_heads, T]");
         if (tileSize <= 0) throw new ArgumentOutOfRangeException(nameof(tileSize));
-        if (rope.Enabled) rope.Check(shape.SeqLen, shape.HeadDim);
         int B = shape.Batch, Tn = shape.SeqLen, nh = shape.NumHeads, nkv = shape.NumKvHeads, hd = shape.HeadDim;
         int qDim = shape.QDim, kvDim = shape.KvDim, group = shape.Group;
         int tile = Math.Min(tileSize, Tn);
         bool masked = !segments.IsEmpty;
         T scale = T.One / T.Sqrt(T.CreateChecked(hd));
-        // With RoPE: the rotated key tile, one rotated query row and one row of dQ before it is rotated back.
-        int scratchLength = group * Tn + 2 * tile * hd + 2 * tile + (rope.Enabled ? tile * hd + 2 * hd : 0);
+        int scratchLength = group * Tn + 2 * tile * hd + 2 * tile;
         fixed (T* pdq = dq, pdk = dk, pdv = dv, pdo = dOutput, pq = q, pk = k, pv = v, po = output, plse = logSumExp)
-        fixed (T* pc = rope.Cos, ps = rope.Sin, pqs = rope.QueryScale, pks = rope.KeyScale)
         fixed (int* pseg = segments)
         {
-            var tables = new RopePointers<T>(rope.RotaryDim, pc, ps, pqs, pks);
             if (typeof(T) == typeof(float) && FlashAttentionTiled.Supported)
             {
                 FlashAttentionTiled.Backward((float*)pdq, (float*)pdk, (float*)pdv, (float*)pdo, (float*)pq, (float*)pk, (float*)pv,
-                    (float*)po, (float*)plse, B, Tn, nh, nkv, hd, masked ? pseg : null, tileSize, tables.AsFloat());
+                    (float*)po, (float*)plse, B, Tn, nh, nkv, hd, masked ? pseg : null, tileSize);
                 return;
             }
             nint dqp = (nint)pdq, dkp = (nint)pdk, dvp = (nint)pdv, dop = (nint)pdo, qp = (nint)pq, kp = (nint)pk, vp = (nint)pv,
@@ -348,7 +298,6 @@ public static class FlashAttention
                 fixed (T* scratchBase = scratch)
                 {
                     T* dKt = scratchBase + group * Tn, dVt = dKt + tile * hd, P = dVt + tile * hd, dS = P + tile;
-                    T* kRot = dS + tile, qRot = kRot + tile * hd, dqRow = qRot + hd;
                     for (int k0 = 0; k0 < Tn; k0 += tile)
                     {
                         int kn = Math.Min(tile, Tn - k0);
@@ -369,13 +318,6 @@ public static class FlashAttention
                         }
                         new Span<T>(dKt, 2 * tile * hd).Clear();
                         T* kTile = K + ((long)b * Tn + k0) * kvDim + g * hd, vTile = V + ((long)b * Tn + k0) * kvDim + g * hd;
-                        long kStride = kvDim;
-                        if (tables.Enabled)
-                        {
-                            tables.Load(kTile, kvDim, kRot, hd, kn, k0, hd, key: true);
-                            kTile = kRot;
-                            kStride = hd;
-                        }
                         for (int hh = 0; hh < group; hh++)
                         {
                             int h = g * group + hh;
@@ -389,15 +331,10 @@ public static class FlashAttention
                                     if (own == PaddingSegment || own < segMin || own > segMax) continue;
                                 }
                                 T* qRow = Q + qOff, doRow = dO + qOff;
-                                if (tables.Enabled)
-                                {
-                                    tables.Load(qRow, qDim, qRot, hd, 1, t, hd, key: false);
-                                    qRow = qRot;
-                                }
                                 T lse = L[((long)b * nh + h) * Tn + t], d = D[hh * Tn + t];
                                 int last = Math.Min(kn, t - k0 + 1);
                                 // P = exp(q·k·scale − lse), recomputed from the forward's statistic; masked keys get 0.
-                                TileMath.Dots(qRow, kTile, kStride, last, hd, scale, P);
+                                TileMath.Dots(qRow, kTile, kvDim, last, hd, scale, P);
                                 if (masked)
                                     for (int c = 0; c < last; c++)
                                         if (seg[(long)b * Tn + k0 + c] != seg[rowT]) P[c] = T.NegativeInfinity;
@@ -412,14 +349,7 @@ public static class FlashAttention
                                 TensorPrimitives.Multiply(dsRow, scale, dsRow);
                                 TileMath.RankOne(dVt, hd, P, doRow, last, hd);   // dV_c += P_c·dO
                                 TileMath.RankOne(dKt, hd, dS, qRow, last, hd);   // dK_c += dS_c·q
-                                if (!tables.Enabled) TileMath.WeightedSum(dQ + qOff, dS, kTile, kvDim, last, hd); // dQ += Σ dS_c·k_c
-                                else
-                                {
-                                    // The same sum for the rotated q, rotated back into dQ.
-                                    new Span<T>(dqRow, hd).Clear();
-                                    TileMath.WeightedSum(dqRow, dS, kTile, kStride, last, hd);
-                                    tables.StoreGradient(dqRow, hd, dQ + qOff, qDim, 1, t, hd, key: false);
-                                }
+                                TileMath.WeightedSum(dQ + qOff, dS, kTile, kvDim, last, hd); // dQ += Σ dS_c·k_c
                             }
                         }
                         for (int c = 0; c < kn; c++)
@@ -427,11 +357,9 @@ public static class FlashAttention
                             long off = ((long)b * Tn + k0 + c) * kvDim + g * hd;
                             var dkRow = new Span<T>(dK + off, hd);
                             var dvRow = new Span<T>(dV + off, hd);
-                            if (!tables.Enabled) TensorPrimitives.Add(dkRow, new ReadOnlySpan<T>(dKt + c * hd, hd), dkRow);
+                            TensorPrimitives.Add(dkRow, new ReadOnlySpan<T>(dKt + c * hd, hd), dkRow);
                             TensorPrimitives.Add(dvRow, new ReadOnlySpan<T>(dVt + c * hd, hd), dvRow);
                         }
-                        // dK of the rotated keys, rotated back.
-                        if (tables.Enabled) tables.StoreGradient(dKt, hd, dK + ((long)b * Tn + k0) * kvDim + g * hd, kvDim, kn, k0, hd, key: true);
                     }
                 }
             }

@@ -34,14 +34,13 @@ internal static unsafe class FlashAttentionTiled
     /// <summary>Exponentials are taken over multiples of this many floats (one zmm): see the forward's scratch.</summary>
     private const int ExpBlock = 16;
 
-    public static void Forward(float* o, float* lse, float* q, float* k, float* v, int batch, int seqLen, int nh, int nkv, int hd, int* seg, int tileSize,
-        FlashAttention.RopePointers<float> rope)
+    public static void Forward(float* o, float* lse, float* q, float* k, float* v, int batch, int seqLen, int nh, int nkv, int hd, int* seg, int tileSize)
     {
         int tile = Math.Min(tileSize, seqLen), tiles = (seqLen + tile - 1) / tile;
         var task = new ForwardTask
         {
             O = o, Lse = lse, Q = q, K = k, V = v, Seg = seg, B = batch, T = seqLen, Nh = nh, Nkv = nkv, Hd = hd, Tile = tile, Tiles = tiles,
-            Scale = 1f / MathF.Sqrt(hd), Rope = rope,
+            Scale = 1f / MathF.Sqrt(hd),
         };
         int count = batch * nh * tiles;
         long work = (long)batch * nh * seqLen * (seqLen / 2 + 1) * hd * 2;
@@ -50,7 +49,7 @@ internal static unsafe class FlashAttentionTiled
     }
 
     public static void Backward(float* dq, float* dk, float* dv, float* dOut, float* q, float* k, float* v, float* o, float* lse,
-        int batch, int seqLen, int nh, int nkv, int hd, int* seg, int tileSize, FlashAttention.RopePointers<float> rope)
+        int batch, int seqLen, int nh, int nkv, int hd, int* seg, int tileSize)
     {
         int tile = Math.Min(tileSize, seqLen), tiles = (seqLen + tile - 1) / tile;
         int qDim = nh * hd;
@@ -87,7 +86,6 @@ internal static unsafe class FlashAttentionTiled
                 {
                     DQ = dq, DK = dk, DV = dv, DO = dOut, Q = q, K = k, V = v, Lse = lse, D = pd, Copies = pc, Seg = seg,
                     B = batch, T = seqLen, Nh = nh, Nkv = nkv, Hd = hd, Tile = tile, Tiles = tiles, Lanes = lanes, Scale = 1f / MathF.Sqrt(hd),
-                    Rope = rope,
                 };
                 int count = batch * nkv * lanes;
                 long work = (long)batch * nh * seqLen * (seqLen / 2 + 1) * hd * 5;
@@ -134,7 +132,6 @@ internal static unsafe class FlashAttentionTiled
         public int* Seg;
         public int B, T, Nh, Nkv, Hd, Tile, Tiles;
         public float Scale;
-        public FlashAttention.RopePointers<float> Rope;
 
         public readonly void Run(int index)
         {
@@ -152,11 +149,9 @@ internal static unsafe class FlashAttentionTiled
             // Exponentials run over lengths rounded up to a multiple of ExpBlock, so every element takes the same
             // vector code path whatever the tile's size (a padded sequence's real rows stay bit-identical).
             int stn = TileGemm.RoundUp(tile * tile, ExpBlock), vn = TileGemm.RoundUp(tile, ExpBlock);
-            // With RoPE one more tile × hd block holds the rotated query tile, then each rotated key tile, before packing.
-            long rotn = Rope.Enabled ? (long)tile * hd : 0;
-            float* qb = GemmBuffer.Tile(qbn + kan + vbn + stn + pan + (long)tile * hd + 5L * vn + rotn);
+            float* qb = GemmBuffer.Tile(qbn + kan + vbn + stn + pan + (long)tile * hd + 5L * vn);
             float* ka = qb + qbn, vb = ka + kan, st = vb + vbn, pa = st + stn, acc = pa + pan;
-            float* m = acc + tile * hd, l = m + vn, mNew = l + vn, mSafe = mNew + vn, corr = mSafe + vn, rot = corr + vn;
+            float* m = acc + tile * hd, l = m + vn, mNew = l + vn, mSafe = mNew + vn, corr = mSafe + vn;
             var mSpan = new Span<float>(m, qn);
             var lSpan = new Span<float>(l, qn);
             var mNewSpan = new Span<float>(mNew, qn);
@@ -165,12 +160,7 @@ internal static unsafe class FlashAttentionTiled
             if (seg != null) (qMin, qMax) = SegmentRange(seg, q0, qn);
             if (qMin <= qMax)
             {
-                if (Rope.Enabled)
-                {
-                    Rope.Load(qBase, qDim, rot, hd, qn, q0, hd, key: false);
-                    TileGemm.PackB(rot, hd, true, hd, qn, qb); // Qᵀ: depth hd, one column per query
-                }
-                else TileGemm.PackB(qBase, qDim, true, hd, qn, qb);
+                TileGemm.PackB(qBase, qDim, true, hd, qn, qb); // Qᵀ: depth hd, one column per query
                 mSpan.Fill(float.NegativeInfinity);
                 lSpan.Clear();
                 new Span<float>(acc, qn * hd).Clear();
@@ -186,12 +176,7 @@ internal static unsafe class FlashAttentionTiled
                         if (segMin > segMax || qMax < segMin || qMin > segMax) continue;
                     }
                     float* kBase = K + (rowBase + k0) * kvDim + g * hd, vBase = V + (rowBase + k0) * kvDim + g * hd;
-                    if (Rope.Enabled)
-                    {
-                        Rope.Load(kBase, kvDim, rot, hd, kn, k0, hd, key: true);
-                        TileGemm.PackA(rot, hd, false, kn, hd, ka);
-                    }
-                    else TileGemm.PackA(kBase, kvDim, false, kn, hd, ka);
+                    TileGemm.PackA(kBase, kvDim, false, kn, hd, ka);
                     // Sᵀ[key, query], dense rows of qn; register tiles wholly after the causal diagonal are skipped (masked below).
                     TileGemm.MultiplyMaskedBelow(ka, qb, kn, qn, hd, st, qn, Scale, 0f, q0 - k0);
                     // Causal mask: key k0 + p is hidden from queries before it.
@@ -261,7 +246,6 @@ internal static unsafe class FlashAttentionTiled
         public int* Seg;
         public int B, T, Nh, Nkv, Hd, Tile, Tiles, Lanes;
         public float Scale;
-        public FlashAttention.RopePointers<float> Rope;
 
         public readonly void Run(int index)
         {
@@ -276,12 +260,9 @@ internal static unsafe class FlashAttentionTiled
             long an = TileGemm.ASize(tile, hd), k2n = TileGemm.BSize(tile, hd), bqn = TileGemm.BSize(hd, tile);
             int stn = TileGemm.RoundUp(tile * tile, ExpBlock);
             long apn = TileGemm.ASize(tile, tile), bpn = TileGemm.BSize(tile, hd);
-            // With RoPE two more tile × hd blocks: the rotated key (then query) tile before packing, and a query tile's dQ
-            // contribution before it is rotated back into dQ.
-            long rotn = Rope.Enabled ? 2L * tile * hd : 0;
-            float* ka = GemmBuffer.Tile(2 * an + k2n + 2 * bqn + 2L * stn + apn + bpn + 2L * tile * hd + rotn);
+            float* ka = GemmBuffer.Tile(2 * an + k2n + 2 * bqn + 2L * stn + apn + bpn + 2L * tile * hd);
             float* va = ka + an, k2p = va + an, qb = k2p + k2n, dob = qb + bqn, st = dob + bqn, dpt = st + stn;
-            float* ap = dpt + stn, bp = ap + apn, dKt = bp + bpn, dVt = dKt + tile * hd, rot = dVt + tile * hd, dqt = rot + tile * hd;
+            float* ap = dpt + stn, bp = ap + apn, dKt = bp + bpn, dVt = dKt + tile * hd;
 
             for (int kb = lane; kb < Tiles; kb += Lanes)
             {
@@ -293,16 +274,9 @@ internal static unsafe class FlashAttentionTiled
                     if (segMin > segMax) continue; // only padding keys: nothing attends to them
                 }
                 float* kBase = K + (rowBase + k0) * kvDim + g * hd, vBase = V + (rowBase + k0) * kvDim + g * hd;
-                nint kStride = kvDim;
-                if (Rope.Enabled)
-                {
-                    Rope.Load(kBase, kvDim, rot, hd, kn, k0, hd, key: true); // once per key tile: both packs read it
-                    kBase = rot;
-                    kStride = hd;
-                }
-                TileGemm.PackA(kBase, kStride, false, kn, hd, ka);  // K for Sᵀ = K·Qᵀ
-                TileGemm.PackA(vBase, kvDim, false, kn, hd, va);    // V for dPᵀ = V·dOᵀ
-                TileGemm.PackB(kBase, kStride, false, kn, hd, k2p); // K for dQ = dS·K
+                TileGemm.PackA(kBase, kvDim, false, kn, hd, ka);  // K for Sᵀ = K·Qᵀ
+                TileGemm.PackA(vBase, kvDim, false, kn, hd, va);  // V for dPᵀ = V·dOᵀ
+                TileGemm.PackB(kBase, kvDim, false, kn, hd, k2p); // K for dQ = dS·K
                 if (seg != null)
                     for (int c = 0; c < kn; c++)
                         if (seg[k0 + c] == Padding) TileGemm.ZeroBStep(k2p, kn, hd, c);
@@ -321,15 +295,7 @@ internal static unsafe class FlashAttentionTiled
                             if (qMin > qMax || qMax < segMin || qMin > segMax) continue;
                         }
                         float* qBase = Q + (rowBase + q0) * qDim + h * hd, doBase = DO + (rowBase + q0) * qDim + h * hd;
-                        nint qStride = qDim;
-                        if (Rope.Enabled)
-                        {
-                            // The key tile is packed by now, so its rotation buffer takes the query tile.
-                            Rope.Load(qBase, qDim, rot, hd, qn, q0, hd, key: false);
-                            qBase = rot;
-                            qStride = hd;
-                        }
-                        TileGemm.PackB(qBase, qStride, true, hd, qn, qb);
+                        TileGemm.PackB(qBase, qDim, true, hd, qn, qb);
                         TileGemm.PackB(doBase, qDim, true, hd, qn, dob);
                         // Sᵀ and dPᵀ; register tiles wholly after the causal diagonal are skipped (cleared below).
                         TileGemm.MultiplyMaskedBelow(ka, qb, kn, qn, hd, st, qn, Scale, 0f, q0 - k0);
@@ -366,20 +332,12 @@ internal static unsafe class FlashAttentionTiled
                         TileGemm.MultiplyAddUpperA(ap, bp, kn, hd, qn, dVt, hd, q0 - k0);
                         // dK += dSᵀ·Q
                         TileGemm.PackA(dpt, qn, false, kn, qn, ap);
-                        TileGemm.PackB(qBase, qStride, false, qn, hd, bp);
+                        TileGemm.PackB(qBase, qDim, false, qn, hd, bp);
                         ZeroPaddingSteps(seg, q0, qn, hd, bp);
                         TileGemm.MultiplyAddUpperA(ap, bp, kn, hd, qn, dKt, hd, q0 - k0);
                         // dQ += dS·K
                         TileGemm.PackA(dpt, qn, true, qn, kn, ap);
-                        float* dqRows = dqOut + (rowBase + q0) * qDim + h * hd;
-                        if (!Rope.Enabled) TileGemm.MultiplyAddLowerA(ap, k2p, qn, hd, kn, dqRows, qDim, q0 - k0);
-                        else
-                        {
-                            // The gradient of the rotated queries, rotated back as it is added.
-                            new Span<float>(dqt, qn * hd).Clear();
-                            TileGemm.MultiplyAddLowerA(ap, k2p, qn, hd, kn, dqt, hd, q0 - k0);
-                            Rope.StoreGradient(dqt, hd, dqRows, qDim, qn, q0, hd, key: false);
-                        }
+                        TileGemm.MultiplyAddLowerA(ap, k2p, qn, hd, kn, dqOut + (rowBase + q0) * qDim + h * hd, qDim, q0 - k0);
                     }
                 }
                 for (int c = 0; c < kn; c++)
@@ -387,11 +345,9 @@ internal static unsafe class FlashAttentionTiled
                     long off = (rowBase + k0 + c) * kvDim + g * hd;
                     var dkRow = new Span<float>(DK + off, hd);
                     var dvRow = new Span<float>(DV + off, hd);
-                    if (!Rope.Enabled) TensorPrimitives.Add(dkRow, new ReadOnlySpan<float>(dKt + c * hd, hd), dkRow);
+                    TensorPrimitives.Add(dkRow, new ReadOnlySpan<float>(dKt + c * hd, hd), dkRow);
                     TensorPrimitives.Add(dvRow, new ReadOnlySpan<float>(dVt + c * hd, hd), dvRow);
                 }
-                // dK of the rotated keys, rotated back as it is added.
-                if (Rope.Enabled) Rope.StoreGradient(dKt, hd, DK + (rowBase + k0) * kvDim + g * hd, kvDim, kn, k0, hd, key: true);
             }
         }
 

@@ -26,9 +26,7 @@ namespace Elongate.Training;
 /// what transformers does in training (one forward over the whole sequence) and what the model will see at inference
 /// once a prompt reaches T. It differs from inference's causal per-row rule only for rows p with p + 1 &lt; T when
 /// T &gt; L; with T ≤ L both are the unscaled set. xPos is centred at T/2 (any centre gives the same logits in exact
-/// arithmetic; the centre keeps ζ^(±p/B) in range). The rotation is not a pass of its own: Q and K are stored
-/// un-rotated and <see cref="FlashAttention"/> rotates each query and key tile as it loads it and rotates dQ, dK
-/// back as it stores them (<see cref="AttentionRope{T}"/>).</para>
+/// arithmetic; the centre keeps ζ^(±p/B) in range).</para>
 /// <para><b>Gradient checkpointing.</b> With <see cref="GradientCheckpointing"/> only each layer's input (the residual
 /// stream) is kept; one set of per-layer activation buffers is shared by all layers and refilled during the backward
 /// by re-running that layer's forward. The recomputation is the same deterministic code on the same inputs, so the
@@ -402,8 +400,9 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
             LoraForward(l, TensorRole.Wk, a.K, a.Ln1);
             LoraForward(l, TensorRole.Wv, a.V, a.Ln1);
         }
-        // Q and K stay un-rotated: the attention rotates each tile as it loads it (see the class remarks).
-        FlashAttention.Forward(a.Att.AsSpan(), a.Lse, a.Q, a.K, a.V, _shape, seg, AttentionTileSize, AttentionRope());
+        RopeRotation.Forward(a.Q.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
+        RopeRotation.Forward(a.K.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
+        FlashAttention.Forward(a.Att.AsSpan(), a.Lse, a.Q, a.K, a.V, _shape, seg, AttentionTileSize);
         Linear.Forward(_proj.AsSpan(), a.Att, P(o.Wo, dim * _qDim), BT, _qDim, dim);
         if (_lora is not null) LoraForward(l, TensorRole.Wo, _proj, a.Att);
         ResidualRmsNormLayer.Forward(a.ResMid.AsSpan(), a.Ln2, a.Rstd2, _res[l], _proj, P(o.FfnNorm, dim), BT, eps);
@@ -490,8 +489,9 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         LinearBackward(_dAtt, o.Wo, _dRes, a.Att, BT, _qDim, dim);
         if (lora) LoraBackward(l, TensorRole.Wo, _dRes, a.Att, _dAtt);
         Array.Clear(_dq); Array.Clear(_dk); Array.Clear(_dv);
-        // dq, dk come out with respect to the un-rotated q, k (the attention rotates its tile gradients back).
-        FlashAttention.Backward(_dq.AsSpan(), _dk, _dv, _dAtt, a.Q, a.K, a.V, a.Att, a.Lse, _shape, seg, AttentionTileSize, AttentionRope());
+        FlashAttention.Backward(_dq.AsSpan(), _dk, _dv, _dAtt, a.Q, a.K, a.V, a.Att, a.Lse, _shape, seg, AttentionTileSize);
+        RopeRotation.Backward(_dq.AsSpan(), BT, SeqLen, _heads, _headDim, _rotDim, _cos, _sin, _qScale);
+        RopeRotation.Backward(_dk.AsSpan(), BT, SeqLen, _kvHeads, _headDim, _rotDim, _cos, _sin, _kScale);
         Array.Clear(_dLn);
         LinearBackward(_dLn, o.Wq, _dq, a.Ln1, BT, dim, _qDim);
         LinearBackward(_dLn, o.Wk, _dk, a.Ln1, BT, dim, _kvDim);
@@ -504,9 +504,6 @@ public sealed partial class LlamaTrainingModel<T> where T : unmanaged, IFloating
         }
         ResidualRmsNormLayer.Backward(_dRes.AsSpan(), NormGrad(o.AttnNorm), _dLn, _res[l], P(o.AttnNorm, dim), a.Rstd1, BT);
     }
-
-    /// <summary>The rotary tables as the attention kernels take them.</summary>
-    private AttentionRope<T> AttentionRope() => new(_rotDim, _cos, _sin, _qScale, _kScale);
 
     private ReadOnlySpan<T> P(int offset, int length) => Parameters.AsSpan(offset, length);
     private Span<T> G(int offset, int length) => Gradients.AsSpan(offset, length);
