@@ -11,7 +11,10 @@ namespace Elongate.Bench;
 /// `elementwise` subcommand: the training model's fused element-wise layers against the unfused sequence they replaced,
 /// on one step's shapes (default: the 20m preset at 4096 tokens, 512 / 1408 wide), float, interleaved repetitions
 /// (unfused, fused, unfused, …), medians. The unfused SwiGLU is the former scalar code (copied below as the baseline);
-/// the unfused norm is TensorPrimitives.Add + RmsNormLayer, which the library still has.
+/// the unfused norm is TensorPrimitives.Add + RmsNormLayer, which the library still has. A last table times the RoPE
+/// passes the training step no longer makes (q and k rotated before the attention, dq and dk after it; now done inside
+/// the attention kernels, see `attention --rope`): the former scalar loop (copied below) and the vectorized
+/// <see cref="RopeRotation"/> as a separate pass, 8 heads of 64 over the same rows.
 /// </summary>
 internal static class ElementwiseBench
 {
@@ -65,8 +68,72 @@ internal static class ElementwiseBench
             double mu = Median(tu), mf = Median(tf);
             Console.WriteLine($"{name,-50} {mu,11:F2} {mf,9:F2} {mu / mf,7:F1}×");
         }
+        // RoPE: plain tables over the whole 64-wide head; rows are one sequence of `rows` positions.
+        int headDim = 64, heads = dim / headDim, pairs = headDim / 2;
+        var cos = new float[rows * pairs]; var sin = new float[rows * pairs];
+        for (int pos = 0; pos < rows; pos++)
+            for (int i = 0; i < pairs; i++)
+            {
+                double angle = pos * Math.Pow(10000, -2.0 * i / headDim);
+                cos[pos * pairs + i] = (float)Math.Cos(angle);
+                sin[pos * pairs + i] = (float)Math.Sin(angle);
+            }
+        var qk = R(rows * dim);
+        var ropeCases = new (string Name, Action Before, Action Now)[]
+        {
+            ("RoPE pass, one [rows × dim] tensor, forward",
+                () => ScalarRope.Apply(qk, rows, heads, headDim, cos, sin, backward: false),
+                () => RopeRotation.Forward<float>(qk, rows, rows, heads, headDim, headDim, cos, sin)),
+            ("RoPE pass, one [rows × dim] tensor, backward",
+                () => ScalarRope.Apply(qk, rows, heads, headDim, cos, sin, backward: true),
+                () => RopeRotation.Backward<float>(qk, rows, rows, heads, headDim, headDim, cos, sin)),
+        };
+        Console.WriteLine($"{"RoPE pass (the step made 4 per layer: q, k, dq, dk)",-50} {"scalar ms",11} {"vector ms",9} {"speed-up",8}");
+        foreach (var (name, before, now) in ropeCases)
+        {
+            var (mb, mn) = Interleaved(before, now, reps);
+            Console.WriteLine($"{name,-50} {mb,11:F2} {mn,9:F2} {mb / mn,7:F1}×");
+        }
         Console.WriteLine($"load average at the end {MachineInfo.LoadAverage()}");
         return 0;
+    }
+
+    private static (double First, double Second) Interleaved(Action first, Action second, int reps)
+    {
+        first(); second();
+        var ta = new List<double>(); var tb = new List<double>();
+        for (int r = 0; r < reps; r++)
+        {
+            var sw = Stopwatch.StartNew(); first(); ta.Add(sw.Elapsed.TotalMilliseconds);
+            sw.Restart(); second(); tb.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        return (Median(ta), Median(tb));
+    }
+
+    /// <summary>The training RoPE pass as it was before the shared vectorized row rotation (scalar, pairs outer): the baseline.</summary>
+    private static class ScalarRope
+    {
+        public static void Apply(Span<float> x, int rows, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, bool backward)
+        {
+            int pairs = headDim / 2, width = heads * headDim;
+            for (int r = 0; r < rows; r++)
+            {
+                int tb = r * pairs;
+                var row = x.Slice(r * width, width);
+                for (int i = 0; i < pairs; i++)
+                {
+                    float c = cos[tb + i], s = sin[tb + i];
+                    if (backward) s = -s;
+                    for (int h = 0; h < heads; h++)
+                    {
+                        int j = h * headDim + 2 * i;
+                        float a = row[j], b = row[j + 1];
+                        row[j] = a * c - b * s;
+                        row[j + 1] = a * s + b * c;
+                    }
+                }
+            }
+        }
     }
 
     private static double Median(List<double> xs)
