@@ -86,17 +86,23 @@ public static partial class InputLossExperiment
 
     /// <summary>
     /// The longest QA document that fits the evaluation prompt uncut: the long length less the answer budget and the
-    /// prompt around the document (chat markup, the blank line, the longest question, BOS) — so the harness never
-    /// truncates a document and never cuts its fact out.
+    /// prompt around the document — the larger of the chat markup as this tokenizer spells it and the harness's own
+    /// allowance for it (<see cref="TaskPromptBuilder.ChatReserve"/>, it cannot measure a template), plus the blank line,
+    /// the longest question and BOS — so the harness never truncates a document and never cuts its fact out.
     /// </summary>
     public static int LongestDocument(InputLossOptions o, ITokenizer tokenizer, ChatTemplate template, int answerBudget)
     {
-        int question = 0;
+        int around = 0;
         foreach (var adjective in PasswordFacts.Adjectives)
             foreach (var noun in PasswordFacts.Nouns)
-                question = Math.Max(question, PromptEncoding.EncodeChat(tokenizer, template, [new ChatTurn("user", "\n\n" + PasswordTeacher.Question(adjective + " " + noun))]).Length);
-        // 2 more for the seams where the document meets the markup and the blank line.
-        return Math.Min(o.DocumentTokens.Max, o.LongLength - answerBudget - question - 2);
+            {
+                string tail = "\n\n" + PasswordTeacher.Question(adjective + " " + noun);
+                int measured = PromptEncoding.EncodeChat(tokenizer, template, [new ChatTurn("user", tail)]).Length;
+                int allowed = 1 + TaskPromptBuilder.ChatReserve + tokenizer.Encode(tail, addBos: false, addEos: false).Length;
+                around = Math.Max(around, Math.Max(measured, allowed));
+            }
+        // 2 more for the seam where the document meets the blank line.
+        return Math.Min(o.DocumentTokens.Max, o.LongLength - answerBudget - around - 2);
     }
 
     /// <summary>Runs the whole experiment.</summary>
