@@ -172,11 +172,12 @@ public static partial class InputLossExperiment
         // A small vocabulary spells the chat markup and the answer in many pieces; the documents then shrink to fit.
         if (longestDocument < 48)
             throw new ArgumentException($"at {options.LongLength} tokens the prompt around a QA document and its {answerBudget}-token answer leave only {longestDocument} tokens for the document: use a longer --seq-len");
-        var (trainJsonl, taskFile, selfInstruct, documents) = BuildQa(options, tokenizer, trainTexts, heldOutTexts, outDir, longestDocument, Log);
+        var documentTokens = (Min: Math.Min(options.DocumentTokens.Min, longestDocument * 2 / 3), Max: longestDocument);
+        var (trainJsonl, taskFile, selfInstruct, documents) = BuildQa(options, tokenizer, trainTexts, heldOutTexts, outDir, documentTokens, Log);
         var promptsDir = Path.Combine(outDir, "prompts");
         Directory.CreateDirectory(promptsDir);
         AtomicFile.WriteAllText(Path.Combine(promptsDir, TaskName + ".txt"), PromptTemplate(answerBudget) + "\n");
-        Log(string.Create(CultureInfo.InvariantCulture, $"answers may take {answerBudget} tokens; documents {Math.Min(options.DocumentTokens.Min, longestDocument * 2 / 3)}–{longestDocument} tokens, so no prompt is cut"));
+        Log(string.Create(CultureInfo.InvariantCulture, $"answers may take {answerBudget} tokens; documents {documentTokens.Min}–{documentTokens.Max} tokens, so no prompt is cut"));
         phases["long QA"] = watch.Elapsed.TotalSeconds;
         Log(string.Create(CultureInfo.InvariantCulture,
             $"self-instruct kept {selfInstruct.Kept} training pairs from {selfInstruct.Documents} documents ({selfInstruct.Generated} teacher replies); {options.TestDocuments} held-out questions in {taskFile}"));
@@ -263,7 +264,7 @@ public static partial class InputLossExperiment
     }
 
     private static (string TrainJsonl, string TaskFile, SelfInstructReport Report, InputLossDocuments Documents) BuildQa(InputLossOptions o, ITokenizer tok,
-        List<string> trainTexts, List<string> heldOutTexts, string outDir, int longestDocument, Action<string> log)
+        List<string> trainTexts, List<string> heldOutTexts, string outDir, (int Min, int Max) documentTokens, Action<string> log)
     {
         var qaDir = Path.Combine(outDir, "qa");
         var docsDir = Path.Combine(qaDir, "docs-train");
@@ -273,7 +274,7 @@ public static partial class InputLossExperiment
         var trainSentences = trainTexts.SelectMany(PasswordFacts.Sentences).ToList();
         var testSentences = heldOutTexts.SelectMany(PasswordFacts.Sentences).ToList();
         if (trainSentences.Count < 3 || testSentences.Count < 3) throw new ArgumentException("the corpus has too few sentences to cut QA documents from");
-        var (min, max) = (Math.Min(o.DocumentTokens.Min, longestDocument * 2 / 3), longestDocument);
+        var (min, max) = documentTokens;
         var trainTokens = new List<int>();
         var factOffsets = new List<int>();
         for (int d = 0; d < o.TrainDocuments; d++)
