@@ -27,6 +27,7 @@ internal static class ExperimentCommand
         var quick = new Option<bool>("--quick") { Description = "A tiny run (a few minutes): T=128 → 1,024, 60 + 15 steps, 2 seeds, a tiny evaluation grid" };
         var smoke = new Option<bool>("--smoke") { Description = "Smaller still than --quick (for tests): a few seconds", Hidden = true };
         var preset = new Option<string?>("--preset") { Description = "Model size preset (1m, 5m, 20m, 100m; default 1m)" };
+        var heads = new Option<int?>("--heads") { Description = "Attention heads at the preset's width instead of its own (1m: 4 of 32); fewer, wider heads have more rotary pairs slow enough to match content over long distances" };
         var seqLen = new Option<int?>("--seq-len") { Description = "Base (pretraining) context; extensions train at --extend-factor × it (default 256, --quick 128)" };
         var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step for both stages (default 4096, --quick 2048)" };
         var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 1000, --quick 60)" };
@@ -41,8 +42,10 @@ internal static class ExperimentCommand
         var retrievalMix = new Option<double?>("--retrieval-mix") { Description = "Share of training tokens from synthetic retrieval documents (passkeys, key→value lookups, repeated passages, first-sentence questions), both stages; 0 turns it off (default 0.5)" };
         var retrievalLoss = new Option<string?>("--retrieval-loss") { Description = "Loss on the retrieval documents' answers only (answers, the default: the filler otherwise drowns the answer's signal and no small model learns to copy) or on every token (all)" };
         retrievalLoss.AcceptOnlyFromAmong("answers", "all");
-        var retrievalLengths = new Option<string?>("--extend-retrieval-lengths") { Description = "How the extension stage's retrieval document lengths are drawn between a quarter of the base length and the extended length: uniform (the default), or log-uniform (every doubling of distance equally often, so the distances the base bridges keep their share)" };
+        var retrievalLengths = new Option<string?>("--extend-retrieval-lengths") { Description = "How the extension stage's retrieval document lengths are drawn between a quarter of the base length and the extended length: log-uniform (the default: every doubling of distance equally often, so the distances the base bridges keep their share), or uniform (the earlier reports' setting, under which every extension forgot the base's retrieval)" };
         retrievalLengths.AcceptOnlyFromAmong("uniform", "log-uniform");
+        var baseRetrievalLengths = new Option<string?>("--base-retrieval-lengths") { Description = "How the base stage's retrieval document lengths are drawn: uniform from a quarter of the base length to all of it (the default), or full (every document the whole base length, so facts sit at every distance equally often and first-sentence questions span the window)" };
+        baseRetrievalLengths.AcceptOnlyFromAmong("uniform", "full");
         var evalCorpus = new Option<string?>("--eval-corpus") { Description = "Folder of held-out .txt/.jsonl documents for every loss and retrieval probe (default: the corpus's held-out documents)" };
         var seeds = new Option<int?>("--seeds") { Description = "Extension runs per variant with different data-order seeds; the base is trained once (default 3, --quick 2)" };
         var passkeyTrials = new Option<int?>("--passkey-trials") { Description = "Passkeys per length and depth (default 3, --quick 1)" };
@@ -53,8 +56,8 @@ internal static class ExperimentCommand
             + "with the same tokens — RoPE unchanged, Position Interpolation (factor 8), ABF (base ×50), xPos with ABF — over several data-order seeds, and evaluate them "
             + "and the base on held-out text: loss at 1×, 2×, 4× and 8× L with the power-law fit, passkey and first-sentence retrieval; the paper's claims are judged "
             + "against the spread over seeds. Writes report.md, results.json and PNGs. Runs with no arguments on a built-in synthetic corpus and tokenizer.")
-        { output, corpus, tokenizer, vocabSize, shuffleChunk, valDocs, quick, smoke, preset, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants,
-          theta, abfFactor, extendFactor, retrievalMix, retrievalLoss, retrievalLengths, evalCorpus, seeds, passkeyTrials, firstTrials, logEvery };
+        { output, corpus, tokenizer, vocabSize, shuffleChunk, valDocs, quick, smoke, preset, heads, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants,
+          theta, abfFactor, extendFactor, retrievalMix, retrievalLoss, retrievalLengths, baseRetrievalLengths, evalCorpus, seeds, passkeyTrials, firstTrials, logEvery };
         cmd.SetAction(parse => CliErrors.Run(parse, "experiment rope-ablation", (stdout, stderr) =>
         {
             var outDir = parse.GetValue(output)!;
@@ -64,7 +67,7 @@ internal static class ExperimentCommand
             {
                 CorpusDirectory = parse.GetValue(corpus), TokenizerPath = parse.GetValue(tokenizer),
                 ValidationDocuments = parse.GetValue(valDocs) is { } v ? Split(v) : null,
-                Preset = parse.GetValue(preset) ?? o.Preset, SeqLen = parse.GetValue(seqLen) ?? o.SeqLen, TokensPerStep = parse.GetValue(tps) ?? o.TokensPerStep,
+                Preset = parse.GetValue(preset) ?? o.Preset, Heads = parse.GetValue(heads) ?? o.Heads, SeqLen = parse.GetValue(seqLen) ?? o.SeqLen, TokensPerStep = parse.GetValue(tps) ?? o.TokensPerStep,
                 BaseSteps = parse.GetValue(baseSteps) ?? o.BaseSteps, ExtendSteps = parse.GetValue(extendSteps) ?? o.ExtendSteps,
                 BaseLearningRate = parse.GetValue(baseLr) ?? o.BaseLearningRate, ExtendLearningRate = parse.GetValue(extendLr) ?? o.ExtendLearningRate,
                 VocabSize = parse.GetValue(vocabSize) ?? o.VocabSize, ShuffleChunkTokens = parse.GetValue(shuffleChunk) ?? o.ShuffleChunkTokens,
@@ -72,6 +75,7 @@ internal static class ExperimentCommand
                 RopeTheta = parse.GetValue(theta) ?? o.RopeTheta, AbfFactor = parse.GetValue(abfFactor) ?? o.AbfFactor,
                 ExtendFactor = parse.GetValue(extendFactor) ?? o.ExtendFactor, RetrievalMix = parse.GetValue(retrievalMix) ?? o.RetrievalMix, RetrievalAnswersOnly = (parse.GetValue(retrievalLoss) ?? "answers") == "answers",
                 ExtendLogUniformLengths = parse.GetValue(retrievalLengths) is { } lengthsText ? lengthsText == "log-uniform" : o.ExtendLogUniformLengths,
+                BaseFullLengthRetrieval = parse.GetValue(baseRetrievalLengths) is { } baseLengthsText ? baseLengthsText == "full" : o.BaseFullLengthRetrieval,
                 EvalCorpusDirectory = parse.GetValue(evalCorpus), Seeds = parse.GetValue(seeds) ?? o.Seeds,
                 PasskeyTrials = parse.GetValue(passkeyTrials) ?? o.PasskeyTrials, FirstSentenceTrials = parse.GetValue(firstTrials) ?? o.FirstSentenceTrials,
             };

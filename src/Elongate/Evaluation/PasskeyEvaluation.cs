@@ -67,6 +67,22 @@ public static class PasskeyEvaluation
         return (tokenizer.Encode(PasskeyProbe.BuildPrompt(key, fit.N, depth), addBos: true, addEos: false), fit.N);
     }
 
+    /// <summary>
+    /// How far back the key sits in the prompt <see cref="FitPrompt"/> builds: tokens from the needle's first token to
+    /// the prompt's end, where the answer starts. The filler comes in whole blocks, so at short lengths depth moves the
+    /// needle in large steps (with few blocks, depths 0.25 and 0.75 can mean no filler between needle and question at
+    /// all, or all of it); this says what distance a cell actually tested. Tokens merge at the needle's boundary
+    /// within a token or so.
+    /// </summary>
+    public static int KeyDistance(ITokenizer tokenizer, int key, double depth, int length)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var (ids, repeats) = FitPrompt(tokenizer, key, depth, length);
+        var prefix = new System.Text.StringBuilder(PasskeyProbe.TaskLine);
+        for (int i = 0, before = (int)Math.Round(depth * repeats); i < before; i++) prefix.Append(' ').Append(PasskeyProbe.Filler);
+        return ids.Length - tokenizer.Encode(prefix.ToString(), addBos: true, addEos: false).Length;
+    }
+
     /// <summary>Runs the grid; <paramref name="progress"/> hears one line per cell.</summary>
     public static RetrievalReport Evaluate(LlamaModel model, ITokenizer tokenizer, PasskeyOptions options, Action<string>? progress = null)
     {

@@ -26,6 +26,13 @@ public sealed record RopeAblationOptions
 
     public string Preset { get; init; } = "1m";
 
+    /// <summary>
+    /// Attention heads (and key/value heads) instead of the preset's, at the same width: fewer, wider heads give each
+    /// head more rotary pairs whose wavelength exceeds a given distance, the dimensions that carry long-range content
+    /// matching. Null keeps the preset's heads.
+    /// </summary>
+    public int? Heads { get; init; }
+
     /// <summary>Base (pretraining) context; extensions train at <see cref="ExtendFactor"/> times it.</summary>
     public int SeqLen { get; init; } = 256;
 
@@ -57,10 +64,20 @@ public sealed record RopeAblationOptions
     /// <summary>
     /// Draw the extension stage's retrieval document lengths log-uniformly between a quarter of the base length and the
     /// extended length (<see cref="Data.RetrievalDocumentOptions.LogUniformLengths"/>), so every doubling of distance
-    /// is practised equally and the distances the base already bridges keep their share; false draws them uniformly.
-    /// The base stage's lengths (a factor of 4) are drawn uniformly either way.
+    /// is practised equally and the distances the base already bridges keep their share (the default: with uniform
+    /// lengths, as in the earlier reports, only about 1 in 8 extension documents fits the base length and every
+    /// extension forgot the base's passkey retrieval, docs/rope-ablation-retrieval); false draws them uniformly.
+    /// See <see cref="BaseFullLengthRetrieval"/> for the base stage's lengths.
     /// </summary>
-    public bool ExtendLogUniformLengths { get; init; }
+    public bool ExtendLogUniformLengths { get; init; } = true;
+
+    /// <summary>
+    /// Make every base-stage retrieval document as long as the base context allows, so the fact's distance from its
+    /// question is uniform over the whole trained length and every first-sentence question spans the full window, as
+    /// the probes at 1× do. False (the default) draws base lengths uniformly from a quarter of the length to all of
+    /// it, which leaves distances past about two thirds of the length rare (about 8% of passkeys past 170 of 256).
+    /// </summary>
+    public bool BaseFullLengthRetrieval { get; init; }
 
     /// <summary>
     /// Folder of held-out documents (.txt / .jsonl) for every loss and retrieval probe; null uses the corpus's
@@ -144,6 +161,8 @@ public sealed record RopeAblationOptions
         if (SyntheticTrainDocuments < 1 || SyntheticValidationDocuments < 1 || SyntheticWords < 50) throw new ArgumentException("synthetic corpus sizes must be positive");
         if (LossWindows < 0 || PasskeyTrials < 1 || FirstSentenceTrials < 1) throw new ArgumentException("evaluation sizes must be positive");
         if (Multiples.Count == 0 || Multiples.Any(m => m < 1)) throw new ArgumentException("multiples must be ≥ 1");
-        _ = Training.ModelPresets.Dimensions(Preset);
+        var (dim, _, _, _) = Training.ModelPresets.Dimensions(Preset);
+        if (Heads is { } h && (h < 1 || dim % h != 0 || dim / h % 2 != 0))
+            throw new ArgumentException($"--heads {h} must divide the preset's width {dim} into heads of an even size");
     }
 }

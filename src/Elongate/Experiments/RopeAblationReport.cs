@@ -46,7 +46,7 @@ public static class RopeAblationReport
 
         sb.AppendLine("## Training data").AppendLine();
         if (r.RetrievalMix is { } mix)
-            sb.AppendLine(string.Create(ci, $"{mix.Share:P0} of the training tokens of both stages are synthetic retrieval documents (`RetrievalDocuments`), the rest the corpus: base stage {mix.BaseDocuments} documents ({mix.BaseTokens} tokens) up to {mix.BaseMaxLength} tokens ({string.Join(", ", mix.BaseKinds.Select(k => $"{k.Key} {k.Value}"))}); extension stage {mix.ExtendDocuments} documents ({mix.ExtendTokens} tokens) up to {mix.ExtendMaxLength} tokens ({(o.ExtendLogUniformLengths ? "lengths log-uniform from a quarter of the base length" : "lengths uniform from a quarter of the base length")}), so each stage sees facts at distances up to its own length. Passkeys use the probe's exact wording (half with its own filler, half with book sentences); first-sentence documents end with the evaluation's exact question. Filler: {mix.FillerSentences} sentences of the training books (never the held-out ones). A retrieval document is never cut across two training windows (the rest of a window it does not fit is padding), and ")
+            sb.AppendLine(string.Create(ci, $"{mix.Share:P0} of the training tokens of both stages are synthetic retrieval documents (`RetrievalDocuments`), the rest the corpus: base stage {mix.BaseDocuments} documents ({mix.BaseTokens} tokens) up to {mix.BaseMaxLength} tokens ({(o.BaseFullLengthRetrieval ? "each the full base length" : "lengths uniform from a quarter of it")}; {string.Join(", ", mix.BaseKinds.Select(k => $"{k.Key} {k.Value}"))}); extension stage {mix.ExtendDocuments} documents ({mix.ExtendTokens} tokens) up to {mix.ExtendMaxLength} tokens ({(o.ExtendLogUniformLengths ? "lengths log-uniform from a quarter of the base length" : "lengths uniform from a quarter of the base length")}), so each stage sees facts at distances up to its own length. Passkeys use the probe's exact wording (half with its own filler, half with book sentences); first-sentence documents end with the evaluation's exact question. Filler: {mix.FillerSentences} sentences of the training books (never the held-out ones). A retrieval document is never cut across two training windows (the rest of a window it does not fit is padding), and ")
                 + (o.RetrievalAnswersOnly ? "only its answer carries loss (`--retrieval-loss answers`), so five digits are not drowned by two hundred tokens of filler." : "every token carries loss (`--retrieval-loss all`)."));
         else sb.AppendLine("No retrieval mix (`--retrieval-mix 0`): the corpus alone.");
         sb.AppendLine().AppendLine($"Every loss and retrieval probe reads: {r.EvalCorpus}.").AppendLine();
@@ -93,9 +93,17 @@ public static class RopeAblationReport
         foreach (var v in r.Variants)
         {
             sb.Append($"| {v.Label} | passkey accuracy |").Append(string.Concat(v.Scores.Select(s => $" {F(s.Passkey, "F2")} |"))).AppendLine();
+            sb.Append($"| {v.Label} | passkey digits |").Append(string.Concat(v.Scores.Select(s => $" {F(RopeAblation.PasskeyDigitShare(v.Passkey, s.Length), "F2")} |"))).AppendLine();
             sb.Append($"| {v.Label} | first-sentence ROUGE-L |").Append(string.Concat(v.Scores.Select(s => $" {F(s.FirstSentence, "F3")} |"))).AppendLine();
         }
-        sb.AppendLine().AppendLine($"Passkey: {o.PasskeyTrials} key(s) per cell at depths {string.Join(", ", o.PasskeyDepths.Select(d => d.ToString("0.##", ci)))} (– where the prompt does not fit the length); first-sentence: {o.FirstSentenceTrials} passage(s) per length.").AppendLine();
+        if (r.PasskeyDistances.Count > 0)
+            sb.AppendLine().AppendLine("How far back the key sits in each passkey cell (tokens from the needle to the answer; the filler comes in whole blocks): "
+                + string.Join("; ", r.PasskeyDistances.GroupBy(d => d.Length).Select(g => $"{g.Key}: " + string.Join(", ", g.Select(d => string.Create(ci, $"{d.Tokens} at depth {d.Depth:0.##}"))))) + "."
+                + (r.RetrievalMix is { BasePasskeyDistances: { } bd } m
+                    ? $" The base stage's passkey documents put the key {bd.Median} tokens back at the median, {bd.P90} at the 90th percentile and {bd.Max} at most"
+                      + (m.ExtendPasskeyDistances is { } xd ? $"; the extension's {xd.Median}, {xd.P90} and {xd.Max}." : ".")
+                    : ""));
+        sb.AppendLine().AppendLine($"Passkey: {o.PasskeyTrials} key(s) per cell at depths {string.Join(", ", o.PasskeyDepths.Select(d => d.ToString("0.##", ci)))} (– where the prompt does not fit the length); passkey digits: the share of the key's digits reproduced in place (chance about 0.1), which shows a copy that is blurred rather than absent; first-sentence: {o.FirstSentenceTrials} passage(s) per length.").AppendLine();
         sb.AppendLine("#### Past the trained length").AppendLine();
         foreach (var c in r.RetrievalCollapse)
             sb.AppendLine($"- {c.Variant} {c.Task}: best within trained length {F(c.WithinTrained, "F2")}, mean beyond {F(c.BeyondTrained, "F2")} → {(c.Collapses is { } x ? (x ? "collapses" : "holds") : "not judged")}");

@@ -61,8 +61,27 @@ public sealed record ThetaDerivation(int HeadDim, int TrainedLength, int Extende
     IReadOnlyList<double> ReferenceAbfDecay, IReadOnlyList<double> MiniatureAbfDecay);
 
 /// <summary>The synthetic retrieval share of the training data.</summary>
+/// <param name="BasePasskeyDistances">Distances (tokens from needle to answer) of the base stage's passkey documents: median, 90th percentile and largest; null when it has none.</param>
+/// <param name="ExtendPasskeyDistances">The same for the extension stage.</param>
 public sealed record RetrievalMixSummary(double Share, int FillerSentences, int BaseDocuments, long BaseTokens, int BaseMaxLength,
-    int ExtendDocuments, long ExtendTokens, int ExtendMaxLength, IReadOnlyDictionary<string, int> BaseKinds);
+    int ExtendDocuments, long ExtendTokens, int ExtendMaxLength, IReadOnlyDictionary<string, int> BaseKinds,
+    DistanceQuantiles? BasePasskeyDistances, DistanceQuantiles? ExtendPasskeyDistances);
+
+/// <summary>Quantiles of a set of distances in tokens.</summary>
+public sealed record DistanceQuantiles(int Median, int P90, int Max, int Count)
+{
+    /// <summary>The quantiles of <paramref name="distances"/> (nearest rank); null when there are none.</summary>
+    public static DistanceQuantiles? Of(IEnumerable<int> distances)
+    {
+        var d = distances.Order().ToArray();
+        if (d.Length == 0) return null;
+        int Rank(double q) => d[Math.Clamp((int)Math.Ceiling(q * d.Length) - 1, 0, d.Length - 1)];
+        return new DistanceQuantiles(Rank(0.5), Rank(0.9), d[^1], d.Length);
+    }
+}
+
+/// <summary>How far back the key sits in one passkey probe cell: tokens from the needle to the answer.</summary>
+public sealed record PasskeyDistance(int Length, double Depth, int Tokens);
 
 /// <summary>The measured ordering of the variants' loss at one length and whether it matches the paper's.</summary>
 /// <param name="Length">Tokens.</param>
@@ -85,4 +104,5 @@ public sealed record AblationCollapse(string Variant, string Task, double? Withi
 public sealed record RopeAblationResult(RopeAblationOptions Settings, string Corpus, string Tokenizer, int VocabSize, string ModelSummary,
     IReadOnlyList<int> Lengths, IReadOnlyList<AblationVariant> Variants, IReadOnlyList<AblationOrdering> LongContextOrdering,
     IReadOnlyList<AblationCollapse> RetrievalCollapse, string Conclusion, IReadOnlyDictionary<string, double> PhaseSeconds, double TotalSeconds,
-    string EvalCorpus, ThetaDerivation Theta, RetrievalMixSummary? RetrievalMix, IReadOnlyList<AblationSummary> Summaries, IReadOnlyList<AblationClaim> Claims);
+    string EvalCorpus, ThetaDerivation Theta, RetrievalMixSummary? RetrievalMix, IReadOnlyList<AblationSummary> Summaries, IReadOnlyList<AblationClaim> Claims,
+    IReadOnlyList<PasskeyDistance> PasskeyDistances);

@@ -57,6 +57,9 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.True(root.GetProperty("phase_seconds").EnumerateObject().Count() >= 11);
 
         var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+        // Every run has its graded passkey row beside the exact-match one.
+        Assert.Equal(Regex.Matches(report, @"\| passkey accuracy \|").Count, Regex.Matches(report, @"\| passkey digits \|").Count);
+        Assert.Contains("| base | passkey digits |", report);
         var images = Regex.Matches(report, @"!\[[^\]]*\]\(([^)]+)\)").Select(m => m.Groups[1].Value).ToArray();
         Assert.Contains("loss-by-length.png", images);
         Assert.Contains("loss-xpos-abf.png", images);
@@ -93,6 +96,58 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--retrieval-mix", "1", "--out", outDir).Rc);
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--seeds", "0", "--out", outDir).Rc);
         Assert.NotEqual(0, CliTests.Run("experiment", "rope-ablation", "--smoke", "--theta", "1", "--out", outDir).Rc);
+    }
+
+    [Fact]
+    public void Rope_ablation_takes_wider_heads_and_full_length_base_retrieval_documents()
+    {
+        // At 512 tokens the fixed parts of every kind fit (the smoke tokenizer's 300 pieces spend over 100 tokens on
+        // the passkey's), so the drawn length decides each document's size: uniform from a quarter of 510 to 510
+        // averages well under 510; full length puts every one near it.
+        // The held-out book is long enough for the 8× probes (4,096 tokens).
+        var books = Directory.CreateDirectory(Path.Combine(_dir.FullName, "heads-books")).FullName;
+        var held = Directory.CreateDirectory(Path.Combine(_dir.FullName, "heads-eval")).FullName;
+        var synthetic = new Elongate.Data.SyntheticCorpus(9);
+        for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(books, $"book{i}.txt"), synthetic.Document(i, 900));
+        File.WriteAllText(Path.Combine(held, "long.txt"), synthetic.Document(20, 5000));
+        string[] common = ["experiment", "rope-ablation", "--smoke", "--corpus", books, "--val-docs", "book2.txt", "--eval-corpus", held, "--vocab-size", "300",
+            "--variants", "base", "--seq-len", "512", "--tokens-per-step", "4096"];
+        double MeanLength(JsonElement root)
+        {
+            var mix = root.GetProperty("retrieval_mix");
+            Assert.Equal(510, mix.GetProperty("base_max_length").GetInt32());
+            return mix.GetProperty("base_tokens").GetDouble() / mix.GetProperty("base_documents").GetDouble();
+        }
+        var uniformDir = Path.Combine(_dir.FullName, "uniform");
+        var (rc, output, err) = CliTests.Run([.. common, "--out", uniformDir]);
+        Assert.True(rc == 0, err + output);
+        using var uniform = JsonDocument.Parse(File.ReadAllText(Path.Combine(uniformDir, "results.json")));
+        Assert.Contains("4 heads (head dim 32)", uniform.RootElement.GetProperty("model_summary").GetString());
+
+        var fullDir = Path.Combine(_dir.FullName, "full");
+        (rc, output, err) = CliTests.Run([.. common, "--heads", "2", "--base-retrieval-lengths", "full", "--out", fullDir]);
+        Assert.True(rc == 0, err + output);
+        using var full = JsonDocument.Parse(File.ReadAllText(Path.Combine(fullDir, "results.json")));
+        Assert.Contains("2 heads (head dim 64)", full.RootElement.GetProperty("model_summary").GetString());
+        // The scaled θ keeps the longest wavelength's ratio for the wider head, so it changes with the head size.
+        Assert.Equal(64, full.RootElement.GetProperty("theta").GetProperty("head_dim").GetInt32());
+        Assert.Equal(uniform.RootElement.GetProperty("theta").GetProperty("wavelength_over_trained").GetDouble(),
+            full.RootElement.GetProperty("theta").GetProperty("wavelength_over_trained").GetDouble(), 6);
+        Assert.True(MeanLength(full.RootElement) > 0.9 * 510, $"full-length documents average {MeanLength(full.RootElement):F1} tokens");
+        Assert.True(MeanLength(uniform.RootElement) < 0.8 * 510, $"uniform documents average {MeanLength(uniform.RootElement):F1} tokens");
+        // Longer documents put the passkey further from its question, and the report says how far each probe cell's key is.
+        int Median(JsonElement root) => root.GetProperty("retrieval_mix").GetProperty("base_passkey_distances").GetProperty("median").GetInt32();
+        Assert.True(Median(full.RootElement) > Median(uniform.RootElement), $"{Median(full.RootElement)} ≤ {Median(uniform.RootElement)}");
+        var distances = full.RootElement.GetProperty("passkey_distances").EnumerateArray().ToList();
+        Assert.NotEmpty(distances);
+        Assert.All(distances, d => Assert.InRange(d.GetProperty("tokens").GetInt32(), 1, d.GetProperty("length").GetInt32() - 1));
+        Assert.Contains("How far back the key sits in each passkey cell", File.ReadAllText(Path.Combine(fullDir, "report.md")));
+
+        var bad = CliTests.Run([.. common, "--heads", "3", "--out", fullDir]);
+        Assert.NotEqual(0, bad.Rc);
+        Assert.Contains("--heads 3", bad.Out + bad.Err);
+        Assert.NotEqual(0, CliTests.Run([.. common, "--heads", "128", "--out", fullDir]).Rc);
+        Assert.NotEqual(0, CliTests.Run([.. common, "--base-retrieval-lengths", "half", "--out", fullDir]).Rc);
     }
 
     [Fact]

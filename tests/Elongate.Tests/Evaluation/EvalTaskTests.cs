@@ -112,6 +112,25 @@ public sealed class EvalTaskTests : IDisposable
     }
 
     [SkippableFact]
+    public void Passkey_key_distance_counts_the_needle_the_filler_after_it_and_the_question()
+    {
+        var tok = Tok512();
+        int Tokens(string s) => tok.Encode(s, addBos: false, addEos: false).Length;
+        int tail = Tokens(PasskeyProbe.Needle(12345) + " " + PasskeyProbe.Question), block = Tokens(PasskeyProbe.Filler);
+        foreach (int length in new[] { 256, 512, 1024 })
+        {
+            int repeats = PasskeyEvaluation.FitPrompt(tok, 12345, 1.0, length).Repeats;
+            // Depth 1 puts every block before the needle; depth 0 puts them all between needle and question.
+            Assert.InRange(PasskeyEvaluation.KeyDistance(tok, 12345, 1.0, length), tail - 1, tail + 1);
+            Assert.InRange(PasskeyEvaluation.KeyDistance(tok, 12345, 0.0, length), tail + repeats * block - repeats - 1, tail + repeats * (block + 1) + 1);
+        }
+        // At 256 tokens tok512 fits two blocks: depth 0.25 rounds to none before the needle, depth 0.75 to both.
+        Assert.Equal(2, PasskeyEvaluation.FitPrompt(tok, 12345, 0.25, 256).Repeats);
+        Assert.Equal(PasskeyEvaluation.KeyDistance(tok, 12345, 0.0, 256), PasskeyEvaluation.KeyDistance(tok, 12345, 0.25, 256));
+        Assert.Equal(PasskeyEvaluation.KeyDistance(tok, 12345, 1.0, 256), PasskeyEvaluation.KeyDistance(tok, 12345, 0.75, 256));
+    }
+
+    [SkippableFact]
     public void Needle_and_first_sentence_prompts_fill_the_length_and_keep_their_parts()
     {
         var tok = Tok512();

@@ -1,3 +1,4 @@
+using Elongate.Evaluation;
 using Elongate.Experiments;
 
 namespace Elongate.Tests.Experiments;
@@ -144,5 +145,44 @@ public sealed class RopeAblationVerdictTests
         var mean = RopeAblation.MeanVariants(runs).Single();
         Assert.Equal(2.1, mean.Scores[1].Loss, 1e-12);
         Assert.Equal("rope/s1", runs[1].Label);
+    }
+
+    [Theory]
+    [InlineData("12798", "12798.", 1.0)]
+    [InlineData("12798", "12778.", 0.8)]      // one digit blurred
+    [InlineData("18408", "18858.", 0.6)]
+    [InlineData("12798", "12 798", 1.0)]      // non-digits are dropped before comparing
+    [InlineData("12798", "1279", 0.8)]        // a short answer loses the missing digits
+    [InlineData("12798", "127981234", 1.0)]   // only as many digits as the key are compared
+    [InlineData("12798", "as resurness", 0.0)]
+    [InlineData("12798", "", 0.0)]
+    public void Passkey_digit_share_counts_digits_in_place(string expected, string generated, double share)
+    {
+        Assert.Equal(share, RopeAblation.PasskeyDigitShare(expected, generated), 1e-12);
+    }
+
+    [Fact]
+    public void Passkey_digit_share_of_a_length_averages_its_depths_and_trials()
+    {
+        EvalTrial T(string e, string g) => new(0, e, g, e == g ? 1 : 0, 10);
+        var report = new RetrievalReport("passkey", "accuracy", 64, [32, 64], [0.25, 0.75],
+        [
+            new EvalCell(32, 0.25, 0, 10, [T("11111", "11112"), T("22222", "22222")]),
+            new EvalCell(32, 0.75, 0, 10, [T("33333", "x")]),
+            new EvalCell(64, 0.25, 0, 10, [T("44444", "44444")]),
+        ], new { }, 0);
+        Assert.Equal((0.8 + 1 + 0) / 3, RopeAblation.PasskeyDigitShare(report, 32)!.Value, 1e-12);
+        Assert.Equal(1.0, RopeAblation.PasskeyDigitShare(report, 64)!.Value, 1e-12);
+        Assert.Null(RopeAblation.PasskeyDigitShare(report, 128));
+        Assert.Null(RopeAblation.PasskeyDigitShare(null, 32));
+    }
+
+    [Fact]
+    public void Distance_quantiles_use_the_nearest_rank()
+    {
+        var q = DistanceQuantiles.Of(Enumerable.Range(1, 10).Reverse())!;
+        Assert.Equal((5, 9, 10, 10), (q.Median, q.P90, q.Max, q.Count));
+        Assert.Equal((7, 7, 7, 1), DistanceQuantiles.Of([7]) is { } one ? (one.Median, one.P90, one.Max, one.Count) : default);
+        Assert.Null(DistanceQuantiles.Of([]));
     }
 }
