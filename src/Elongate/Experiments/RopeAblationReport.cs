@@ -58,6 +58,7 @@ public static class RopeAblationReport
         {
             sb.Append($"| {s.Name} | {s.Seeds} | loss |").Append(string.Concat(s.Scores.Select(x => $" {x.Loss.Format("F4")} |"))).AppendLine($" {s.Beta?.Format("F3") ?? "–"} |");
             sb.Append($"| {s.Name} | {s.Seeds} | passkey |").Append(string.Concat(s.Scores.Select(x => $" {x.Passkey?.Format("F2") ?? "–"} |"))).AppendLine(" |");
+            sb.Append($"| {s.Name} | {s.Seeds} | passkey first digit |").Append(string.Concat(s.Scores.Select(x => $" {x.PasskeyFirstDigit?.Format("F2") ?? "–"} |"))).AppendLine(" |");
             sb.Append($"| {s.Name} | {s.Seeds} | first-sentence |").Append(string.Concat(s.Scores.Select(x => $" {x.FirstSentence?.Format("F3") ?? "–"} |"))).AppendLine(" |");
         }
         sb.AppendLine().AppendLine("β is the exponent of L(c) = (α/c)^β + γ fitted per model to the loss by token position (the paper's 7B–70B models: 0.45–0.51). The base model's seeds are 1: it is trained once.").AppendLine();
@@ -93,6 +94,7 @@ public static class RopeAblationReport
         foreach (var v in r.Variants)
         {
             sb.Append($"| {v.Label} | passkey accuracy |").Append(string.Concat(v.Scores.Select(s => $" {F(s.Passkey, "F2")} |"))).AppendLine();
+            sb.Append($"| {v.Label} | passkey first digit |").Append(string.Concat(v.Scores.Select(s => $" {F(s.PasskeyFirstDigit, "F2")} |"))).AppendLine();
             sb.Append($"| {v.Label} | passkey digits |").Append(string.Concat(v.Scores.Select(s => $" {F(RopeAblation.PasskeyDigitShare(v.Passkey, s.Length), "F2")} |"))).AppendLine();
             sb.Append($"| {v.Label} | first-sentence ROUGE-L |").Append(string.Concat(v.Scores.Select(s => $" {F(s.FirstSentence, "F3")} |"))).AppendLine();
         }
@@ -103,7 +105,7 @@ public static class RopeAblationReport
                     ? $" The base stage's passkey documents put the key {bd.Median} tokens back at the median, {bd.P90} at the 90th percentile and {bd.Max} at most"
                       + (m.ExtendPasskeyDistances is { } xd ? $"; the extension's {xd.Median}, {xd.P90} and {xd.Max}." : ".")
                     : ""));
-        sb.AppendLine().AppendLine($"Passkey: {o.PasskeyTrials} key(s) per cell at depths {string.Join(", ", o.PasskeyDepths.Select(d => d.ToString("0.##", ci)))} (– where the prompt does not fit the length); passkey digits: the share of the key's digits reproduced in place (chance about 0.1), which shows a copy that is blurred rather than absent; first-sentence: {o.FirstSentenceTrials} passage(s) per length.").AppendLine();
+        sb.AppendLine().AppendLine($"Passkey: {o.PasskeyTrials} key(s) per cell at depths {string.Join(", ", o.PasskeyDepths.Select(d => d.ToString("0.##", ci)))} (– where the prompt does not fit the length); passkey first digit: the share of answers that start with the key's first digit (chance 1/9); passkey digits: the share of the key's digits reproduced in place (chance about 0.1); both show a copy that is blurred rather than absent; first-sentence: {o.FirstSentenceTrials} passage(s) per length.").AppendLine();
         sb.AppendLine("#### Past the trained length").AppendLine();
         foreach (var c in r.RetrievalCollapse)
             sb.AppendLine($"- {c.Variant} {c.Task}: best within trained length {F(c.WithinTrained, "F2")}, mean beyond {F(c.BeyondTrained, "F2")} → {(c.Collapses is { } x ? (x ? "collapses" : "holds") : "not judged")}");

@@ -8,7 +8,8 @@ namespace Elongate.Experiments;
 /// <param name="Loss">Mean loss (nats per token) over non-overlapping windows of this length.</param>
 /// <param name="Passkey">Passkey accuracy; null when the prompt does not fit this length.</param>
 /// <param name="FirstSentence">Mean ROUGE-L F of first-sentence retrieval; null when not evaluated at this length.</param>
-public sealed record AblationScore(int Length, double Multiple, double Loss, double? Passkey, double? FirstSentence);
+/// <param name="PasskeyFirstDigit">Share of passkey answers whose first digit is the key's (chance 1/9); null when the prompt does not fit.</param>
+public sealed record AblationScore(int Length, double Multiple, double Loss, double? Passkey, double? FirstSentence, double? PasskeyFirstDigit = null);
 
 /// <summary>One model of the ablation: how it was made, its scores and the full evaluation reports.</summary>
 /// <param name="SeedIndex">Which extension seed made it (0 … seeds − 1; the base model is 0).</param>
@@ -40,12 +41,13 @@ public sealed record AblationStat(double Mean, double? Spread, double Min, doubl
 }
 
 /// <summary>One variant's scores at one length over its seeds.</summary>
-public sealed record AblationSummaryScore(int Length, double Multiple, AblationStat Loss, AblationStat? Passkey, AblationStat? FirstSentence);
+public sealed record AblationSummaryScore(int Length, double Multiple, AblationStat Loss, AblationStat? Passkey, AblationStat? FirstSentence, AblationStat? PasskeyFirstDigit = null);
 
 /// <summary>One variant over its seeds: scores by length, the power-law β, and retrieval beyond the base's trained length.</summary>
 /// <param name="PasskeyBeyondBase">Per seed, the mean passkey accuracy at lengths beyond the base context, over the seeds.</param>
 public sealed record AblationSummary(string Name, string Description, double RopeTheta, int TrainedContext, int Seeds,
-    IReadOnlyList<AblationSummaryScore> Scores, AblationStat? Beta, AblationStat? PasskeyBeyondBase, AblationStat? FirstSentenceBeyondBase);
+    IReadOnlyList<AblationSummaryScore> Scores, AblationStat? Beta, AblationStat? PasskeyBeyondBase, AblationStat? FirstSentenceBeyondBase,
+    AblationStat? PasskeyFirstDigitBeyondBase = null);
 
 /// <summary>One of the paper's claims, judged from the numbers and their spread.</summary>
 /// <param name="Claim">The claim in words.</param>

@@ -14,6 +14,17 @@ public sealed class ExperimentCommandTests : IDisposable
 
     public void Dispose() => _dir.Delete(true);
 
+    /// <summary>Three synthetic training books (book0–2, 900 words) and one held-out book of <paramref name="heldWords"/> words in its own folder.</summary>
+    private (string Books, string Held) Books(string prefix, string heldName, int heldWords)
+    {
+        var books = Directory.CreateDirectory(Path.Combine(_dir.FullName, $"{prefix}-train-books")).FullName;
+        var held = Directory.CreateDirectory(Path.Combine(_dir.FullName, $"{prefix}-eval-books")).FullName;
+        var synthetic = new Elongate.Data.SyntheticCorpus(9);
+        for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(books, $"book{i}.txt"), synthetic.Document(i, 900));
+        File.WriteAllText(Path.Combine(held, heldName), synthetic.Document(20, heldWords));
+        return (books, held);
+    }
+
     [Fact]
     public void Rope_ablation_smoke_writes_a_complete_report()
     {
@@ -105,11 +116,7 @@ public sealed class ExperimentCommandTests : IDisposable
         // the passkey's), so the drawn length decides each document's size: uniform from a quarter of 510 to 510
         // averages well under 510; full length puts every one near it.
         // The held-out book is long enough for the 8× probes (4,096 tokens).
-        var books = Directory.CreateDirectory(Path.Combine(_dir.FullName, "heads-books")).FullName;
-        var held = Directory.CreateDirectory(Path.Combine(_dir.FullName, "heads-eval")).FullName;
-        var synthetic = new Elongate.Data.SyntheticCorpus(9);
-        for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(books, $"book{i}.txt"), synthetic.Document(i, 900));
-        File.WriteAllText(Path.Combine(held, "long.txt"), synthetic.Document(20, 5000));
+        var (books, held) = Books("heads", "long.txt", 5000);
         string[] common = ["experiment", "rope-ablation", "--smoke", "--corpus", books, "--val-docs", "book2.txt", "--eval-corpus", held, "--vocab-size", "300",
             "--variants", "base", "--seq-len", "512", "--tokens-per-step", "4096"];
         double MeanLength(JsonElement root)
@@ -153,11 +160,7 @@ public sealed class ExperimentCommandTests : IDisposable
     [Fact]
     public void Rope_ablation_keeps_the_old_setting_by_option_and_evaluates_on_a_separate_eval_corpus()
     {
-        var books = Directory.CreateDirectory(Path.Combine(_dir.FullName, "train-books")).FullName;
-        var held = Directory.CreateDirectory(Path.Combine(_dir.FullName, "eval-books")).FullName;
-        var synthetic = new Elongate.Data.SyntheticCorpus(9);
-        for (int i = 0; i < 3; i++) File.WriteAllText(Path.Combine(books, $"book{i}.txt"), synthetic.Document(i, 900));
-        File.WriteAllText(Path.Combine(held, "other.txt"), synthetic.Document(20, 900));
+        var (books, held) = Books("old", "other.txt", 900);
         var outDir = Path.Combine(_dir.FullName, "old-setting");
         var (rc, output, err) = CliTests.Run("experiment", "rope-ablation", "--smoke", "--corpus", books, "--val-docs", "book2.txt", "--eval-corpus", held,
             "--theta", "10000", "--retrieval-mix", "0", "--seeds", "1", "--variants", "base,rope", "--vocab-size", "300", "--out", outDir);

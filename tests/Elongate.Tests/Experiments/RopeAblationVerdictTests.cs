@@ -64,13 +64,15 @@ public sealed class RopeAblationVerdictTests
     }
 
     private static AblationSummary Sum(string name, int trained, (int Length, double Loss, double Sd)[] loss, double? passkeyAt1 = null,
-        (double Mean, double Sd)? passkeyBeyond = null, (double Mean, double Sd)? beta = null, int n = 3)
+        (double Mean, double Sd)? passkeyBeyond = null, (double Mean, double Sd)? beta = null, int n = 3,
+        double? firstDigitAt1 = null, (double Mean, double Sd)? firstDigitBeyond = null)
     {
         AblationStat St(double m, double sd) => new(m, n < 2 ? null : sd, m - sd, m + sd, n);
         var scores = loss.Select(l => new AblationSummaryScore(l.Length, l.Length / 256.0, St(l.Loss, l.Sd),
-            l.Length == 256 && passkeyAt1 is { } p ? St(p, 0) : null, null)).ToList();
+            l.Length == 256 && passkeyAt1 is { } p ? St(p, 0) : null, null,
+            l.Length == 256 && firstDigitAt1 is { } f ? St(f, 0) : null)).ToList();
         return new AblationSummary(name, name, 10000, trained, n, scores, beta is { } b ? St(b.Mean, b.Sd) : null,
-            passkeyBeyond is { } pb ? St(pb.Mean, pb.Sd) : null, null);
+            passkeyBeyond is { } pb ? St(pb.Mean, pb.Sd) : null, null, firstDigitBeyond is { } fb ? St(fb.Mean, fb.Sd) : null);
     }
 
     [Fact]
@@ -103,7 +105,7 @@ public sealed class RopeAblationVerdictTests
             Sum("rope", 2048, l, passkeyBeyond: (0.05, 0.02)),
             Sum("abf", 2048, l, passkeyBeyond: (0.60, 0.10), beta: (0.48, 0.02)),
         ], 256, 2048);
-        var passkey = claims.Single(c => c.Claim.Contains("passkey"));
+        var passkey = claims.Single(c => c.Claim.Contains("passkey retrieval"));
         Assert.Equal("holds", passkey.Verdict);
         Assert.Equal("overlaps the paper's range", claims.Single(c => c.Claim.StartsWith("power-law β of abf")).Verdict);
         Assert.DoesNotContain(claims, c => c.Claim.StartsWith("power-law β of base")); // scored past its trained length
@@ -113,7 +115,7 @@ public sealed class RopeAblationVerdictTests
             Sum("rope", 2048, l, passkeyBeyond: (0.70, 0.05)),
             Sum("abf", 2048, l, passkeyBeyond: (0.75, 0.05), beta: (0.2, 0.02)),
         ], 256, 2048);
-        Assert.Equal("does not hold", claims.Single(c => c.Claim.Contains("passkey")).Verdict);
+        Assert.Equal("does not hold", claims.Single(c => c.Claim.Contains("passkey retrieval")).Verdict);
         Assert.Equal("below the paper's range", claims.Single(c => c.Claim.StartsWith("power-law β of abf")).Verdict);
 
         // A base that never retrieved has no skill to lose.
@@ -122,7 +124,40 @@ public sealed class RopeAblationVerdictTests
             Sum("rope", 2048, l, passkeyBeyond: (0.0, 0.0)),
             Sum("abf", 2048, l, passkeyBeyond: (0.0, 0.0)),
         ], 256, 2048);
-        Assert.Equal("not testable", claims.Single(c => c.Claim.Contains("passkey")).Verdict);
+        Assert.Equal("not testable", claims.Single(c => c.Claim.Contains("passkey retrieval")).Verdict);
+    }
+
+    [Fact]
+    public void First_digit_claim_is_judged_like_the_exact_one_against_its_own_chance()
+    {
+        (int, double, double)[] l = [(256, 2, 0), (2048, 2, 0)];
+        const string Claim = "passkey first-digit retrieval";
+        // Exact keys lost by both; first digits: rope at chance (1/9), abf at 0.9 ± 0.05: holds on the graded reading.
+        var claims = RopeAblation.Claims([
+            Sum("base", 256, l, passkeyAt1: 0.6, firstDigitAt1: 1.0, n: 1),
+            Sum("rope", 2048, l, passkeyBeyond: (0.1, 0.0), firstDigitBeyond: (0.1, 0.02)),
+            Sum("abf", 2048, l, passkeyBeyond: (0.1, 0.05), firstDigitBeyond: (0.9, 0.05)),
+        ], 256, 2048);
+        Assert.Equal("holds", claims.Single(c => c.Claim.Contains(Claim)).Verdict);
+        Assert.Contains("collapse line 0.50", claims.Single(c => c.Claim.Contains(Claim)).Evidence);
+        Assert.StartsWith("partly", claims.Single(c => c.Claim.Contains("passkey retrieval")).Verdict);
+        // A base at chance on the first digit has nothing to keep.
+        claims = RopeAblation.Claims([
+            Sum("base", 256, l, passkeyAt1: 0.0, firstDigitAt1: 0.1, n: 1),
+            Sum("rope", 2048, l, firstDigitBeyond: (0.1, 0.0)),
+            Sum("abf", 2048, l, firstDigitBeyond: (0.9, 0.05)),
+        ], 256, 2048);
+        Assert.Equal("not testable", claims.Single(c => c.Claim.Contains(Claim)).Verdict);
+    }
+
+    [Fact]
+    public void First_digit_share_reads_the_first_digit_of_each_answer()
+    {
+        EvalTrial T(string e, string g) => new(0, e, g, e == g ? 1 : 0, 10);
+        var report = new RetrievalReport("passkey", "accuracy", 64, [32], [0.25],
+            [new EvalCell(32, 0.25, 0, 10, [T("67600", "66762."), T("43036", "50364."), T("12798", " 1"), T("34829", "none")])], new { }, 0);
+        Assert.Equal(0.5, RopeAblation.PasskeyFirstDigitShare(report, 32)!.Value, 1e-12);
+        Assert.Null(RopeAblation.PasskeyFirstDigitShare(report, 64));
     }
 
     [Fact]
