@@ -386,7 +386,8 @@ public static class RopeAblation
     /// A graded passkey score: the share of the key's digits that the answer's leading digits reproduce in place
     /// (non-digits dropped, so "12798." and "12 798" both count). Chance is about 0.1 per digit. Exact match hides a
     /// model that copies from the right place but blurs a digit or two, as a small model does at the edge of the
-    /// distances it can bridge; the report gives this beside the accuracy, which stays the metric every verdict uses.
+    /// distances it can bridge. The report gives it beside the accuracy (the paper's metric) and the first digit
+    /// (<see cref="PasskeyFirstDigitShare"/>, which has its own verdict); no verdict reads this one.
     /// </summary>
     internal static double PasskeyDigitShare(string expected, string generated)
     {
@@ -400,11 +401,12 @@ public static class RopeAblation
     }
 
     /// <summary>Mean <see cref="PasskeyDigitShare(string, string)"/> over every depth and trial at <paramref name="length"/>; null when none ran there.</summary>
-    internal static double? PasskeyDigitShare(RetrievalReport? passkey, int length)
-    {
-        var trials = passkey?.Cells.Where(c => c.Length == length).SelectMany(c => c.Trials).ToList();
-        return trials is { Count: > 0 } ? trials.Average(t => PasskeyDigitShare(t.Expected, t.Generated)) : null;
-    }
+    internal static double? PasskeyDigitShare(RetrievalReport? passkey, int length) =>
+        TrialsAt(passkey, length) is { } trials ? trials.Average(t => PasskeyDigitShare(t.Expected, t.Generated)) : null;
+
+    /// <summary>Every passkey trial at <paramref name="length"/>, over its depths; null when none ran there.</summary>
+    private static List<EvalTrial>? TrialsAt(RetrievalReport? passkey, int length) =>
+        passkey?.Cells.Where(c => c.Length == length).SelectMany(c => c.Trials).ToList() is { Count: > 0 } trials ? trials : null;
 
     /// <summary>For each model, retrieval within its trained context against beyond it.</summary>
     internal static List<AblationCollapse> Collapses(IReadOnlyList<AblationVariant> variants)
@@ -470,11 +472,8 @@ public static class RopeAblation
     internal const double PasskeyFirstDigitChance = 1.0 / 9;
 
     /// <summary>Share of the passkey answers at <paramref name="length"/> (every depth and trial) whose first digit is the key's; null when none ran there.</summary>
-    internal static double? PasskeyFirstDigitShare(RetrievalReport? passkey, int length)
-    {
-        var trials = passkey?.Cells.Where(c => c.Length == length).SelectMany(c => c.Trials).ToList();
-        return trials is { Count: > 0 } ? trials.Average(t => t.Generated.FirstOrDefault(char.IsAsciiDigit) == t.Expected[0] ? 1.0 : 0.0) : null;
-    }
+    internal static double? PasskeyFirstDigitShare(RetrievalReport? passkey, int length) =>
+        TrialsAt(passkey, length) is { } trials ? trials.Average(t => t.Generated.FirstOrDefault(char.IsAsciiDigit) == t.Expected[0] ? 1.0 : 0.0) : null;
 
     /// <summary>
     /// The paper's claims judged with the spread over seeds: a difference "holds" only when the means differ by more
