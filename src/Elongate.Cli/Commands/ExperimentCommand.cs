@@ -27,7 +27,7 @@ internal static class ExperimentCommand
         var quick = new Option<bool>("--quick") { Description = "A tiny run (a few minutes): T=128 → 1,024, 60 + 15 steps, 2 seeds, a tiny evaluation grid" };
         var smoke = new Option<bool>("--smoke") { Description = "Smaller still than --quick (for tests): a few seconds", Hidden = true };
         var preset = new Option<string?>("--preset") { Description = "Model size preset (1m, 5m, 20m, 100m; default 1m)" };
-        var heads = new Option<int?>("--heads") { Description = "Attention heads at the preset's width instead of its own (1m: 4 of 32); fewer, wider heads have more rotary pairs slow enough to match content over long distances" };
+        var heads = new Option<int?>("--heads") { Description = "Attention heads at the preset's width instead of its own (1m: 4 of 32); the scaled RoPE base follows the new head size" };
         var seqLen = new Option<int?>("--seq-len") { Description = "Base (pretraining) context; extensions train at --extend-factor × it (default 256, --quick 128)" };
         var tps = new Option<int?>("--tokens-per-step") { Description = "Tokens per optimizer step for both stages (default 4096, --quick 2048)" };
         var baseSteps = new Option<int?>("--base-steps") { Description = "Pretraining steps (default 1000, --quick 60)" };
