@@ -78,9 +78,7 @@ public static class PasskeyEvaluation
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         var (ids, repeats) = FitPrompt(tokenizer, key, depth, length);
-        var prefix = new System.Text.StringBuilder(PasskeyProbe.TaskLine);
-        for (int i = 0, before = (int)Math.Round(depth * repeats); i < before; i++) prefix.Append(' ').Append(PasskeyProbe.Filler);
-        return ids.Length - tokenizer.Encode(prefix.ToString(), addBos: true, addEos: false).Length;
+        return ids.Length - tokenizer.Encode(PasskeyProbe.BeforeNeedle(repeats, depth, out _), addBos: true, addEos: false).Length;
     }
 
     /// <summary>Runs the grid; <paramref name="progress"/> hears one line per cell.</summary>

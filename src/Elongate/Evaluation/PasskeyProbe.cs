@@ -23,14 +23,24 @@ public static partial class PasskeyProbe
     /// </summary>
     public static string BuildPrompt(int key, int fillerRepeats, double depth)
     {
-        if (fillerRepeats < 0) throw new ArgumentOutOfRangeException(nameof(fillerRepeats), "must be ≥ 0");
-        if (!(depth >= 0 && depth <= 1)) throw new ArgumentOutOfRangeException(nameof(depth), "must be in [0, 1]");
-        int before = (int)Math.Round(depth * fillerRepeats);
-        var sb = new StringBuilder(TaskLine);
-        for (int i = 0; i < before; i++) sb.Append(' ').Append(Filler);
+        var sb = new StringBuilder(BeforeNeedle(fillerRepeats, depth, out int before));
         sb.Append(' ').Append(Needle(key));
         for (int i = before; i < fillerRepeats; i++) sb.Append(' ').Append(Filler);
         sb.Append(' ').Append(Question);
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The prompt's text before the needle: the task line and round(depth·fillerRepeats) filler blocks
+    /// (<paramref name="before"/>). <see cref="BuildPrompt"/> continues it; the key's distance is measured from its end.
+    /// </summary>
+    public static string BeforeNeedle(int fillerRepeats, double depth, out int before)
+    {
+        if (fillerRepeats < 0) throw new ArgumentOutOfRangeException(nameof(fillerRepeats), "must be ≥ 0");
+        if (!(depth >= 0 && depth <= 1)) throw new ArgumentOutOfRangeException(nameof(depth), "must be in [0, 1]");
+        before = (int)Math.Round(depth * fillerRepeats);
+        var sb = new StringBuilder(TaskLine);
+        for (int i = 0; i < before; i++) sb.Append(' ').Append(Filler);
         return sb.ToString();
     }
 
