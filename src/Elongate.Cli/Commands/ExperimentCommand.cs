@@ -46,6 +46,7 @@ internal static class ExperimentCommand
         retrievalLengths.AcceptOnlyFromAmong("uniform", "log-uniform");
         var baseRetrievalLengths = new Option<string?>("--base-retrieval-lengths") { Description = "How the base stage's retrieval document lengths are drawn: uniform from a quarter of the base length to all of it (the default), or full (every document the whole base length, so facts sit at every distance equally often and first-sentence questions span the window)" };
         baseRetrievalLengths.AcceptOnlyFromAmong("uniform", "full");
+        var retrievalKinds = new Option<string?>("--retrieval-kinds") { Description = "Relative shares of the retrieval document kinds, e.g. passkey=0.35,key-value=0.25,repeated-passage=0.1,first-sentence=0.3 (kinds: passkey, key-value, repeated-passage, first-sentence, copy-list; one left out gets 0; default passkey=0.5,key-value=0.35,repeated-passage=0.075,first-sentence=0.075)" };
         var evalCorpus = new Option<string?>("--eval-corpus") { Description = "Folder of held-out .txt/.jsonl documents for every loss and retrieval probe (default: the corpus's held-out documents)" };
         var seeds = new Option<int?>("--seeds") { Description = "Extension runs per variant with different data-order seeds; the base is trained once (default 3, --quick 2)" };
         var passkeyTrials = new Option<int?>("--passkey-trials") { Description = "Passkeys per length and depth (default 3, --quick 1)" };
@@ -57,7 +58,7 @@ internal static class ExperimentCommand
             + "and the base on held-out text: loss at 1×, 2×, 4× and 8× L with the power-law fit, passkey and first-sentence retrieval; the paper's claims are judged "
             + "against the spread over seeds. Writes report.md, results.json and PNGs. Runs with no arguments on a built-in synthetic corpus and tokenizer.")
         { output, corpus, tokenizer, vocabSize, shuffleChunk, valDocs, quick, smoke, preset, heads, seqLen, tps, baseSteps, extendSteps, baseLr, extendLr, seed, variants,
-          theta, abfFactor, extendFactor, retrievalMix, retrievalLoss, retrievalLengths, baseRetrievalLengths, evalCorpus, seeds, passkeyTrials, firstTrials, logEvery };
+          theta, abfFactor, extendFactor, retrievalMix, retrievalLoss, retrievalLengths, baseRetrievalLengths, retrievalKinds, evalCorpus, seeds, passkeyTrials, firstTrials, logEvery };
         cmd.SetAction(parse => CliErrors.Run(parse, "experiment rope-ablation", (stdout, stderr) =>
         {
             var outDir = parse.GetValue(output)!;
@@ -76,6 +77,7 @@ internal static class ExperimentCommand
                 ExtendFactor = parse.GetValue(extendFactor) ?? o.ExtendFactor, RetrievalMix = parse.GetValue(retrievalMix) ?? o.RetrievalMix, RetrievalAnswersOnly = (parse.GetValue(retrievalLoss) ?? "answers") == "answers",
                 ExtendLogUniformLengths = parse.GetValue(retrievalLengths) is { } lengthsText ? lengthsText == "log-uniform" : o.ExtendLogUniformLengths,
                 BaseFullLengthRetrieval = parse.GetValue(baseRetrievalLengths) is { } baseLengthsText ? baseLengthsText == "full" : o.BaseFullLengthRetrieval,
+                RetrievalWeights = parse.GetValue(retrievalKinds) is { } kindsText ? Elongate.Data.RetrievalDocumentOptions.ParseWeights(kindsText) : o.RetrievalWeights,
                 EvalCorpusDirectory = parse.GetValue(evalCorpus), Seeds = parse.GetValue(seeds) ?? o.Seeds,
                 PasskeyTrials = parse.GetValue(passkeyTrials) ?? o.PasskeyTrials, FirstSentenceTrials = parse.GetValue(firstTrials) ?? o.FirstSentenceTrials,
             };

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Elongate.Data;
 
 /// <summary>Settings of <see cref="RetrievalDocuments"/>: seed, document lengths and the share of each kind.</summary>
@@ -58,6 +60,59 @@ public sealed record RetrievalDocumentOptions
 
     /// <summary>The shortest document length in effect.</summary>
     public int EffectiveMinLength => MinLength > 0 ? MinLength : Math.Max(1, MaxLength / 4);
+
+    /// <summary>The name of each kind in a weight list (<see cref="ParseWeights"/>): passkey, key-value, repeated-passage, first-sentence, copy-list.</summary>
+    public static string KindName(RetrievalKind kind) => kind switch
+    {
+        RetrievalKind.Passkey => "passkey",
+        RetrievalKind.KeyValue => "key-value",
+        RetrievalKind.RepeatedPassage => "repeated-passage",
+        RetrievalKind.FirstSentence => "first-sentence",
+        _ => "copy-list",
+    };
+
+    /// <summary>The relative share of each kind in effect, in <see cref="RetrievalKind"/> order.</summary>
+    public IReadOnlyDictionary<RetrievalKind, double> Weights => new Dictionary<RetrievalKind, double>
+    {
+        [RetrievalKind.Passkey] = PasskeyWeight, [RetrievalKind.KeyValue] = KeyValueWeight, [RetrievalKind.RepeatedPassage] = RepeatedPassageWeight,
+        [RetrievalKind.FirstSentence] = FirstSentenceWeight, [RetrievalKind.CopyList] = CopyListWeight,
+    };
+
+    /// <summary>These options with the kinds' relative shares replaced by <paramref name="weights"/>; a kind it does not name gets 0.</summary>
+    public RetrievalDocumentOptions WithWeights(IReadOnlyDictionary<RetrievalKind, double> weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        double W(RetrievalKind k) => weights.TryGetValue(k, out var w) ? w : 0;
+        return this with
+        {
+            PasskeyWeight = W(RetrievalKind.Passkey), KeyValueWeight = W(RetrievalKind.KeyValue), RepeatedPassageWeight = W(RetrievalKind.RepeatedPassage),
+            FirstSentenceWeight = W(RetrievalKind.FirstSentence), CopyListWeight = W(RetrievalKind.CopyList),
+        };
+    }
+
+    /// <summary>
+    /// Parses a weight list such as "passkey=0.35,key-value=0.25,first-sentence=0.3" (names from <see cref="KindName"/>,
+    /// relative shares ≥ 0, at least one above 0; kinds left out get 0). Throws <see cref="ArgumentException"/> naming
+    /// the offending entry.
+    /// </summary>
+    public static IReadOnlyDictionary<RetrievalKind, double> ParseWeights(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var kinds = Enum.GetValues<RetrievalKind>().ToDictionary(KindName, k => k, StringComparer.Ordinal);
+        var weights = new Dictionary<RetrievalKind, double>();
+        foreach (var entry in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            int eq = entry.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"retrieval kinds: '{entry}' is not name=weight");
+            var name = entry[..eq].Trim();
+            if (!kinds.TryGetValue(name, out var kind)) throw new ArgumentException($"retrieval kinds: unknown kind '{name}'; known: {string.Join(", ", kinds.Keys)}");
+            if (!double.TryParse(entry[(eq + 1)..].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var w) || !(w >= 0) || double.IsInfinity(w))
+                throw new ArgumentException($"retrieval kinds: the weight of {name} must be a finite number ≥ 0, got '{entry[(eq + 1)..].Trim()}'");
+            if (!weights.TryAdd(kind, w)) throw new ArgumentException($"retrieval kinds: {name} is given twice");
+        }
+        if (weights.Values.Sum() <= 0) throw new ArgumentException($"retrieval kinds: '{text}' gives no kind a weight above 0");
+        return weights;
+    }
 
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the setting.</summary>
     public void Validate()

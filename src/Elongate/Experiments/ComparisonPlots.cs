@@ -13,8 +13,9 @@ public static class ComparisonPlots
     public const string LossFile = "loss-by-length.png";
     public const string PasskeyFile = "passkey-by-length.png";
     public const string FirstSentenceFile = "first-sentence-by-length.png";
+    public const string RepeatedTokensFile = "repeated-tokens-by-length.png";
 
-    /// <summary>Writes whichever of the three charts have data; returns the file names written.</summary>
+    /// <summary>Writes whichever of the four charts have data; returns the file names written.</summary>
     public static List<string> Write(string outDir, IReadOnlyList<AblationVariant> variants, int baseContext)
     {
         var written = new List<string>();
@@ -55,6 +56,7 @@ public static class ComparisonPlots
         One(LossFile, "Held-out loss against context", "mean loss (nats/token)", s => s.Loss, false);
         One(PasskeyFile, "Passkey retrieval against context", "accuracy", s => s.Passkey, true);
         One(FirstSentenceFile, "First-sentence retrieval against context", "ROUGE-L F", s => s.FirstSentence, true);
+        One(RepeatedTokensFile, "Repeated random tokens: copy from half the window back", "copy accuracy", s => s.RepeatedTokens, true);
         return written;
     }
 }

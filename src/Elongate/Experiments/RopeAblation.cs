@@ -180,15 +180,20 @@ public static class RopeAblation
                 {
                     EvalLog($"first-sentence skipped: {ex.Message}");
                 }
+                // The wording-free copy test: random tokens, then the same again, so at every length the copy spans half the window.
+                var repeated = RepeatedTokensEvaluation.Evaluate(model, tokenizer, new RepeatedTokensOptions
+                {
+                    Lengths = lengths, Trials = options.RepeatedTokensTrials, Seed = (int)(options.Seed % int.MaxValue),
+                }, EvalLog);
                 var metrics = LossCurvePlot.ReadMetrics(trainer.MetricsPath);
                 var scores = lengths.Select(l => new AblationScore(l, (double)l / T, loss.Lengths.First(r => r.Length == l).MeanLoss,
                     passkey is null || !passkeyLengths.Contains(l) ? null : passkey.Cells.Where(c => c.Length == l).Average(c => c.Score),
-                    first?.Cells.FirstOrDefault(c => c.Length == l)?.Score, PasskeyFirstDigitShare(passkey, l))).ToList();
+                    first?.Cells.FirstOrDefault(c => c.Length == l)?.Score, PasskeyFirstDigitShare(passkey, l), repeated.ScoreAt(l, null))).ToList();
                 double evalSeconds = watch.Elapsed.TotalSeconds;
                 phases[$"eval {file}"] = evalSeconds;
                 variants.Add(new AblationVariant(name, description, model.Config.RopeTheta, model.Config.RopeScaling?.ToString(), context,
                     metrics.Count == 0 ? 0 : metrics[^1].Step, metrics.LastOrDefault()?.Loss, metrics.LastOrDefault(m => m.ValidationLoss is not null)?.ValidationLoss,
-                    trainSeconds, evalSeconds, scores, loss, passkey, first, Path.GetRelativePath(outDir, trainer.RunDirectory), seedIndex));
+                    trainSeconds, evalSeconds, scores, loss, passkey, first, Path.GetRelativePath(outDir, trainer.RunDirectory), seedIndex, repeated));
             }
 
             var summaries = Summarize(variants, T);
@@ -196,7 +201,7 @@ public static class RopeAblation
             ComparisonPlots.Write(outDir, means, T);
             var ordering = Orderings(means, lengths.Where(l => l >= TL).ToList(), T);
             var collapse = Collapses(means);
-            var claims = Claims(summaries, T, TL);
+            var claims = Claims(summaries, T, TL, 1.0 / RepeatedTokensEvaluation.Pool(tokenizer.Vocabulary).Length);
             var conclusion = Conclude(ordering, claims, options.Seeds);
             var c = baseModel.Config;
             string summary = string.Create(CultureInfo.InvariantCulture,
@@ -253,7 +258,8 @@ public static class RopeAblation
             // Both stages start at the base's shortest document (a quarter of T), so the extension keeps practising the
             // distances the base can already bridge while it meets the longer ones: with extension documents of
             // TL/4 … TL only, every extension forgot passkey retrieval even at 1× (docs/rope-ablation-retrieval).
-            var gen = new RetrievalDocuments(sentences, new RetrievalDocumentOptions { Seed = seed, MaxLength = seqLen - 2, MinLength = minLength, LogUniformLengths = logUniform }, tokenizer);
+            var settings = new RetrievalDocumentOptions { Seed = seed, MaxLength = seqLen - 2, MinLength = minLength, LogUniformLengths = logUniform };
+            var gen = new RetrievalDocuments(sentences, o.RetrievalWeights is { } w ? settings.WithWeights(w) : settings, tokenizer);
             long want = (long)Math.Ceiling(steps * (double)o.TokensPerStep * o.RetrievalMix);
             int count = Math.Max(gen.CountFor(want), gen.CountFor(4L * seqLen));
             var prepared = Path.Combine(dir, $"retrieval-{name}");
@@ -438,13 +444,13 @@ public static class RopeAblation
             {
                 var at = runs.Select(r => r.Scores.First(s => s.Length == s0.Length)).ToList();
                 return new AblationSummaryScore(s0.Length, s0.Multiple, AblationStat.Of(at.Select(s => s.Loss).ToList()), Stat(at.Select(s => s.Passkey)), Stat(at.Select(s => s.FirstSentence)),
-                    Stat(at.Select(s => s.PasskeyFirstDigit)));
+                    Stat(at.Select(s => s.PasskeyFirstDigit)), Stat(at.Select(s => s.RepeatedTokens)));
             }).ToList();
             double? Beyond(AblationVariant r, Func<AblationScore, double?> pick) =>
                 r.Scores.Where(s => s.Length > baseContext && pick(s) is not null).Select(s => pick(s)!.Value).ToList() is { Count: > 0 } l ? l.Average() : null;
             list.Add(new AblationSummary(g.Key, runs[0].Description, runs[0].RopeTheta, runs[0].TrainedContext, runs.Count, scores,
                 Stat(runs.Select(r => r.Loss?.ByPosition.Fit?.Beta)), Stat(runs.Select(r => Beyond(r, s => s.Passkey))), Stat(runs.Select(r => Beyond(r, s => s.FirstSentence))),
-                Stat(runs.Select(r => Beyond(r, s => s.PasskeyFirstDigit)))));
+                Stat(runs.Select(r => Beyond(r, s => s.PasskeyFirstDigit))), Stat(runs.Select(r => Beyond(r, s => s.RepeatedTokens)))));
         }
         return list;
     }
@@ -460,13 +466,19 @@ public static class RopeAblation
             {
                 var at = runs.Select(r => r.Scores.First(s => s.Length == s0.Length)).ToList();
                 return new AblationScore(s0.Length, s0.Multiple, at.Average(s => s.Loss), Mean(at.Select(s => s.Passkey)), Mean(at.Select(s => s.FirstSentence)),
-                    Mean(at.Select(s => s.PasskeyFirstDigit)));
+                    Mean(at.Select(s => s.PasskeyFirstDigit)), Mean(at.Select(s => s.RepeatedTokens)));
             }).ToList();
             return runs[0] with { Scores = scores };
         }).ToList();
 
     /// <summary>The paper's answer in the passkey and first-sentence tasks is not chance: this is chance for the passkey (a 5-digit key).</summary>
     internal const double PasskeyChance = 1.0 / 90_000;
+
+    /// <summary>
+    /// Repeated-token copy accuracy below this is not a copy skill: chance is 1/253 with tok512, and 4 sequences of
+    /// 127 scored tokens at 1× have a standard error of about 0.003 there, so 0.05 (one token in 20) is far outside noise.
+    /// </summary>
+    internal const double RepeatedTokensFloor = 0.05;
 
     /// <summary>Chance of a 5-digit key's first digit (1–9).</summary>
     internal const double PasskeyFirstDigitChance = 1.0 / 9;
@@ -480,7 +492,8 @@ public static class RopeAblation
     /// than the sum of the two standard deviations, is a "tie within spread" when not, and "reversed" when it is
     /// resolved the other way. With one seed there is no spread and the verdict rests on the point values (it says so).
     /// </summary>
-    internal static List<AblationClaim> Claims(IReadOnlyList<AblationSummary> summaries, int baseContext, int extended)
+    /// <param name="repeatedTokensChance">Chance of the repeated-token copy test (1 / the pool of normal pieces); NaN leaves that claim out.</param>
+    internal static List<AblationClaim> Claims(IReadOnlyList<AblationSummary> summaries, int baseContext, int extended, double repeatedTokensChance = double.NaN)
     {
         var ci = CultureInfo.InvariantCulture;
         var list = new List<AblationClaim>();
@@ -511,13 +524,16 @@ public static class RopeAblation
 
         // The first digit is a graded reading of the same passkey probes: whether the answer starts from the key at all,
         // which a model that finds the needle but blurs the digits still does. Exact match stays the paper's measure.
+        // The repeated-token copy is the same question without any prompt wording: can the model copy from half its window back?
         foreach (var (task, pick, pickAt1, chance) in new (string, Func<AblationSummary, AblationStat?>, Func<AblationSummaryScore, AblationStat?>, double)[]
                  {
                      ("passkey", s => s.PasskeyBeyondBase, x => x.Passkey, PasskeyChance),
                      ("first-sentence", s => s.FirstSentenceBeyondBase, x => x.FirstSentence, FirstSentenceChanceFloor),
                      ("passkey first-digit", s => s.PasskeyFirstDigitBeyondBase, x => x.PasskeyFirstDigit, PasskeyFirstDigitChance),
+                     ("repeated-token copy", s => s.RepeatedTokensBeyondBase, x => x.RepeatedTokens, Math.Max(repeatedTokensChance, RepeatedTokensFloor)),
                  })
         {
+            if (double.IsNaN(chance)) continue;
             string claim = $"RoPE's {task} retrieval collapses past the base's trained length ({baseContext}) while ABF's holds";
             var r = S("rope") is { } rs ? pick(rs) : null;
             var a = S("abf") is { } abs ? pick(abs) : null;

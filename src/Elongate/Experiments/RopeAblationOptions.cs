@@ -82,6 +82,13 @@ public sealed record RopeAblationOptions
     public bool BaseFullLengthRetrieval { get; init; }
 
     /// <summary>
+    /// Relative shares of the retrieval document kinds in both stages (<see cref="Data.RetrievalDocumentOptions.ParseWeights"/>);
+    /// null keeps <see cref="Data.RetrievalDocumentOptions"/>'s defaults (passkey 0.5, key-value 0.35, repeated passage
+    /// and first sentence 0.075 each).
+    /// </summary>
+    public IReadOnlyDictionary<Data.RetrievalKind, double>? RetrievalWeights { get; init; }
+
+    /// <summary>
     /// Folder of held-out documents (.txt / .jsonl) for every loss and retrieval probe; null uses the corpus's
     /// held-out documents. It must not be the corpus folder.
     /// </summary>
@@ -126,6 +133,9 @@ public sealed record RopeAblationOptions
     public IReadOnlyList<double> PasskeyDepths { get; init; } = [0.25, 0.75];
     public int FirstSentenceTrials { get; init; } = 3;
 
+    /// <summary>Random sequences per length of the repeated-token copy test (<see cref="Evaluation.RepeatedTokensEvaluation"/>); each scores about half its window.</summary>
+    public int RepeatedTokensTrials { get; init; } = 4;
+
     /// <summary>Multiples of the base context evaluated (1×, 2×, 4× and 8×: the last is extrapolation for every model).</summary>
     public IReadOnlyList<int> Multiples { get; init; } = [1, 2, 4, 8];
 
@@ -134,7 +144,7 @@ public sealed record RopeAblationOptions
     {
         OutputDirectory = outputDirectory, SeqLen = 128, TokensPerStep = 2048, BaseSteps = 60, ExtendSteps = 15, Seeds = 2,
         SyntheticTrainDocuments = 24, SyntheticValidationDocuments = 3, SyntheticWords = 1500, VocabSize = 400,
-        LossWindows = 4, PasskeyTrials = 1, PasskeyDepths = [0.5], FirstSentenceTrials = 1,
+        LossWindows = 4, PasskeyTrials = 1, PasskeyDepths = [0.5], FirstSentenceTrials = 1, RepeatedTokensTrials = 1,
     };
 
     /// <summary>Checks every value; throws <see cref="ArgumentException"/> naming the option.</summary>
@@ -161,7 +171,7 @@ public sealed record RopeAblationOptions
         if (ShuffleChunkTokens < 0) throw new ArgumentException($"--shuffle-chunk must be ≥ 0, got {ShuffleChunkTokens}");
         if (ValidationCount < 1) throw new ArgumentException("--val-count must be ≥ 1");
         if (SyntheticTrainDocuments < 1 || SyntheticValidationDocuments < 1 || SyntheticWords < 50) throw new ArgumentException("synthetic corpus sizes must be positive");
-        if (LossWindows < 0 || PasskeyTrials < 1 || FirstSentenceTrials < 1) throw new ArgumentException("evaluation sizes must be positive");
+        if (LossWindows < 0 || PasskeyTrials < 1 || FirstSentenceTrials < 1 || RepeatedTokensTrials < 1) throw new ArgumentException("evaluation sizes must be positive");
         if (Multiples.Count == 0 || Multiples.Any(m => m < 1)) throw new ArgumentException("multiples must be ≥ 1");
         var (dim, _, _, _) = Training.ModelPresets.Dimensions(Preset);
         if (Heads is { } h && (h < 1 || dim % h != 0 || dim / h % 2 != 0))

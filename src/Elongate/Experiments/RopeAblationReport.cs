@@ -60,6 +60,7 @@ public static class RopeAblationReport
             sb.Append($"| {s.Name} | {s.Seeds} | passkey |").Append(string.Concat(s.Scores.Select(x => $" {x.Passkey?.Format("F2") ?? "–"} |"))).AppendLine(" |");
             sb.Append($"| {s.Name} | {s.Seeds} | passkey first digit |").Append(string.Concat(s.Scores.Select(x => $" {x.PasskeyFirstDigit?.Format("F2") ?? "–"} |"))).AppendLine(" |");
             sb.Append($"| {s.Name} | {s.Seeds} | first-sentence |").Append(string.Concat(s.Scores.Select(x => $" {x.FirstSentence?.Format("F3") ?? "–"} |"))).AppendLine(" |");
+            sb.Append($"| {s.Name} | {s.Seeds} | repeated-token copy |").Append(string.Concat(s.Scores.Select(x => $" {x.RepeatedTokens?.Format("F3") ?? "–"} |"))).AppendLine(" |");
         }
         sb.AppendLine().AppendLine("β is the exponent of L(c) = (α/c)^β + γ fitted per model to the loss by token position (the paper's 7B–70B models: 0.45–0.51). The base model's seeds are 1: it is trained once.").AppendLine();
 
@@ -67,7 +68,7 @@ public static class RopeAblationReport
         var baseAt1 = r.Summaries.FirstOrDefault(s => s.Name == "base")?.Scores.FirstOrDefault(x => x.Length == o.SeqLen);
         sb.AppendLine(string.Create(ci, $"- **Can**: compare the four extension recipes on the same base weights and the same tokens with a RoPE whose longest wavelength and decay sit where Llama 2's do relative to the trained and extended lengths; so a difference between RoPE unchanged, PI and ABF at 2–8× has the cause the paper names, and the spread over {o.Seeds} data-order seed(s) says which differences are larger than training noise."));
         sb.AppendLine(baseAt1?.Passkey is { } pk
-            ? string.Create(ci, $"- **Can** (retrieval): the base model's passkey accuracy at 1× is {pk.Format("F2")} and its first-sentence ROUGE-L {baseAt1.FirstSentence?.Format("F3") ?? "–"} (chance: 1/90,000 for a 5-digit key; about {RopeAblation.FirstSentenceChanceFloor} ROUGE-L for unrelated sentences), so retrieval past 1× is {(pk.Mean > 0.2 ? "a skill the extensions can keep or lose" : "only weakly present to begin with, and its loss says little")}.")
+            ? string.Create(ci, $"- **Can** (retrieval): the base model's passkey accuracy at 1× is {pk.Format("F2")} and its first-sentence ROUGE-L {baseAt1.FirstSentence?.Format("F3") ?? "–"}, its repeated-token copy accuracy {baseAt1.RepeatedTokens?.Format("F3") ?? "–"} (chance: 1/90,000 for a 5-digit key; about {RopeAblation.FirstSentenceChanceFloor} ROUGE-L for unrelated sentences; about 1/{r.VocabSize} per copied token), so retrieval past 1× is {(pk.Mean > 0.2 ? "a skill the extensions can keep or lose" : "only weakly present to begin with, and its loss says little")}.")
             : "- **Cannot** (retrieval): the passkey prompt does not fit the base length, so retrieval at 1× is not measured.");
         sb.AppendLine(string.Create(ci, $"- **Cannot**: speak for 7B–70B models or 32,768 tokens: the model is {r.ModelSummary.Split(';')[^1].Trim()}, trained on {o.BaseSteps * (long)o.TokensPerStep / 1e6:F1}M + {o.ExtendSteps * (long)o.TokensPerStep / 1e6:F2}M tokens; a small head (d {th.HeadDim}) has {th.HeadDim / 2} frequencies against Llama 2's 64, so only one of the ratios (the longest wavelength) can be matched exactly, and the decay curves differ below 0.5× of the trained length."));
         sb.AppendLine("- **Cannot**: separate variance of the base model from the extension's: the base is trained once, seeds vary only the extension data order; probes are few (passkey and first-sentence trials per cell in Settings), so a single cell moves in steps of 1/trials.");
@@ -97,6 +98,7 @@ public static class RopeAblationReport
             sb.Append($"| {v.Label} | passkey first digit |").Append(string.Concat(v.Scores.Select(s => $" {F(s.PasskeyFirstDigit, "F2")} |"))).AppendLine();
             sb.Append($"| {v.Label} | passkey digits |").Append(string.Concat(v.Scores.Select(s => $" {F(RopeAblation.PasskeyDigitShare(v.Passkey, s.Length), "F2")} |"))).AppendLine();
             sb.Append($"| {v.Label} | first-sentence ROUGE-L |").Append(string.Concat(v.Scores.Select(s => $" {F(s.FirstSentence, "F3")} |"))).AppendLine();
+            sb.Append($"| {v.Label} | repeated-token copy |").Append(string.Concat(v.Scores.Select(s => $" {F(s.RepeatedTokens, "F3")} |"))).AppendLine();
         }
         if (r.PasskeyDistances.Count > 0)
             sb.AppendLine().AppendLine("How far back the key sits in each passkey cell (tokens from the needle to the answer; the filler comes in whole blocks): "
@@ -105,12 +107,12 @@ public static class RopeAblationReport
                     ? $" The base stage's passkey documents put the key {bd.Median} tokens back at the median, {bd.P90} at the 90th percentile and {bd.Max} at most"
                       + (m.ExtendPasskeyDistances is { } xd ? $"; the extension's {xd.Median}, {xd.P90} and {xd.Max}." : ".")
                     : ""));
-        sb.AppendLine().AppendLine($"Passkey: {o.PasskeyTrials} key(s) per cell at depths {string.Join(", ", o.PasskeyDepths.Select(d => d.ToString("0.##", ci)))} (– where the prompt does not fit the length); passkey first digit: the share of answers that start with the key's first digit (chance 1/9); passkey digits: the share of the key's digits reproduced in place (chance about 0.1); both show a copy that is blurred rather than absent; first-sentence: {o.FirstSentenceTrials} passage(s) per length.").AppendLine();
+        sb.AppendLine().AppendLine($"Passkey: {o.PasskeyTrials} key(s) per cell at depths {string.Join(", ", o.PasskeyDepths.Select(d => d.ToString("0.##", ci)))} (– where the prompt does not fit the length); passkey first digit: the share of answers that start with the key's first digit (chance 1/9); passkey digits: the share of the key's digits reproduced in place (chance about 0.1); both show a copy that is blurred rather than absent; first-sentence: {o.FirstSentenceTrials} passage(s) per length; repeated-token copy: {o.RepeatedTokensTrials} random sequence(s) per length, each window BOS plus (L − 1)/2 random tokens twice, scored as the share of the second copy the model predicts (teacher forced; chance {1.0 / r.VocabSize:0.####} or a little more, one over the normal pieces), so the copy spans half the window with no prompt wording: Olsson et al.'s induction test, the generic copying every retrieval task needs.").AppendLine();
         sb.AppendLine("#### Past the trained length").AppendLine();
         foreach (var c in r.RetrievalCollapse)
             sb.AppendLine($"- {c.Variant} {c.Task}: best within trained length {F(c.WithinTrained, "F2")}, mean beyond {F(c.BeyondTrained, "F2")} → {(c.Collapses is { } x ? (x ? "collapses" : "holds") : "not judged")}");
         sb.AppendLine().AppendLine("### Charts").AppendLine();
-        foreach (var (file, alt) in new[] { (ComparisonPlots.LossFile, "loss by length"), (ComparisonPlots.PasskeyFile, "passkey by length"), (ComparisonPlots.FirstSentenceFile, "first-sentence by length") })
+        foreach (var (file, alt) in new[] { (ComparisonPlots.LossFile, "loss by length"), (ComparisonPlots.PasskeyFile, "passkey by length"), (ComparisonPlots.FirstSentenceFile, "first-sentence by length"), (ComparisonPlots.RepeatedTokensFile, "repeated-token copy by length") })
             if (imageExists(file)) sb.AppendLine($"![{alt}]({file})").AppendLine();
         foreach (var v in r.Variants)
         {

@@ -9,14 +9,15 @@ namespace Elongate.Experiments;
 /// <param name="Passkey">Passkey accuracy; null when the prompt does not fit this length.</param>
 /// <param name="FirstSentence">Mean ROUGE-L F of first-sentence retrieval; null when not evaluated at this length.</param>
 /// <param name="PasskeyFirstDigit">Share of passkey answers whose first digit is the key's (chance 1/9); null when the prompt does not fit.</param>
-public sealed record AblationScore(int Length, double Multiple, double Loss, double? Passkey, double? FirstSentence, double? PasskeyFirstDigit = null);
+/// <param name="RepeatedTokens">Copy accuracy on repeated random tokens (<see cref="RepeatedTokensEvaluation"/>: the second half of the window copied from half the window back); null when not evaluated.</param>
+public sealed record AblationScore(int Length, double Multiple, double Loss, double? Passkey, double? FirstSentence, double? PasskeyFirstDigit = null, double? RepeatedTokens = null);
 
 /// <summary>One model of the ablation: how it was made, its scores and the full evaluation reports.</summary>
 /// <param name="SeedIndex">Which extension seed made it (0 … seeds − 1; the base model is 0).</param>
 public sealed record AblationVariant(string Name, string Description, double RopeTheta, string? RopeScaling, int TrainedContext,
     int Steps, double? FinalTrainLoss, double? FinalValidationLoss, double TrainSeconds, double EvalSeconds,
     IReadOnlyList<AblationScore> Scores, LossCurveReport Loss, RetrievalReport? Passkey, RetrievalReport? FirstSentence, string RunDirectory,
-    int SeedIndex = 0)
+    int SeedIndex = 0, RetrievalReport? RepeatedTokens = null)
 {
     /// <summary>The name, with "/s&lt;k&gt;" for extension seeds after the first.</summary>
     public string Label => SeedIndex == 0 ? Name : $"{Name}/s{SeedIndex}";
@@ -41,13 +42,14 @@ public sealed record AblationStat(double Mean, double? Spread, double Min, doubl
 }
 
 /// <summary>One variant's scores at one length over its seeds.</summary>
-public sealed record AblationSummaryScore(int Length, double Multiple, AblationStat Loss, AblationStat? Passkey, AblationStat? FirstSentence, AblationStat? PasskeyFirstDigit = null);
+public sealed record AblationSummaryScore(int Length, double Multiple, AblationStat Loss, AblationStat? Passkey, AblationStat? FirstSentence, AblationStat? PasskeyFirstDigit = null,
+    AblationStat? RepeatedTokens = null);
 
 /// <summary>One variant over its seeds: scores by length, the power-law β, and retrieval beyond the base's trained length.</summary>
 /// <param name="PasskeyBeyondBase">Per seed, the mean passkey accuracy at lengths beyond the base context, over the seeds.</param>
 public sealed record AblationSummary(string Name, string Description, double RopeTheta, int TrainedContext, int Seeds,
     IReadOnlyList<AblationSummaryScore> Scores, AblationStat? Beta, AblationStat? PasskeyBeyondBase, AblationStat? FirstSentenceBeyondBase,
-    AblationStat? PasskeyFirstDigitBeyondBase = null);
+    AblationStat? PasskeyFirstDigitBeyondBase = null, AblationStat? RepeatedTokensBeyondBase = null);
 
 /// <summary>One of the paper's claims, judged from the numbers and their spread.</summary>
 /// <param name="Claim">The claim in words.</param>

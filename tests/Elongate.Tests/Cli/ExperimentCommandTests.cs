@@ -132,7 +132,7 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.Contains("4 heads (head dim 32)", uniform.RootElement.GetProperty("model_summary").GetString());
 
         var fullDir = Path.Combine(_dir.FullName, "full");
-        (rc, output, err) = CliTests.Run([.. common, "--heads", "2", "--base-retrieval-lengths", "full", "--out", fullDir]);
+        (rc, output, err) = CliTests.Run([.. common, "--heads", "2", "--base-retrieval-lengths", "full", "--retrieval-kinds", "passkey=1,first-sentence=1", "--out", fullDir]);
         Assert.True(rc == 0, err + output);
         using var full = JsonDocument.Parse(File.ReadAllText(Path.Combine(fullDir, "results.json")));
         Assert.Contains("2 heads (head dim 64)", full.RootElement.GetProperty("model_summary").GetString());
@@ -149,12 +149,22 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.NotEmpty(distances);
         Assert.All(distances, d => Assert.InRange(d.GetProperty("tokens").GetInt32(), 1, d.GetProperty("length").GetInt32() - 1));
         Assert.Contains("How far back the key sits in each passkey cell", File.ReadAllText(Path.Combine(fullDir, "report.md")));
+        // --retrieval-kinds: only the kinds named are written.
+        Assert.Equal(["FirstSentence", "Passkey"], full.RootElement.GetProperty("retrieval_mix").GetProperty("base_kinds").EnumerateObject().Select(p => p.Name).Order());
+        // Every run carries the repeated-token copy test at each evaluated length (copy from half the window back).
+        var copy = full.RootElement.GetProperty("variants")[0].GetProperty("scores").EnumerateArray().Select(x => x.GetProperty("repeated_tokens").GetDouble()).ToList();
+        Assert.Equal(4, copy.Count);
+        Assert.All(copy, c => Assert.InRange(c, 0, 1));
+        Assert.Contains("| repeated-token copy |", File.ReadAllText(Path.Combine(fullDir, "report.md")));
 
         var bad = CliTests.Run([.. common, "--heads", "3", "--out", fullDir]);
         Assert.NotEqual(0, bad.Rc);
         Assert.Contains("--heads 3", bad.Out + bad.Err);
         Assert.NotEqual(0, CliTests.Run([.. common, "--heads", "128", "--out", fullDir]).Rc);
         Assert.NotEqual(0, CliTests.Run([.. common, "--base-retrieval-lengths", "half", "--out", fullDir]).Rc);
+        bad = CliTests.Run([.. common, "--retrieval-kinds", "pass-key=1", "--out", fullDir]);
+        Assert.NotEqual(0, bad.Rc);
+        Assert.Contains("unknown kind 'pass-key'", bad.Out + bad.Err);
     }
 
     [Fact]

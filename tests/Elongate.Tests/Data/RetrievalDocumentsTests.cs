@@ -173,6 +173,26 @@ public sealed class RetrievalDocumentsTests
     }
 
     [Fact]
+    public void Weight_lists_set_each_kinds_share_and_bad_lists_are_refused()
+    {
+        var weights = RetrievalDocumentOptions.ParseWeights(" first-sentence=3, passkey=1 ");
+        var options = new RetrievalDocumentOptions { Seed = 5, MaxLength = 200 }.WithWeights(weights);
+        Assert.Equal([1.0, 0, 0, 3, 0], options.Weights.Values);
+        var docs = new RetrievalDocuments(Sentences, options).Documents(0, 400).ToList();
+        // Kinds left out get none; the named ones come in their ratio (binomial, n = 400, p = 0.75: sd 0.022).
+        Assert.All(docs, d => Assert.Contains(d.Kind, new[] { RetrievalKind.Passkey, RetrievalKind.FirstSentence }));
+        Assert.InRange(docs.Count(d => d.Kind == RetrievalKind.FirstSentence) / 400.0, 0.68, 0.82);
+        // Every kind's name parses back to it.
+        foreach (var kind in Enum.GetValues<RetrievalKind>())
+            Assert.Equal(1.0, RetrievalDocumentOptions.ParseWeights(RetrievalDocumentOptions.KindName(kind) + "=1")[kind]);
+        Assert.Contains("unknown kind 'pass-key'", Assert.Throws<ArgumentException>(() => RetrievalDocumentOptions.ParseWeights("pass-key=1")).Message);
+        Assert.Contains("not name=weight", Assert.Throws<ArgumentException>(() => RetrievalDocumentOptions.ParseWeights("passkey")).Message);
+        Assert.Contains("finite number", Assert.Throws<ArgumentException>(() => RetrievalDocumentOptions.ParseWeights("passkey=-1")).Message);
+        Assert.Contains("given twice", Assert.Throws<ArgumentException>(() => RetrievalDocumentOptions.ParseWeights("passkey=1,passkey=2")).Message);
+        Assert.Contains("no kind a weight", Assert.Throws<ArgumentException>(() => RetrievalDocumentOptions.ParseWeights("passkey=0")).Message);
+    }
+
+    [Fact]
     public void Jsonl_holds_the_documents_and_bad_settings_are_refused()
     {
         var dir = Directory.CreateTempSubdirectory("elongate-retrieval");

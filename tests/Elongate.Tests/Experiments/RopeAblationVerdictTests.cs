@@ -65,14 +65,15 @@ public sealed class RopeAblationVerdictTests
 
     private static AblationSummary Sum(string name, int trained, (int Length, double Loss, double Sd)[] loss, double? passkeyAt1 = null,
         (double Mean, double Sd)? passkeyBeyond = null, (double Mean, double Sd)? beta = null, int n = 3,
-        double? firstDigitAt1 = null, (double Mean, double Sd)? firstDigitBeyond = null)
+        double? firstDigitAt1 = null, (double Mean, double Sd)? firstDigitBeyond = null, double? copyAt1 = null, (double Mean, double Sd)? copyBeyond = null)
     {
         AblationStat St(double m, double sd) => new(m, n < 2 ? null : sd, m - sd, m + sd, n);
         var scores = loss.Select(l => new AblationSummaryScore(l.Length, l.Length / 256.0, St(l.Loss, l.Sd),
             l.Length == 256 && passkeyAt1 is { } p ? St(p, 0) : null, null,
-            l.Length == 256 && firstDigitAt1 is { } f ? St(f, 0) : null)).ToList();
+            l.Length == 256 && firstDigitAt1 is { } f ? St(f, 0) : null, l.Length == 256 && copyAt1 is { } c ? St(c, 0) : null)).ToList();
         return new AblationSummary(name, name, 10000, trained, n, scores, beta is { } b ? St(b.Mean, b.Sd) : null,
-            passkeyBeyond is { } pb ? St(pb.Mean, pb.Sd) : null, null, firstDigitBeyond is { } fb ? St(fb.Mean, fb.Sd) : null);
+            passkeyBeyond is { } pb ? St(pb.Mean, pb.Sd) : null, null, firstDigitBeyond is { } fb ? St(fb.Mean, fb.Sd) : null,
+            copyBeyond is { } cb ? St(cb.Mean, cb.Sd) : null);
     }
 
     [Fact]
@@ -148,6 +149,27 @@ public sealed class RopeAblationVerdictTests
             Sum("abf", 2048, l, firstDigitBeyond: (0.9, 0.05)),
         ], 256, 2048);
         Assert.Equal("not testable", claims.Single(c => c.Claim.Contains(Claim)).Verdict);
+    }
+
+    [Fact]
+    public void Repeated_token_claim_is_judged_against_its_chance_and_left_out_without_one()
+    {
+        (int, double, double)[] l = [(256, 2, 0), (2048, 2, 0)];
+        const string Claim = "repeated-token copy retrieval";
+        AblationSummary[] models =
+        [
+            Sum("base", 256, l, passkeyAt1: 0.6, copyAt1: 0.8, n: 1),
+            Sum("rope", 2048, l, copyBeyond: (0.05, 0.01)),
+            Sum("abf", 2048, l, copyBeyond: (0.6, 0.05)),
+        ];
+        // Without a chance (older callers) the claim is not made; with one, rope at 0.05 is under half the base's 0.8.
+        Assert.DoesNotContain(RopeAblation.Claims(models, 256, 2048), c => c.Claim.Contains(Claim));
+        var claim = RopeAblation.Claims(models, 256, 2048, 1.0 / 253).Single(c => c.Claim.Contains(Claim));
+        Assert.Equal("holds", claim.Verdict);
+        Assert.Contains("collapse line 0.40", claim.Evidence);
+        // A base that copies no better than chance (the 1m models measured: 0.002–0.006 against 1/253) has nothing to keep.
+        models[0] = Sum("base", 256, l, passkeyAt1: 0.6, copyAt1: 0.004, n: 1);
+        Assert.Equal("not testable", RopeAblation.Claims(models, 256, 2048, 1.0 / 253).Single(c => c.Claim.Contains(Claim)).Verdict);
     }
 
     [Fact]
