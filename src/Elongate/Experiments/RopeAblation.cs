@@ -547,7 +547,7 @@ public static class RopeAblation
             string baseText = $"base at 1×: {baseAt1.Format("F2")}";
             if (baseAt1.Mean <= chance)
             {
-                list.Add(new AblationClaim(claim, "not testable", $"the base does not retrieve within its trained length ({baseText}, chance {chance.ToString("G3", ci)}): there is no skill to keep"));
+                list.Add(new AblationClaim(claim, "not testable", $"the base does not retrieve within its trained length ({baseText}, at or below chance or its floor {chance.ToString("G3", ci)}): there is no skill to keep"));
                 continue;
             }
             // RoPE "collapses" when its score beyond the base length is at or below chance, or half the base's at 1×;
