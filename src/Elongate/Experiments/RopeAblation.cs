@@ -419,13 +419,14 @@ public static class RopeAblation
     {
         var list = new List<AblationCollapse>();
         foreach (var v in variants)
-            foreach (var task in new[] { "passkey", "first-sentence" })
+            foreach (var task in new[] { "passkey", "first-sentence", "repeated-token copy" })
             {
-                var pts = v.Scores.Select(s => (s.Length, Score: task == "passkey" ? s.Passkey : s.FirstSentence)).Where(x => x.Score is not null).ToList();
+                var pts = v.Scores.Select(s => (s.Length, Score: task switch { "passkey" => s.Passkey, "first-sentence" => s.FirstSentence, _ => s.RepeatedTokens }))
+                    .Where(x => x.Score is not null).ToList();
                 var within = pts.Where(x => x.Length <= v.TrainedContext).Select(x => x.Score!.Value).ToList();
                 var beyond = pts.Where(x => x.Length > v.TrainedContext).Select(x => x.Score!.Value).ToList();
                 double? w = within.Count > 0 ? within.Max() : null, b = beyond.Count > 0 ? beyond.Average() : null;
-                double floor = task == "passkey" ? 0 : FirstSentenceChanceFloor;
+                double floor = task switch { "passkey" => 0, "first-sentence" => FirstSentenceChanceFloor, _ => RepeatedTokensFloor };
                 bool? collapses = w is { } ww && ww > floor && b is { } bb ? bb <= 0.5 * ww : null;
                 list.Add(new AblationCollapse(v.Name, task, w, b, collapses));
             }

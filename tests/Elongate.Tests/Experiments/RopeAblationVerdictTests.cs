@@ -63,6 +63,19 @@ public sealed class RopeAblationVerdictTests
         Assert.True(c[1].Collapses);
     }
 
+    [Fact]
+    public void Repeated_token_collapse_is_judged_only_above_its_floor()
+    {
+        AblationVariant R(string name, params (int Length, double Copy)[] scores) =>
+            new(name, name, 10000, null, 256, 1, null, null, 0, 0,
+                scores.Select(s => new AblationScore(s.Length, s.Length / 256.0, 2, null, null, null, s.Copy)).ToList(), null!, null, null, name);
+        var c = RopeAblation.Collapses([R("base", (256, 0.006), (512, 0.003)), R("rope", (256, 0.9), (512, 0.3), (1024, 0.1)), R("abf", (256, 0.9), (512, 0.8))])
+            .Where(x => x.Task == "repeated-token copy").ToList();
+        Assert.Null(c[0].Collapses); // at chance (1/253): no copy to lose
+        Assert.Equal((0.9, 0.2, true), (c[1].WithinTrained!.Value, c[1].BeyondTrained!.Value, c[1].Collapses!.Value));
+        Assert.False(c[2].Collapses);
+    }
+
     private static AblationSummary Sum(string name, int trained, (int Length, double Loss, double Sd)[] loss, double? passkeyAt1 = null,
         (double Mean, double Sd)? passkeyBeyond = null, (double Mean, double Sd)? beta = null, int n = 3,
         double? firstDigitAt1 = null, (double Mean, double Sd)? firstDigitBeyond = null, double? copyAt1 = null, (double Mean, double Sd)? copyBeyond = null)
