@@ -47,6 +47,13 @@ public sealed record RetrievalDocumentOptions
     public double CopyListWeight { get; init; }
 
     /// <summary>
+    /// Relative share of random-piece documents (random vocabulary pieces, " | ", the same pieces again). Off by
+    /// default. Copy lists and prose taught the 1m model no copy outside digits. A pure adjacent copy taught it one in
+    /// about 1,000 steps (docs/rope-ablation-retrieval/induction).
+    /// </summary>
+    public double RandomPiecesWeight { get; init; }
+
+    /// <summary>
     /// Share of passkey documents whose filler is the probe's own repeated block ("The grass is green. …") rather
     /// than sentences of the given text; the rest use the text, so the needle is not trivially separable.
     /// </summary>
@@ -61,21 +68,22 @@ public sealed record RetrievalDocumentOptions
     /// <summary>The shortest document length in effect.</summary>
     public int EffectiveMinLength => MinLength > 0 ? MinLength : Math.Max(1, MaxLength / 4);
 
-    /// <summary>The name of each kind in a weight list (<see cref="ParseWeights"/>): passkey, key-value, repeated-passage, first-sentence, copy-list.</summary>
+    /// <summary>The name of each kind in a weight list (<see cref="ParseWeights"/>): passkey, key-value, repeated-passage, first-sentence, copy-list, random-pieces.</summary>
     public static string KindName(RetrievalKind kind) => kind switch
     {
         RetrievalKind.Passkey => "passkey",
         RetrievalKind.KeyValue => "key-value",
         RetrievalKind.RepeatedPassage => "repeated-passage",
         RetrievalKind.FirstSentence => "first-sentence",
-        _ => "copy-list",
+        RetrievalKind.CopyList => "copy-list",
+        _ => "random-pieces",
     };
 
     /// <summary>The relative share of each kind in effect, in <see cref="RetrievalKind"/> order.</summary>
     public IReadOnlyDictionary<RetrievalKind, double> Weights => new Dictionary<RetrievalKind, double>
     {
         [RetrievalKind.Passkey] = PasskeyWeight, [RetrievalKind.KeyValue] = KeyValueWeight, [RetrievalKind.RepeatedPassage] = RepeatedPassageWeight,
-        [RetrievalKind.FirstSentence] = FirstSentenceWeight, [RetrievalKind.CopyList] = CopyListWeight,
+        [RetrievalKind.FirstSentence] = FirstSentenceWeight, [RetrievalKind.CopyList] = CopyListWeight, [RetrievalKind.RandomPieces] = RandomPiecesWeight,
     };
 
     /// <summary>These options with the kinds' relative shares replaced by <paramref name="weights"/>; a kind it does not name gets 0.</summary>
@@ -86,7 +94,7 @@ public sealed record RetrievalDocumentOptions
         return this with
         {
             PasskeyWeight = W(RetrievalKind.Passkey), KeyValueWeight = W(RetrievalKind.KeyValue), RepeatedPassageWeight = W(RetrievalKind.RepeatedPassage),
-            FirstSentenceWeight = W(RetrievalKind.FirstSentence), CopyListWeight = W(RetrievalKind.CopyList),
+            FirstSentenceWeight = W(RetrievalKind.FirstSentence), CopyListWeight = W(RetrievalKind.CopyList), RandomPiecesWeight = W(RetrievalKind.RandomPieces),
         };
     }
 
@@ -119,7 +127,7 @@ public sealed record RetrievalDocumentOptions
     {
         if (MaxLength < 8) throw new ArgumentException($"retrieval documents: max length must be ≥ 8, got {MaxLength}");
         if (MinLength < 0 || MinLength > MaxLength) throw new ArgumentException($"retrieval documents: min length {MinLength} must be in [0, max length {MaxLength}]");
-        double[] w = [PasskeyWeight, KeyValueWeight, RepeatedPassageWeight, FirstSentenceWeight, CopyListWeight];
+        double[] w = [PasskeyWeight, KeyValueWeight, RepeatedPassageWeight, FirstSentenceWeight, CopyListWeight, RandomPiecesWeight];
         if (w.Any(x => !(x >= 0) || double.IsInfinity(x)) || w.Sum() <= 0)
             throw new ArgumentException("retrieval documents: kind weights must be finite, ≥ 0 and not all 0");
         if (!(ProbeFillerShare >= 0 && ProbeFillerShare <= 1)) throw new ArgumentException($"retrieval documents: probe filler share must be in [0, 1], got {ProbeFillerShare}");

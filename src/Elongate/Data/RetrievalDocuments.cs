@@ -37,6 +37,9 @@ public sealed class RetrievalDocuments
     public const string CopyListHeader = "Here is a list of codes and names. Copy it exactly at the end.";
     /// <summary>The line before a copy-list document's second copy.</summary>
     public const string CopyListAgain = "The list again:";
+    /// <summary>The separator between a random-piece document's two copies.</summary>
+    public const string RandomPiecesSeparator = "|";
+
     /// <summary>The line that opens a key→value document.</summary>
     public const string KeyValueHeader = "Below are the codes of some names, hidden in a story. Remember them. I will ask for one of them.";
 
@@ -53,6 +56,7 @@ public sealed class RetrievalDocuments
     private readonly ITokenizer? _tokenizer;
     private readonly double[] _cumulative;
     private readonly int _lastWithShare;
+    private readonly int[] _pieces;
 
     /// <param name="sentences">Filler sentences in text order (consecutive ones are used together); see <see cref="SentencesFrom"/>.</param>
     /// <param name="options">Lengths, kinds and seed.</param>
@@ -67,11 +71,14 @@ public sealed class RetrievalDocuments
         _options = options;
         _tokenizer = tokenizer;
         _sentenceUnits = _sentences.Select(Units).ToArray();
-        double[] w = [options.PasskeyWeight, options.KeyValueWeight, options.RepeatedPassageWeight, options.FirstSentenceWeight, options.CopyListWeight];
+        double[] w = [options.PasskeyWeight, options.KeyValueWeight, options.RepeatedPassageWeight, options.FirstSentenceWeight, options.CopyListWeight, options.RandomPiecesWeight];
         _cumulative = new double[w.Length];
         double acc = 0, total = w.Sum();
         for (int i = 0; i < w.Length; i++) _cumulative[i] = acc += w[i] / total;
         _lastWithShare = Array.FindLastIndex(w, x => x > 0);
+        _pieces = tokenizer?.Vocabulary.NormalIds() ?? [];
+        if (options.RandomPiecesWeight > 0 && tokenizer is not null && _pieces.Length < 2)
+            throw new ArgumentException($"random-piece documents need a vocabulary with at least 2 normal pieces, got {_pieces.Length}");
     }
 
     /// <summary>The settings in effect.</summary>
@@ -106,7 +113,7 @@ public sealed class RetrievalDocuments
     public RetrievalDocument Document(int index)
     {
         if (index < 0) throw new ArgumentOutOfRangeException(nameof(index), index, "must be ≥ 0");
-        var rng = new SplitMix64(_options.Seed * 0xD1B54A32D192ED03UL + (ulong)index * 0x9E3779B97F4A7C15UL + 0x5EED);
+        var rng = SplitMix64.ForItem(_options.Seed, (ulong)index);
         double u = rng.NextDouble();
         int ki = Array.FindIndex(_cumulative, c => u < c);
         // u can reach the last cumulative value only by rounding: take the last kind with a share.
@@ -123,6 +130,7 @@ public sealed class RetrievalDocuments
             RetrievalKind.KeyValue => KeyValue(index, ref rng, length, b),
             RetrievalKind.RepeatedPassage => Repeated(index, ref rng, length, b),
             RetrievalKind.CopyList => CopyList(index, ref rng, length, b),
+            RetrievalKind.RandomPieces => RandomPieces(index, ref rng, length, b),
             _ => First(index, ref rng, length, b),
         };
     }
@@ -274,6 +282,34 @@ public sealed class RetrievalDocuments
         int at = b.Position;
         b.Add(text);
         return new RetrievalDocument(index, RetrievalKind.CopyList, b.Text, text, b.Position, at - fact);
+    }
+
+    private RetrievalDocument RandomPieces(int index, ref SplitMix64 rng, int length, Builder b)
+    {
+        // n pieces, the separator, the same n pieces: n is half of what the drawn length leaves after the separator.
+        // With a tokenizer the pieces are drawn as ids and decoded, so a copy is n tokens give or take the few that
+        // re-encoding merges or splits; without one they are lowercase letters, one word each.
+        int n = Math.Max(1, (length - Units(RandomPiecesSeparator)) / 2);
+        string text;
+        if (_tokenizer is null)
+        {
+            var letters = new string[n];
+            for (int i = 0; i < n; i++) letters[i] = ((char)('a' + rng.NextInt(26))).ToString();
+            text = string.Join(" ", letters);
+        }
+        else
+        {
+            var ids = new int[n];
+            for (int i = 0; i < n; i++) ids[i] = _pieces[rng.NextInt(_pieces.Length)];
+            text = Normalize(_tokenizer.Decode(ids));
+            if (text.Length == 0) text = "a";
+        }
+        b.Add(text);
+        int fact = 0;
+        b.Add(RandomPiecesSeparator);
+        int at = b.Position;
+        b.Add(text);
+        return new RetrievalDocument(index, RetrievalKind.RandomPieces, b.Text, text, b.Position, at - fact);
     }
 
     private RetrievalDocument First(int index, ref SplitMix64 rng, int length, Builder b)

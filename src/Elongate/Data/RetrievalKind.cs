@@ -13,4 +13,9 @@ public enum RetrievalKind
     FirstSentence,
     /// <summary>A list of random codes and made-up names, filler, then the same list again: every token of the second copy is predictable only by copying.</summary>
     CopyList,
+    /// <summary>
+    /// Random pieces of the vocabulary (random letters without a tokenizer), " | ", then the same pieces: the repeated
+    /// random tokens of the induction test (Olsson et al. 2022) as a training document, a copy over the whole vocabulary.
+    /// </summary>
+    RandomPieces,
 }

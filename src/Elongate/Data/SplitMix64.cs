@@ -11,12 +11,24 @@ public struct SplitMix64
 
     public SplitMix64(ulong seed) => State = seed;
 
-    public ulong NextUInt64()
+    /// <summary>
+    /// A generator for item <paramref name="index"/> of stream <paramref name="seed"/>, each input passed through
+    /// SplitMix64's output mix first. A state of seed·a + index·γ would not do: the generator adds γ per draw, so item
+    /// i + 1 would replay item i's draws shifted by one.
+    /// </summary>
+    public static SplitMix64 ForItem(ulong seed, ulong index) => new(Mix(Mix(seed) ^ (index * 0xD1B54A32D192ED03UL + 0x5EED)));
+
+    /// <summary>SplitMix64's output function: a bijective mix of all 64 bits.</summary>
+    public static ulong Mix(ulong z)
     {
-        ulong z = State += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
+    }
+
+    public ulong NextUInt64()
+    {
+        return Mix(State += 0x9E3779B97F4A7C15UL);
     }
 
     /// <summary>Uniform in [0, 1) with 53 bits.</summary>

@@ -22,7 +22,7 @@ public static class RepeatedTokensEvaluation
     public static int[] Pool(TokenVocabulary vocabulary)
     {
         ArgumentNullException.ThrowIfNull(vocabulary);
-        var pool = Enumerable.Range(0, vocabulary.Count).Where(i => vocabulary.Types[i] == TokenType.Normal).ToArray();
+        var pool = vocabulary.NormalIds();
         if (pool.Length < 2) throw new ArgumentException($"repeated-tokens: the vocabulary has {pool.Length} normal pieces; need at least 2");
         return pool;
     }
@@ -31,7 +31,7 @@ public static class RepeatedTokensEvaluation
     public static int[] Window(int[] pool, int bos, int seed, int trial, int length)
     {
         int n = (length - 1) / 2;
-        var rng = new SplitMix64((ulong)(uint)seed * 0x9E3779B97F4A7C15UL + (ulong)trial * 0xD1B54A32D192ED03UL + 0xC0FFEE);
+        var rng = SplitMix64.ForItem((ulong)(uint)seed, (ulong)trial);
         var window = new int[1 + 2 * n];
         window[0] = bos;
         for (int i = 0; i < n; i++) window[1 + i] = window[1 + n + i] = pool[rng.NextInt(pool.Length)];

@@ -46,6 +46,9 @@ public sealed record TokenVocabulary
 
     public int Count => Pieces.Length;
 
+    /// <summary>The ids of the normal pieces (no control, byte, unknown, unused or user-defined ids), ascending.</summary>
+    public int[] NormalIds() => Enumerable.Range(0, Count).Where(i => Types[i] == TokenType.Normal).ToArray();
+
     /// <summary>
     /// Pieces whose text marks the end of a turn in the chat formats llama.cpp knows; llama.cpp stops generation at
     /// any of them whatever their type, because converters often forget to name them (its llama-vocab.cpp keeps the

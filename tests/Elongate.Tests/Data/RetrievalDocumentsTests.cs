@@ -56,9 +56,9 @@ public sealed class RetrievalDocumentsTests
         const int max = 300;
         var gen = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions
         {
-            Seed = 1, MaxLength = max, PasskeyWeight = 1, KeyValueWeight = 1, RepeatedPassageWeight = 1, FirstSentenceWeight = 1, CopyListWeight = 1,
+            Seed = 1, MaxLength = max, PasskeyWeight = 1, KeyValueWeight = 1, RepeatedPassageWeight = 1, FirstSentenceWeight = 1, CopyListWeight = 1, RandomPiecesWeight = 1,
         });
-        var docs = gen.Documents(0, 800).ToList();
+        var docs = gen.Documents(0, 960).ToList();
         Assert.Equal("words", gen.Unit);
         foreach (var kind in Enum.GetValues<RetrievalKind>())
         {
@@ -72,7 +72,8 @@ public sealed class RetrievalDocumentsTests
             else Assert.True(dist.Min() < 0.3 * max, $"{kind}: shortest distance {dist.Min()}");
             // Fixed parts take room: the passkey's task line (24 words) precedes the needle as in the probe; a lookup's
             // header and the pairs after the queried one count in its distance, and the queried pair is rarely the first.
-            Assert.True(dist.Max() > (kind switch { RetrievalKind.Passkey => 0.75, RetrievalKind.KeyValue => 0.65, _ => 0.85 }) * max, $"{kind}: longest distance {dist.Max()}");
+            // A random-piece copy is half its document: its distances reach half the maximum.
+            Assert.True(dist.Max() > (kind switch { RetrievalKind.Passkey or RetrievalKind.RepeatedPassage => 0.75, RetrievalKind.KeyValue => 0.65, RetrievalKind.RandomPieces => 0.45, _ => 0.8 }) * max, $"{kind}: longest distance {dist.Max()}");
             foreach (var d in ofKind) CheckAnswer(d);
         }
     }
@@ -118,6 +119,10 @@ public sealed class RetrievalDocumentsTests
                 Assert.True(list >= 0, t);
                 Assert.InRange(d.Answer.Split(' ').Length, 2, 16);
                 Assert.Equal(Words(t[(list + RetrievalDocuments.CopyListHeader.Length + 1)..^d.Answer.Length]), d.Distance);
+                break;
+            case RetrievalKind.RandomPieces:
+                Assert.Equal($"{d.Answer} {RetrievalDocuments.RandomPiecesSeparator} {d.Answer}", t);
+                Assert.Equal(Words(d.Answer) + 1, d.Distance);
                 break;
         }
     }
@@ -173,11 +178,40 @@ public sealed class RetrievalDocumentsTests
     }
 
     [Fact]
+    public void Random_piece_documents_repeat_their_pieces_and_neighbours_do_not_replay_each_other()
+    {
+        var letters = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 6, MaxLength = 120 }.WithWeights(RetrievalDocumentOptions.ParseWeights("random-pieces=1")));
+        var docs = letters.Documents(0, 40).ToList();
+        foreach (var d in docs)
+        {
+            Assert.Equal(RetrievalKind.RandomPieces, d.Kind);
+            Assert.Equal($"{d.Answer} {RetrievalDocuments.RandomPiecesSeparator} {d.Answer}", d.Text);
+            Assert.InRange(Words(d.Answer), 14, 60); // half of 30–120 words, less the separator
+        }
+        // Each document has its own stream: with item i's state at seed·a + i·γ, document i + 1 would repeat document
+        // i's letters shifted by one draw. No 12-letter run of one document may appear in its neighbour.
+        for (int i = 0; i + 1 < docs.Count; i++)
+            Assert.DoesNotContain(string.Join(" ", docs[i + 1].Answer.Split(' ').Take(12)), docs[i].Answer, StringComparison.Ordinal);
+
+        var tok = TokenizerLoader.Load(Fixtures.Path("tokenizers/tok512.model"));
+        var pieces = new RetrievalDocuments(Sentences, new RetrievalDocumentOptions { Seed = 6, MaxLength = 254 }.WithWeights(RetrievalDocumentOptions.ParseWeights("random-pieces=1")), tok);
+        foreach (var d in pieces.Documents(0, 20))
+        {
+            Assert.EndsWith(" | " + d.Answer, d.Text, StringComparison.Ordinal);
+            Assert.StartsWith(d.Answer + " | ", d.Text, StringComparison.Ordinal);
+            // Decoded random pieces re-encode to about as many tokens as were drawn: the copy spans half the document.
+            int tokens = tok.Encode(d.Answer, addBos: false, addEos: false).Length;
+            Assert.InRange(tokens, d.Distance - 2 - d.Distance / 5, d.Distance + 2 + d.Distance / 5);
+            Assert.True(2 * d.Distance <= 254 + 8, $"distance {d.Distance}");
+        }
+    }
+
+    [Fact]
     public void Weight_lists_set_each_kinds_share_and_bad_lists_are_refused()
     {
         var weights = RetrievalDocumentOptions.ParseWeights(" first-sentence=3, passkey=1 ");
         var options = new RetrievalDocumentOptions { Seed = 5, MaxLength = 200 }.WithWeights(weights);
-        Assert.Equal([1.0, 0, 0, 3, 0], options.Weights.Values);
+        Assert.Equal([1.0, 0, 0, 3, 0, 0], options.Weights.Values);
         var docs = new RetrievalDocuments(Sentences, options).Documents(0, 400).ToList();
         // Kinds left out get none; the named ones come in their ratio (binomial, n = 400, p = 0.75: sd 0.022).
         Assert.All(docs, d => Assert.Contains(d.Kind, new[] { RetrievalKind.Passkey, RetrievalKind.FirstSentence }));
