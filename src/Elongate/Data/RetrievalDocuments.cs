@@ -304,12 +304,12 @@ public sealed class RetrievalDocuments
             text = Normalize(_tokenizer.Decode(ids));
             if (text.Length == 0) text = "a";
         }
+        // The fact is the first copy, at the document's start, so the distance is where the second copy begins.
         b.Add(text);
-        int fact = 0;
         b.Add(RandomPiecesSeparator);
         int at = b.Position;
         b.Add(text);
-        return new RetrievalDocument(index, RetrievalKind.RandomPieces, b.Text, text, b.Position, at - fact);
+        return new RetrievalDocument(index, RetrievalKind.RandomPieces, b.Text, text, b.Position, at);
     }
 
     private RetrievalDocument First(int index, ref SplitMix64 rng, int length, Builder b)
