@@ -67,7 +67,7 @@ public static class RepeatedTokensEvaluation
                     firstLoss += ContextLoss.CrossEntropy(logits[i], w[1 + i]);
                     int p = n + i;
                     secondLoss += ContextLoss.CrossEntropy(logits[p], w[p + 1]);
-                    predicted[i - 1] = ArgMax(logits[p]);
+                    predicted[i - 1] = Sampler.ArgMax(logits[p]);
                     if (predicted[i - 1] == w[p + 1]) hits++;
                 }
                 string losses = FormattableString.Invariant($"loss {firstLoss / (n - 1):F3} → {secondLoss / (n - 1):F3}");
@@ -79,13 +79,6 @@ public static class RepeatedTokensEvaluation
         }
         return new RetrievalReport("repeated-tokens", "share of the repeated half's tokens predicted by copying (argmax, teacher forced)", session.ContextLength,
             options.Lengths, [], cells, options, sw.Elapsed.TotalSeconds);
-    }
-
-    private static int ArgMax(float[] logits)
-    {
-        int best = 0;
-        for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
-        return best;
     }
 }
 
