@@ -302,6 +302,7 @@ public sealed class RetrievalDocuments
             var ids = new int[n];
             for (int i = 0; i < n; i++) ids[i] = _pieces[rng.NextInt(_pieces.Length)];
             text = Normalize(_tokenizer.Decode(ids));
+            // A single piece that is only "▁" decodes to whitespace; the document still needs something to copy.
             if (text.Length == 0) text = "a";
         }
         // The fact is the first copy, at the document's start, so the distance is where the second copy begins.

@@ -26,10 +26,7 @@ public struct SplitMix64
         return z ^ (z >> 31);
     }
 
-    public ulong NextUInt64()
-    {
-        return Mix(State += 0x9E3779B97F4A7C15UL);
-    }
+    public ulong NextUInt64() => Mix(State += 0x9E3779B97F4A7C15UL);
 
     /// <summary>Uniform in [0, 1) with 53 bits.</summary>
     public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));

@@ -201,13 +201,14 @@ public static class RopeAblation
             ComparisonPlots.Write(outDir, means, T);
             var ordering = Orderings(means, lengths.Where(l => l >= TL).ToList(), T);
             var collapse = Collapses(means);
-            var claims = Claims(summaries, T, TL, 1.0 / RepeatedTokensEvaluation.Pool(tokenizer.Vocabulary).Length);
+            double copyChance = 1.0 / RepeatedTokensEvaluation.Pool(tokenizer.Vocabulary).Length;
+            var claims = Claims(summaries, T, TL, copyChance);
             var conclusion = Conclude(ordering, claims, options.Seeds);
             var c = baseModel.Config;
             string summary = string.Create(CultureInfo.InvariantCulture,
                 $"preset {options.Preset}: dim {c.HiddenSize}, {c.NumLayers} layers, {c.NumHeads} heads (head dim {c.HeadDim}), ffn {c.IntermediateSize}, vocab {c.VocabSize}; {ModelPresets.NonEmbeddingParameters(c) / 1e6:F2}M non-embedding parameters");
             var result = new RopeAblationResult(options, corpusName, tokenizerPath, tokenizer.Vocabulary.Count, summary, lengths, variants, ordering, collapse, conclusion,
-                phases, total.Elapsed.TotalSeconds, evalSource, theta, mix, summaries, claims, passkeyDistances);
+                phases, total.Elapsed.TotalSeconds, evalSource, theta, mix, summaries, claims, passkeyDistances, copyChance);
             EvalJson.Write(Path.Combine(outDir, ResultsFileName), result);
             RopeAblationReport.Write(Path.Combine(outDir, ReportFileName), result);
             Log(conclusion);
@@ -419,14 +420,16 @@ public static class RopeAblation
     {
         var list = new List<AblationCollapse>();
         foreach (var v in variants)
-            foreach (var task in new[] { "passkey", "first-sentence", "repeated-token copy" })
+            foreach (var (task, pick, floor) in new (string, Func<AblationScore, double?>, double)[]
+                     {
+                         ("passkey", s => s.Passkey, 0), ("first-sentence", s => s.FirstSentence, FirstSentenceChanceFloor),
+                         ("repeated-token copy", s => s.RepeatedTokens, RepeatedTokensFloor),
+                     })
             {
-                var pts = v.Scores.Select(s => (s.Length, Score: task switch { "passkey" => s.Passkey, "first-sentence" => s.FirstSentence, _ => s.RepeatedTokens }))
-                    .Where(x => x.Score is not null).ToList();
+                var pts = v.Scores.Select(s => (s.Length, Score: pick(s))).Where(x => x.Score is not null).ToList();
                 var within = pts.Where(x => x.Length <= v.TrainedContext).Select(x => x.Score!.Value).ToList();
                 var beyond = pts.Where(x => x.Length > v.TrainedContext).Select(x => x.Score!.Value).ToList();
                 double? w = within.Count > 0 ? within.Max() : null, b = beyond.Count > 0 ? beyond.Average() : null;
-                double floor = task switch { "passkey" => 0, "first-sentence" => FirstSentenceChanceFloor, _ => RepeatedTokensFloor };
                 bool? collapses = w is { } ww && ww > floor && b is { } bb ? bb <= 0.5 * ww : null;
                 list.Add(new AblationCollapse(v.Name, task, w, b, collapses));
             }

@@ -98,15 +98,16 @@ public sealed record AblationOrdering(int Length, double Multiple, string Orderi
 
 /// <summary>Whether a model's retrieval collapses past the length it was trained at.</summary>
 /// <param name="Variant">Model.</param>
-/// <param name="Task">passkey or first-sentence.</param>
+/// <param name="Task">passkey, first-sentence or repeated-token copy.</param>
 /// <param name="WithinTrained">Best score at lengths ≤ its trained context.</param>
 /// <param name="BeyondTrained">Mean score at lengths beyond it.</param>
 /// <param name="Collapses">Beyond ≤ half of within (and within &gt; 0); null when there is nothing to compare.</param>
 public sealed record AblationCollapse(string Variant, string Task, double? WithinTrained, double? BeyondTrained, bool? Collapses);
 
 /// <summary>Everything results.json holds.</summary>
+/// <param name="RepeatedTokensChance">Chance of the repeated-token copy: 1 / the tokenizer's normal pieces.</param>
 public sealed record RopeAblationResult(RopeAblationOptions Settings, string Corpus, string Tokenizer, int VocabSize, string ModelSummary,
     IReadOnlyList<int> Lengths, IReadOnlyList<AblationVariant> Variants, IReadOnlyList<AblationOrdering> LongContextOrdering,
     IReadOnlyList<AblationCollapse> RetrievalCollapse, string Conclusion, IReadOnlyDictionary<string, double> PhaseSeconds, double TotalSeconds,
     string EvalCorpus, ThetaDerivation Theta, RetrievalMixSummary? RetrievalMix, IReadOnlyList<AblationSummary> Summaries, IReadOnlyList<AblationClaim> Claims,
-    IReadOnlyList<PasskeyDistance> PasskeyDistances);
+    IReadOnlyList<PasskeyDistance> PasskeyDistances, double RepeatedTokensChance = double.NaN);

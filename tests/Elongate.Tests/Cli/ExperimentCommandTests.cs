@@ -156,6 +156,10 @@ public sealed class ExperimentCommandTests : IDisposable
         Assert.Equal(4, copy.Count);
         Assert.All(copy, c => Assert.InRange(c, 0, 1));
         Assert.Contains("| repeated-token copy |", File.ReadAllText(Path.Combine(fullDir, "report.md")));
+        // Its chance is one over the tokenizer's normal pieces (not its whole vocabulary), and the report prints that.
+        double chance = full.RootElement.GetProperty("repeated_tokens_chance").GetDouble();
+        Assert.InRange(chance, 1.0 / 300, 1.0 / 2);
+        Assert.Contains(chance.ToString("0.####", System.Globalization.CultureInfo.InvariantCulture) + " per copied token", File.ReadAllText(Path.Combine(fullDir, "report.md")));
 
         var bad = CliTests.Run([.. common, "--heads", "3", "--out", fullDir]);
         Assert.NotEqual(0, bad.Rc);
